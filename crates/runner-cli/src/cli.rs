@@ -1,0 +1,138 @@
+//! The command line: every subcommand and flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runner",
+    version,
+    about = "Playbooks whose steps are sandboxed WebAssembly plugins: exact previews, journaled runs."
+)]
+pub struct Cli {
+    /// Extra directories to find plugins in (before the built-in ones).
+    #[arg(
+        long = "plugins",
+        global = true,
+        env = "RUNNER_PLUGIN_PATH",
+        value_delimiter = ':'
+    )]
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Where journals and other run state are kept.
+    #[arg(
+        long,
+        global = true,
+        env = "RUNNER_STATE_DIR",
+        default_value = ".runner"
+    )]
+    pub state_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a playbook (or preview it with --dry-run).
+    Play(PlayArgs),
+    /// Preview a playbook and save the plan to apply later.
+    Plan {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Where to write the plan.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
+    /// Apply a saved plan exactly, or refuse it if the hosts changed since.
+    Apply {
+        plan: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        forks: usize,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// Re-plan a recorded run offline against its recorded observations.
+    Replay { journal: PathBuf },
+    /// List or show plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Scaffold a new plugin.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Local lab hosts (containers with sshd and Docker).
+    Lab {
+        #[command(subcommand)]
+        command: runner_lab::LabCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The playbook (default: playbooks/rabbit-ha.yaml).
+    pub playbook: Option<PathBuf>,
+    /// The inventory (default: the lab's, .runner/lab/inventory.yaml).
+    #[arg(short, long)]
+    pub inventory: Option<PathBuf>,
+    /// Extra variables, `name=value` (value parsed as YAML), or `@file.yaml`.
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Only steps with one of these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Skip steps with any of these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// Only these hosts (a host pattern).
+    #[arg(long)]
+    pub limit: Option<String>,
+    /// How many hosts at a time.
+    #[arg(long, default_value_t = 10)]
+    pub forks: usize,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Show every action, with diffs, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show diffs of written files while applying too.
+    #[arg(long)]
+    pub diff: bool,
+    /// Continue a crashed or failed run: `last` or a run id.
+    #[arg(long)]
+    pub resume: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every plugin found, with its version and summary.
+    List,
+    /// A plugin's parameters and capabilities.
+    Show { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Create a plugin crate that builds with
+    /// `cargo build --release --target wasm32-wasip2`.
+    New {
+        name: String,
+        /// Parent directory (default: current directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+}

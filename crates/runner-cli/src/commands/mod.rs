@@ -1,0 +1,40 @@
+//! One module per subcommand; `dispatch` picks it.
+
+mod plugins;
+mod replay;
+mod run;
+mod scaffold;
+
+use std::sync::Arc;
+
+use runner_plugin_host::{Limits, PluginHost};
+
+use crate::cli::{Cli, Command, PluginCommand};
+use crate::paths;
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let plugin_host = || -> anyhow::Result<Arc<PluginHost>> {
+        Ok(Arc::new(PluginHost::new(
+            paths::plugin_dirs(&cli.plugin_dirs),
+            paths::cache_dir(),
+            Limits::default(),
+        )?))
+    };
+    match cli.command {
+        Command::Play(args) => run::play(plugin_host()?, &cli.state_dir, args).await,
+        Command::Plan { run, out } => run::plan(plugin_host()?, &cli.state_dir, run, &out).await,
+        Command::Apply {
+            plan,
+            forks,
+            output,
+        } => run::apply(plugin_host()?, &cli.state_dir, &plan, forks, output).await,
+        Command::Replay { journal } => {
+            replay::replay(plugin_host()?, &cli.state_dir, &journal).await
+        }
+        Command::Plugins { command } => plugins::run(plugin_host()?, command).await,
+        Command::Plugin {
+            command: PluginCommand::New { name, dir },
+        } => scaffold::new_plugin(&name, &dir),
+        Command::Lab { command } => runner_lab::run(command).await,
+    }
+}

@@ -1,0 +1,80 @@
+//! `runner plugins list` and `runner plugins show NAME`.
+
+use std::sync::Arc;
+
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use runner_plugin_host::PluginHost;
+
+use crate::cli::PluginsCommand;
+use crate::exit;
+
+pub async fn run(host: Arc<PluginHost>, command: PluginsCommand) -> anyhow::Result<i32> {
+    match command {
+        PluginsCommand::List => {
+            let mut table = Table::new();
+            table.load_preset(UTF8_BORDERS_ONLY);
+            table.set_header(["plugin", "version", "summary", "file"]);
+            let available = host.available();
+            if available.is_empty() {
+                anyhow::bail!(
+                    "no plugins found in {}; build them with `cargo build --release --target wasm32-wasip2 --workspace --exclude runner-cli` or pass --plugins DIR",
+                    host.dirs()
+                        .iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            for (name, path) in available {
+                match host.get(&name).await {
+                    Ok(p) => table.add_row([
+                        p.info.name.clone(),
+                        p.info.version.clone(),
+                        p.info.summary.clone(),
+                        path.display().to_string(),
+                    ]),
+                    Err(e) => table.add_row([
+                        name,
+                        "?".into(),
+                        format!("cannot load: {e:#}"),
+                        path.display().to_string(),
+                    ]),
+                };
+            }
+            println!("{table}");
+            Ok(exit::OK)
+        }
+        PluginsCommand::Show { name } => {
+            let p = host.get(&name).await?;
+            let i = &p.info;
+            println!("{} {}  —  {}", i.name, i.version, i.summary);
+            println!("file:    {}", p.path.display());
+            println!("sha256:  {}", p.sha256);
+            println!(
+                "\nparameters (JSON Schema):\n{}",
+                serde_json::to_string_pretty(&i.params_schema)?
+            );
+            if !i.secret_params.is_empty() {
+                println!("\nsecret parameters: {}", i.secret_params.join(", "));
+            }
+            let c = &i.capabilities;
+            println!("\ncapabilities ({{param}} is the step's value of that parameter):");
+            for (label, list) in [
+                ("probes", &c.probes),
+                ("reads", &c.reads),
+                ("writes", &c.writes),
+                ("runs", &c.runs),
+                ("http", &c.http),
+            ] {
+                if list.is_empty() {
+                    println!("  {label:7} none");
+                } else {
+                    for (n, pat) in list.iter().enumerate() {
+                        println!("  {:7} {pat}", if n == 0 { label } else { "" });
+                    }
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}

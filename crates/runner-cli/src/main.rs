@@ -1,0 +1,41 @@
+//! `runner`: an automation runner whose playbook steps call sandboxed
+//! WebAssembly plugins. This file only parses the command line and hands
+//! over to `commands`.
+
+mod cli;
+mod commands;
+mod output;
+mod paths;
+
+use clap::Parser;
+
+/// Exit codes (documented in docs/usage.md).
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Bad input or setup: nothing was changed.
+    pub const ERROR: i32 = 1;
+    /// At least one host failed.
+    pub const FAILED: i32 = 2;
+    /// At least one host was unreachable (and none failed).
+    pub const UNREACHABLE: i32 = 3;
+    /// `apply` refused a stale plan; nothing was changed.
+    pub const STALE: i32 = 4;
+    /// `replay` found differences.
+    pub const DIFFERENT: i32 = 5;
+}
+
+fn main() {
+    let args = cli::Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = match runtime.block_on(commands::dispatch(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{} {e:#}", console::style("error:").red().bold());
+            exit::ERROR
+        }
+    };
+    std::process::exit(code);
+}

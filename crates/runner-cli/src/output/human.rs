@@ -1,0 +1,170 @@
+//! Output for people: a line per step and host as they finish, every
+//! planned action with a coloured unified diff in previews, and a recap.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use console::{Style, style};
+use runner_engine::{PlannedAction, Recap, Reporter, Status};
+use runner_types::Redactor;
+
+pub struct Human {
+    redactor: Redactor,
+    started: Mutex<Option<Instant>>,
+    step_started: Mutex<Option<Instant>>,
+}
+
+impl Human {
+    pub fn new(redactor: Redactor) -> Self {
+        Human {
+            redactor,
+            started: Mutex::new(None),
+            step_started: Mutex::new(None),
+        }
+    }
+
+    fn print(&self, text: &str) {
+        let text = self.redactor.redact(text);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+    }
+}
+
+fn status_style(s: Status) -> Style {
+    match s {
+        Status::Ok => Style::new().green(),
+        Status::Changed => Style::new().yellow(),
+        Status::Skipped => Style::new().cyan(),
+        Status::Failed | Status::Unreachable => Style::new().red().bold(),
+    }
+}
+
+impl Reporter for Human {
+    fn run_started(&self, run_id: &str, playbook: &str, mode: &str) {
+        *self.started.lock().expect("clock") = Some(Instant::now());
+        let mode = if mode == "apply" {
+            String::new()
+        } else {
+            format!(" [{mode}: nothing will be changed]")
+        };
+        self.print(&format!(
+            "{} {playbook}{mode}  (run {run_id})",
+            style("PLAY").bold()
+        ));
+    }
+
+    fn note(&self, message: &str) {
+        self.print(&format!("{} {message}", style("note:").dim()));
+    }
+
+    fn step_started(&self, index: usize, name: &str, plugin: &str, hosts: &[String]) {
+        *self.step_started.lock().expect("clock") = Some(Instant::now());
+        self.print(&format!(
+            "\n{} {}  {}  {}",
+            style(format!("STEP {}", index + 1)).bold(),
+            name,
+            style(format!("[{plugin}]")).dim(),
+            style(format!(
+                "on {}",
+                if hosts.is_empty() {
+                    "no hosts".into()
+                } else {
+                    hosts.join(", ")
+                }
+            ))
+            .dim()
+        ));
+    }
+
+    fn planned(&self, _step: usize, host: &str, actions: &[PlannedAction], more_stages: bool) {
+        for p in actions {
+            self.print(&format!(
+                "  {host}: {} {}",
+                style("→").yellow(),
+                p.action.summary
+            ));
+            if let Some(diff) = &p.diff {
+                for line in diff.lines() {
+                    let styled = if line.starts_with("+++") || line.starts_with("---") {
+                        style(line).bold().to_string()
+                    } else if line.starts_with('+') {
+                        style(line).green().to_string()
+                    } else if line.starts_with('-') {
+                        style(line).red().to_string()
+                    } else if line.starts_with("@@") {
+                        style(line).cyan().to_string()
+                    } else {
+                        line.to_string()
+                    };
+                    self.print(&format!("      {styled}"));
+                }
+            }
+        }
+        if more_stages {
+            self.print(&format!(
+                "  {host}: {}",
+                style("… then plans again once these have run").dim()
+            ));
+        }
+    }
+
+    fn action_done(&self, _step: usize, host: &str, summary: &str, error: Option<&str>) {
+        match error {
+            None => self.print(&format!("  {host}: {} {summary}", style("✓").green())),
+            Some(e) => self.print(&format!("  {host}: {} {summary}: {e}", style("✗").red())),
+        }
+    }
+
+    fn host_done(&self, step: usize, host: &str, status: Status, message: &str) {
+        let label = status_style(status).apply_to(format!("{:11}", status.as_str()));
+        let when = if step == usize::MAX {
+            " (gathering facts)".to_string()
+        } else {
+            String::new()
+        };
+        let elapsed = self
+            .step_started
+            .lock()
+            .expect("clock")
+            .map(|t| format!("{:.2}s", t.elapsed().as_secs_f64()))
+            .unwrap_or_default();
+        let message = if message.is_empty() {
+            String::new()
+        } else {
+            format!("  {message}")
+        };
+        self.print(&format!(
+            "  {label} {host}{when}{message}  {}",
+            style(elapsed).dim()
+        ));
+    }
+
+    fn run_done(&self, recap: &Recap) {
+        self.print(&format!("\n{}", style("RECAP").bold()));
+        for (host, r) in &recap.hosts {
+            let bad = r.failed + r.unreachable > 0;
+            let name = if bad {
+                style(host).red().bold()
+            } else {
+                style(host).bold()
+            };
+            self.print(&format!(
+                "  {name:20} ok={} changed={} skipped={} failed={} unreachable={}",
+                r.ok, r.changed, r.skipped, r.failed, r.unreachable
+            ));
+        }
+        let secs = self
+            .started
+            .lock()
+            .expect("clock")
+            .map(|t| t.elapsed().as_secs_f64())
+            .unwrap_or_default();
+        self.print(&format!(
+            "  {} {:.2}s, journal {}",
+            style("time").dim(),
+            secs,
+            recap.journal
+        ));
+    }
+}

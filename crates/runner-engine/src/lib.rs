@@ -1,0 +1,24 @@
+//! The runner's engine: reads inventories and playbooks, templates step
+//! parameters, and runs steps across hosts by asking plugins to plan and
+//! then executing (or previewing) their actions, journaling everything.
+
+pub mod execute;
+pub mod facts;
+pub mod hosts;
+pub mod inventory;
+pub mod journal;
+pub mod observer;
+pub mod pattern;
+pub mod playbook;
+pub mod report;
+pub mod run;
+pub mod saved_plan;
+pub mod secrets;
+pub mod template;
+pub mod yaml;
+
+pub use inventory::Inventory;
+pub use playbook::Playbook;
+pub use report::{PlannedAction, Recap, Reporter, Status};
+pub use run::{Mode, RunError, RunOptions, RunResult, Runner, replay};
+pub use yaml::InputError;

@@ -1,0 +1,269 @@
+//! The engine's side of plugin observation: a live observer that probes a
+//! real host through its transport and records every answer, and a replay
+//! observer that answers from a recording.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use runner_plugin_host::Observer;
+use runner_transport::{Transport, files};
+use runner_types::{CommandOutput, HttpResponse, Redactor};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::journal::Observation;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Probes a live host and keeps a transcript.
+pub struct LiveObserver {
+    transport: Arc<dyn Transport>,
+    redactor: Redactor,
+    transcript: Mutex<Vec<Observation>>,
+    logs: Mutex<Vec<(String, String)>>,
+}
+
+impl LiveObserver {
+    pub fn new(transport: Arc<dyn Transport>, redactor: Redactor) -> Self {
+        LiveObserver {
+            transport,
+            redactor,
+            transcript: Mutex::new(Vec::new()),
+            logs: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn take_transcript(&self) -> Vec<Observation> {
+        std::mem::take(&mut self.transcript.lock().expect("transcript"))
+    }
+
+    pub fn take_logs(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.logs.lock().expect("logs"))
+    }
+
+    fn record(&self, kind: &str, request: &str, answer: Value) {
+        let sha = hex::encode(Sha256::digest(answer.to_string()));
+        self.transcript
+            .lock()
+            .expect("transcript")
+            .push(Observation {
+                kind: kind.into(),
+                request: self.redactor.redact(request),
+                answer: self.redactor.redact_json(&answer),
+                answer_sha: sha,
+            });
+    }
+}
+
+pub fn command_answer(r: &Result<CommandOutput, String>) -> Value {
+    match r {
+        Ok(o) => json!({"exit_code": o.exit_code, "stdout": o.stdout, "stderr": o.stderr}),
+        Err(e) => json!({"error": e}),
+    }
+}
+
+pub fn file_answer(r: &Result<Option<Vec<u8>>, String>) -> Value {
+    match r {
+        Ok(None) => Value::Null,
+        Ok(Some(bytes)) => match std::str::from_utf8(bytes) {
+            Ok(t) => json!({"text": t}),
+            Err(_) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(bytes)}),
+        },
+        Err(e) => json!({"error": e}),
+    }
+}
+
+pub fn http_answer(r: &Result<HttpResponse, String>) -> Value {
+    match r {
+        Ok(h) => json!({"status": h.status, "body": h.body}),
+        Err(e) => json!({"error": e}),
+    }
+}
+
+/// Run a probe command on a host: the same call plan-time probes, waits and
+/// saved-plan checks use.
+pub async fn run_probe(t: &dyn Transport, command: &str) -> Result<CommandOutput, String> {
+    t.run(command, None, PROBE_TIMEOUT)
+        .await
+        .map(|o| o.to_command_output())
+        .map_err(|e| e.to_string())
+}
+
+/// GET (or any method) from the runner's machine.
+pub async fn http_call(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+) -> Result<HttpResponse, String> {
+    let (method, url, headers, body) = (
+        method.to_string(),
+        url.to_string(),
+        headers.to_vec(),
+        body.map(str::to_string),
+    );
+    tokio::task::spawn_blocking(move || {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build();
+        let mut req = agent.request(&method, &url);
+        for (k, v) in &headers {
+            req = req.set(k, v);
+        }
+        let resp = match body {
+            Some(b) => req.send_string(&b),
+            None => req.call(),
+        };
+        match resp {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                let status = r.status();
+                let body = r.into_string().map_err(|e| e.to_string())?;
+                Ok(HttpResponse { status, body })
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+#[async_trait::async_trait]
+impl Observer for LiveObserver {
+    async fn probe(&self, command: &str) -> Result<CommandOutput, String> {
+        let r = run_probe(self.transport.as_ref(), command).await;
+        self.record("probe", command, command_answer(&r));
+        r
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let r = files::read(self.transport.as_ref(), path)
+            .await
+            .map_err(|e| e.to_string());
+        self.record("read", path, file_answer(&r));
+        r
+    }
+
+    async fn http_get(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<HttpResponse, String> {
+        let r = http_call("GET", url, headers, None).await;
+        self.record("http", url, http_answer(&r));
+        r
+    }
+
+    fn log(&self, level: &str, message: &str) {
+        self.logs
+            .lock()
+            .expect("logs")
+            .push((level.to_string(), self.redactor.redact(message)));
+    }
+}
+
+/// Answers from a recorded transcript, in order; notes every request that
+/// does not match the recording.
+pub struct ReplayObserver {
+    recorded: Vec<Observation>,
+    next: Mutex<usize>,
+    pub mismatches: Mutex<Vec<String>>,
+}
+
+impl ReplayObserver {
+    pub fn new(recorded: Vec<Observation>) -> Self {
+        ReplayObserver {
+            recorded,
+            next: Mutex::new(0),
+            mismatches: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn answer(&self, kind: &str, request: &str) -> Result<Value, String> {
+        let mut next = self.next.lock().expect("replay");
+        let i = *next;
+        *next += 1;
+        match self.recorded.get(i) {
+            Some(o) if o.kind == kind && o.request == request => Ok(o.answer.clone()),
+            Some(o) => {
+                let m = format!(
+                    "observation {}: the plugin asked {kind} '{request}', the recording has {} '{}'",
+                    i + 1,
+                    o.kind,
+                    o.request
+                );
+                self.mismatches.lock().expect("replay").push(m.clone());
+                Err(m)
+            }
+            None => {
+                let m = format!(
+                    "observation {}: the plugin asked {kind} '{request}', the recording has no more",
+                    i + 1
+                );
+                self.mismatches.lock().expect("replay").push(m.clone());
+                Err(m)
+            }
+        }
+    }
+
+    /// Observations recorded but never asked for.
+    pub fn unused(&self) -> usize {
+        self.recorded
+            .len()
+            .saturating_sub(*self.next.lock().expect("replay"))
+    }
+}
+
+fn error_of(v: &Value) -> Option<String> {
+    v.get("error").and_then(Value::as_str).map(str::to_string)
+}
+
+#[async_trait::async_trait]
+impl Observer for ReplayObserver {
+    async fn probe(&self, command: &str) -> Result<CommandOutput, String> {
+        let v = self.answer("probe", command)?;
+        if let Some(e) = error_of(&v) {
+            return Err(e);
+        }
+        Ok(CommandOutput {
+            exit_code: v["exit_code"].as_i64().unwrap_or(-1) as i32,
+            stdout: v["stdout"].as_str().unwrap_or_default().to_string(),
+            stderr: v["stderr"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let v = self.answer("read", path)?;
+        if let Some(e) = error_of(&v) {
+            return Err(e);
+        }
+        if v.is_null() {
+            return Ok(None);
+        }
+        if let Some(t) = v.get("text").and_then(Value::as_str) {
+            return Ok(Some(t.as_bytes().to_vec()));
+        }
+        let b64 = v.get("base64").and_then(Value::as_str).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn http_get(
+        &self,
+        url: &str,
+        _headers: &[(String, String)],
+    ) -> Result<HttpResponse, String> {
+        let v = self.answer("http", url)?;
+        if let Some(e) = error_of(&v) {
+            return Err(e);
+        }
+        Ok(HttpResponse {
+            status: v["status"].as_u64().unwrap_or(0) as u16,
+            body: v["body"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    fn log(&self, _level: &str, _message: &str) {}
+}

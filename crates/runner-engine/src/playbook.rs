@@ -1,0 +1,208 @@
+//! Playbooks: an ordered list of steps, each calling one plugin on a set
+//! of hosts with templated parameters.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::yaml::{Document, InputError};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlaybook {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    vars: Map<String, Value>,
+    #[serde(default)]
+    vars_files: Vec<String>,
+    #[serde(default)]
+    secrets: Option<SecretsSpec>,
+    #[serde(default = "yes")]
+    gather_facts: bool,
+    steps: Vec<RawStep>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where secrets come from: `RUNNER_SECRET_<NAME>` in the environment, else
+/// the secrets file, else generated (random, `length` characters) and saved
+/// to the file with mode 0600.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSpec {
+    /// Path of the secrets file (a template; relative to the playbook).
+    pub file: String,
+    /// Secret name → length of a generated value.
+    #[serde(default)]
+    pub generate: BTreeMap<String, usize>,
+    /// Secrets that must be provided (no generation).
+    #[serde(default)]
+    pub required: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: String,
+    plugin: String,
+    on: String,
+    #[serde(default, rename = "with")]
+    params: Map<String, Value>,
+    #[serde(default)]
+    serial: Option<usize>,
+    #[serde(default)]
+    when: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub index: usize,
+    pub name: String,
+    pub plugin: String,
+    pub on: String,
+    pub params: Map<String, Value>,
+    pub serial: Option<usize>,
+    pub when: Option<String>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub path: PathBuf,
+    pub name: String,
+    pub vars: Map<String, Value>,
+    pub secrets: Option<SecretsSpec>,
+    pub gather_facts: bool,
+    pub steps: Vec<Step>,
+    pub doc: Document,
+}
+
+impl Playbook {
+    pub fn load(path: &Path) -> Result<Playbook, InputError> {
+        let doc = Document::load(path)?;
+        Playbook::from_document(doc)
+    }
+
+    pub fn from_document(doc: Document) -> Result<Playbook, InputError> {
+        if !doc.value.is_object() {
+            return Err(doc.error("", "a playbook is a mapping with a 'steps' list"));
+        }
+        let raw: RawPlaybook = doc.decode("")?;
+        let dir = doc.file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut vars = Map::new();
+        for (i, f) in raw.vars_files.iter().enumerate() {
+            let path = dir.join(f);
+            let file_doc = Document::load(&path).map_err(|e| {
+                if e.location.line == 0 {
+                    doc.error(&format!("/vars_files/{i}"), e.to_string())
+                } else {
+                    e
+                }
+            })?;
+            match file_doc.value {
+                Value::Object(m) => vars.extend(m),
+                Value::Null => {}
+                _ => return Err(file_doc.error("", "a vars file is a mapping")),
+            }
+        }
+        // Playbook vars win over vars files.
+        vars.extend(raw.vars);
+        let steps = raw
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(index, s)| Step {
+                index,
+                name: s.name,
+                plugin: s.plugin,
+                on: s.on,
+                params: s.params,
+                serial: s.serial,
+                when: s.when,
+                tags: s.tags,
+            })
+            .collect::<Vec<_>>();
+        for s in &steps {
+            if s.serial == Some(0) {
+                return Err(doc.error(
+                    &format!("/steps/{}/serial", s.index),
+                    "serial must be at least 1",
+                ));
+            }
+        }
+        Ok(Playbook {
+            name: raw.name.unwrap_or_else(|| {
+                doc.file
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            }),
+            path: doc.file.clone(),
+            vars,
+            secrets: raw.secrets,
+            gather_facts: raw.gather_facts,
+            steps,
+            doc,
+        })
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// An error about a field of step `index`.
+    pub fn step_error(&self, index: usize, field: &str, message: impl Into<String>) -> InputError {
+        let pointer = if field.is_empty() {
+            format!("/steps/{index}")
+        } else {
+            format!("/steps/{index}/{field}")
+        };
+        self.doc.error(&pointer, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_steps_and_reports_unknown_fields() {
+        let doc = Document::parse(
+            Path::new("pb.yaml"),
+            "vars: {a: 1}\nsteps:\n  - name: one\n    plugin: file\n    on: all\n    with: {path: /x}\n    tags: [t]\n",
+        )
+        .unwrap();
+        let pb = Playbook::from_document(doc).unwrap();
+        assert_eq!(pb.steps[0].plugin, "file");
+        assert_eq!(pb.steps[0].params["path"], "/x");
+        assert_eq!(pb.vars["a"], 1);
+
+        let doc = Document::parse(
+            Path::new("pb.yaml"),
+            "steps:\n  - name: one\n    plugin: file\n    on: all\n    whith: {}\n",
+        )
+        .unwrap();
+        let err = Playbook::from_document(doc).unwrap_err().to_string();
+        assert!(err.starts_with("pb.yaml:"), "{err}");
+        assert!(err.contains("steps.0"), "{err}");
+        assert!(err.contains("unknown field `whith`"), "{err}");
+    }
+
+    #[test]
+    fn missing_steps_is_an_error() {
+        let doc = Document::parse(Path::new("pb.yaml"), "name: x\n").unwrap();
+        let err = Playbook::from_document(doc).unwrap_err().to_string();
+        assert!(err.contains("missing field `steps`"), "{err}");
+    }
+}

@@ -1,0 +1,94 @@
+//! What a run tells its caller as it goes: the [`Reporter`] events the CLI
+//! renders (human or JSON), and the per-host statuses of the recap.
+
+use std::collections::BTreeMap;
+
+use runner_types::Action;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Unreachable,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Changed => "changed",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+            Status::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// One planned action as shown in a preview: redacted, with a unified diff
+/// for file writes.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedAction {
+    pub action: Action,
+    pub diff: Option<String>,
+}
+
+/// Per-host counts for the recap.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostRecap {
+    pub ok: usize,
+    pub changed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub unreachable: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recap {
+    pub run_id: String,
+    pub journal: String,
+    pub hosts: BTreeMap<String, HostRecap>,
+    /// A saved plan was refused because the hosts changed since.
+    pub stale: Option<String>,
+}
+
+impl Recap {
+    pub fn count(&mut self, host: &str, status: Status) {
+        let r = self.hosts.entry(host.to_string()).or_default();
+        match status {
+            Status::Ok => r.ok += 1,
+            Status::Changed => r.changed += 1,
+            Status::Skipped => r.skipped += 1,
+            Status::Failed => r.failed += 1,
+            Status::Unreachable => r.unreachable += 1,
+        }
+    }
+
+    pub fn any(&self, f: impl Fn(&HostRecap) -> usize) -> bool {
+        self.hosts.values().any(|h| f(h) > 0)
+    }
+
+    pub fn total(&self, f: impl Fn(&HostRecap) -> usize) -> usize {
+        self.hosts.values().map(f).sum()
+    }
+}
+
+/// Receives a run's progress. All text is already redacted.
+pub trait Reporter: Send + Sync {
+    fn run_started(&self, _run_id: &str, _playbook: &str, _mode: &str) {}
+    fn note(&self, _message: &str) {}
+    fn step_started(&self, _index: usize, _name: &str, _plugin: &str, _hosts: &[String]) {}
+    /// In dry-run and plan: what the step would do on a host.
+    fn planned(&self, _step: usize, _host: &str, _actions: &[PlannedAction], _more_stages: bool) {}
+    fn action_done(&self, _step: usize, _host: &str, _summary: &str, _error: Option<&str>) {}
+    fn host_done(&self, _step: usize, _host: &str, _status: Status, _message: &str) {}
+    fn step_done(&self, _index: usize) {}
+    fn run_done(&self, _recap: &Recap) {}
+}
+
+/// A reporter that shows nothing (replay, benchmarks).
+pub struct Silent;
+impl Reporter for Silent {}

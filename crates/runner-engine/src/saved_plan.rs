@@ -1,0 +1,66 @@
+//! Saved plans (`runner plan -o plan.json`, `runner apply plan.json`): the
+//! previewed actions of every step and host, with the observations they
+//! were planned from, so `apply` can do exactly that or refuse as stale.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::journal::Observation;
+
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format: u32,
+    pub run_id: String,
+    pub playbook: String,
+    pub playbook_sha: String,
+    pub inventory: String,
+    pub inventory_sha: String,
+    #[serde(default)]
+    pub extra_vars: serde_json::Map<String, serde_json::Value>,
+    pub entries: Vec<SavedEntry>,
+}
+
+/// One step on one host, first stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedEntry {
+    pub step: usize,
+    pub host: String,
+    pub observations: Vec<Observation>,
+    /// Redacted actions, for people.
+    pub actions: Vec<runner_types::Action>,
+    /// Digests of the full actions, for the check.
+    pub digests: Vec<String>,
+}
+
+impl SavedPlan {
+    pub fn load(path: &Path) -> anyhow::Result<SavedPlan> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let plan: SavedPlan = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: not a runner plan: {e}", path.display()))?;
+        if plan.format != FORMAT {
+            anyhow::bail!(
+                "{}: plan format {} is not supported (this runner reads {FORMAT})",
+                path.display(),
+                plan.format
+            );
+        }
+        Ok(plan)
+    }
+
+    pub fn entry(&self, step: usize, host: &str) -> Option<&SavedEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.step == step && e.host == host)
+    }
+}
+
+pub fn file_sha(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| hex::encode(Sha256::digest(b)))
+        .unwrap_or_default()
+}

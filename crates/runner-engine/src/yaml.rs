@@ -1,0 +1,264 @@
+//! YAML files with positions: parsed once into JSON values plus a table
+//! that maps every JSON pointer to its line and column, so any later error
+//! (a type, a schema violation, a template) can name file, line and column.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use marked_yaml::{LoaderOptions, Node};
+use serde_json::{Map, Number, Value};
+
+/// A position in a source file, 1-based.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// An error in an input file, at a position, about a field.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{location}: {field}{message}")]
+pub struct InputError {
+    pub location: Location,
+    /// `field 'x.y': ` or empty.
+    field: String,
+    message: String,
+}
+
+impl InputError {
+    pub fn new(location: Location, field: &str, message: impl Into<String>) -> Self {
+        InputError {
+            location,
+            field: if field.is_empty() {
+                String::new()
+            } else {
+                format!("field '{field}': ")
+            },
+            message: message.into(),
+        }
+    }
+}
+
+/// A parsed YAML document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub file: PathBuf,
+    pub value: Value,
+    positions: HashMap<String, (usize, usize)>,
+}
+
+impl Document {
+    pub fn load(path: &Path) -> Result<Document, InputError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            InputError::new(
+                Location {
+                    file: path.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                },
+                "",
+                format!("cannot read: {e}"),
+            )
+        })?;
+        Document::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Document, InputError> {
+        let options = LoaderOptions::default()
+            .error_on_duplicate_keys(true)
+            .prevent_coercion(true);
+        let node = marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| {
+            use marked_yaml::LoadError::*;
+            let marker = match &e {
+                TopLevelMustBeMapping(m)
+                | TopLevelMustBeSequence(m)
+                | UnexpectedAnchor(m)
+                | MappingKeyMustBeScalar(m)
+                | UnexpectedTag(m)
+                | ScanError(m, _) => Some(*m),
+                DuplicateKey(d) => d.key.span().start().copied(),
+            };
+            let (line, column) = marker.map(|m| (m.line(), m.column())).unwrap_or((0, 0));
+            let message = match &e {
+                ScanError(_, s) => format!("invalid YAML: {}", s.info()),
+                DuplicateKey(d) => format!("duplicate key '{}'", d.key.as_str()),
+                TopLevelMustBeMapping(_) => "the file must be a YAML mapping".to_string(),
+                other => format!("invalid YAML: {other}"),
+            };
+            InputError::new(
+                Location {
+                    file: path.to_path_buf(),
+                    line,
+                    column,
+                },
+                "",
+                message,
+            )
+        })?;
+        let mut positions = HashMap::new();
+        let value = convert(&node, String::new(), &mut positions);
+        Ok(Document {
+            file: path.to_path_buf(),
+            value,
+            positions,
+        })
+    }
+
+    /// The position of the value at `pointer` (`/steps/0/with/mode`), or of
+    /// its nearest parent that has one.
+    pub fn location(&self, pointer: &str) -> Location {
+        let mut p = pointer.to_string();
+        loop {
+            if let Some(&(line, column)) = self.positions.get(&p) {
+                return Location {
+                    file: self.file.clone(),
+                    line,
+                    column,
+                };
+            }
+            match p.rfind('/') {
+                Some(i) => p.truncate(i),
+                None => {
+                    return Location {
+                        file: self.file.clone(),
+                        line: 1,
+                        column: 1,
+                    };
+                }
+            }
+        }
+    }
+
+    /// An error about the value at `pointer`, naming it as `field`.
+    pub fn error(&self, pointer: &str, message: impl Into<String>) -> InputError {
+        let field = pointer.trim_start_matches('/').replace('/', ".");
+        InputError::new(self.location(pointer), &field, message)
+    }
+
+    /// Deserialize the value at `pointer` into `T`, with errors pointing at
+    /// the offending field.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self, pointer: &str) -> Result<T, InputError> {
+        let value = self.value.pointer(pointer).cloned().unwrap_or(Value::Null);
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let mut sub = String::from(pointer);
+            for seg in e.path().iter() {
+                use serde_path_to_error::Segment::*;
+                match seg {
+                    Seq { index } => sub.push_str(&format!("/{index}")),
+                    Map { key } => sub.push_str(&format!("/{}", escape(key))),
+                    Enum { variant } => sub.push_str(&format!("/{}", escape(variant))),
+                    Unknown => {}
+                }
+            }
+            self.error(&sub, e.into_inner().to_string())
+        })
+    }
+}
+
+/// Escape a key for a JSON pointer.
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn convert(node: &Node, pointer: String, positions: &mut HashMap<String, (usize, usize)>) -> Value {
+    if let Some(m) = node.span().start() {
+        positions.insert(pointer.clone(), (m.line(), m.column()));
+    }
+    match node {
+        Node::Scalar(s) => scalar(s.as_str(), s.may_coerce()),
+        Node::Sequence(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| convert(n, format!("{pointer}/{i}"), positions))
+                .collect(),
+        ),
+        Node::Mapping(map) => {
+            let mut out = Map::new();
+            for (k, v) in map.iter() {
+                let key = k.as_str().to_string();
+                let child = format!("{pointer}/{}", escape(&key));
+                if let Some(m) = k.span().start() {
+                    positions.insert(format!("{child}#key"), (m.line(), m.column()));
+                }
+                out.insert(key, convert(v, child, positions));
+            }
+            Value::Object(out)
+        }
+    }
+}
+
+/// YAML 1.2 core-schema resolution of a plain scalar; quoted ones stay text.
+fn scalar(text: &str, plain: bool) -> Value {
+    if !plain {
+        return Value::String(text.to_string());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::Number(i.into());
+    }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Number(i.into());
+    }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Number(i.into());
+    }
+    let looks_numeric = text
+        .trim_start_matches(['-', '+'])
+        .starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    if looks_numeric
+        && let Ok(f) = text.parse::<f64>()
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Value::Number(n);
+    }
+    Value::String(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_positions() {
+        let doc = Document::parse(
+            Path::new("p.yaml"),
+            "a: 1\nb:\n  - x\n  - 'true'\n  - true\nc: 0644\nd: ~\ne: 1.5\n",
+        )
+        .unwrap();
+        assert_eq!(
+            doc.value,
+            serde_json::json!({"a": 1, "b": ["x", "true", true], "c": 644, "d": null, "e": 1.5})
+        );
+        let loc = doc.location("/b/1");
+        assert_eq!((loc.line, loc.column), (4, 5));
+        assert_eq!(doc.location("/b/9/zz").line, 2);
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let err = Document::parse(Path::new("bad.yaml"), "a: [1, 2\nb: 3\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("bad.yaml:"), "{text}");
+        let err = Document::parse(Path::new("dup.yaml"), "a: 1\na: 2\n").unwrap_err();
+        assert!(err.to_string().contains("dup.yaml:2:"), "{err}");
+        assert!(err.to_string().contains("duplicate key 'a'"), "{err}");
+    }
+}

@@ -1,0 +1,170 @@
+//! `runner lab status`: one row per host (state, IP, sshd, engine, service
+//! containers, VIP) gathered live from the engine and the hosts, shown as a
+//! table.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use anyhow::Result;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::{faults, hosts, inventory, network};
+
+/// What `status` found about one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostStatus {
+    /// Inventory name.
+    pub name: String,
+    /// `rabbits` or `balancers`.
+    pub group: &'static str,
+    /// Container state (`running`, `paused`, `exited`…).
+    pub state: String,
+    /// Lab IP.
+    pub ip: Option<Ipv4Addr>,
+    /// The iptables partition is in place.
+    pub partitioned: bool,
+    /// sshd answered from this machine.
+    pub sshd: bool,
+    /// The host's engine version, when it answered.
+    pub engine: Option<String>,
+    /// Names of running containers in the host's engine.
+    pub services: Vec<String>,
+    /// The host holds the VIP on one of its interfaces.
+    pub holds_vip: bool,
+}
+
+/// The whole lab's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabStatus {
+    /// The VIP, when the lab network exists.
+    pub vip: Option<Ipv4Addr>,
+    /// One entry per host container, by name.
+    pub hosts: Vec<HostStatus>,
+}
+
+impl LabStatus {
+    /// Hosts holding the VIP (more than one means split brain).
+    pub fn vip_holders(&self) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .filter(|h| h.holds_vip)
+            .map(|h| h.name.as_str())
+            .collect()
+    }
+}
+
+/// Hosts whose interfaces carry `vip` (from `ip -4 -o addr`).
+pub async fn holds_vip(host: &str, vip: Ipv4Addr) -> bool {
+    match hosts::exec(host, "ip -4 -o addr show").await {
+        Ok(out) if out.ok() => out
+            .stdout
+            .split_whitespace()
+            .any(|w| w.split('/').next() == Some(vip.to_string().as_str())),
+        _ => false,
+    }
+}
+
+async fn host_status(name: String, vip: Option<Ipv4Addr>) -> Result<HostStatus> {
+    let info = hosts::container_info(&name).await?;
+    let group = inventory::group_of(&name);
+    let mut st = HostStatus {
+        name: name.clone(),
+        group,
+        state: info
+            .as_ref()
+            .map(|i| i.status.clone())
+            .unwrap_or_else(|| "missing".into()),
+        ip: info.as_ref().and_then(|i| i.ip),
+        partitioned: false,
+        sshd: false,
+        engine: None,
+        services: Vec::new(),
+        holds_vip: false,
+    };
+    if st.state != "running" {
+        return Ok(st);
+    }
+    st.partitioned = faults::is_partitioned(&name).await.unwrap_or(false);
+    if let Some(ip) = st.ip {
+        st.sshd = hosts::sshd_answers(ip, Duration::from_secs(2)).await;
+    }
+    st.engine = hosts::engine_version(&name).await;
+    if st.engine.is_some()
+        && let Ok(out) = hosts::exec(&name, "docker ps --format '{{.Names}}'").await
+        && out.ok()
+    {
+        st.services = out.stdout.lines().map(str::to_string).collect();
+        st.services.sort();
+    }
+    if let Some(vip) = vip {
+        st.holds_vip = holds_vip(&name, vip).await;
+    }
+    Ok(st)
+}
+
+/// Gathers the status of every lab host container, in parallel.
+pub async fn gather() -> Result<LabStatus> {
+    let vip = network::lab_subnet().await?.map(|s| s.vip());
+    let mut tasks = tokio::task::JoinSet::new();
+    for name in hosts::existing_hosts().await? {
+        tasks.spawn(host_status(name, vip));
+    }
+    let mut out = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        out.push(r??);
+    }
+    out.sort_by(|a, b| {
+        let key = |h: &HostStatus| (h.group != "rabbits", h.ip, h.name.clone());
+        key(a).cmp(&key(b))
+    });
+    Ok(LabStatus { vip, hosts: out })
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// The status as a table, with a line about the VIP under it.
+pub fn render(status: &LabStatus) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "host", "group", "state", "IP", "sshd", "engine", "containers", "VIP",
+    ]);
+    for h in &status.hosts {
+        let state = if h.partitioned {
+            format!("{} (partitioned)", h.state)
+        } else {
+            h.state.clone()
+        };
+        table.add_row([
+            h.name.clone(),
+            h.group.to_string(),
+            state,
+            h.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            yes_no(h.sshd).to_string(),
+            h.engine.clone().unwrap_or_else(|| "no".into()),
+            if h.services.is_empty() {
+                "-".into()
+            } else {
+                h.services.join(", ")
+            },
+            if h.holds_vip { "holds VIP" } else { "" }.to_string(),
+        ]);
+    }
+    let mut s = table.to_string();
+    s.push('\n');
+    match status.vip {
+        None => s.push_str("no lab network (run `runner lab up`)\n"),
+        Some(vip) => {
+            let holders = status.vip_holders();
+            let who = match holders.len() {
+                0 => "nobody".to_string(),
+                1 => holders[0].to_string(),
+                _ => format!("{} (split brain)", holders.join(" and ")),
+            };
+            s.push_str(&format!("VIP {vip} held by: {who}\n"));
+        }
+    }
+    s
+}

@@ -1,0 +1,239 @@
+//! Finding plugins on disk, loading them once per run, and calling them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use runner_types::capability::Grant;
+use runner_types::{Plan, PluginInfo};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use crate::bindings::{Plugin, PluginPre, runner::plugin::types as wit};
+use crate::cache::{ComponentCache, Source};
+use crate::call::{CallError, CallState, Limits, Observer, PlanOutcome, classify, new_store};
+
+/// A plugin ready to be called: compiled, linked and described.
+pub struct LoadedPlugin {
+    pub info: PluginInfo,
+    pub path: PathBuf,
+    /// sha256 of the component: what a journal or plan records.
+    pub sha256: String,
+    pub from_cache: bool,
+    pre: PluginPre<CallState>,
+}
+
+pub struct PluginHost {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: ComponentCache,
+    dirs: Vec<PathBuf>,
+    limits: Limits,
+    loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+}
+
+/// How often the engine's epoch ticks; the CPU budget is checked per tick.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+impl PluginHost {
+    /// A host that looks for `*.wasm` plugins in `dirs` (first match wins)
+    /// and caches compiled code in `cache_dir`.
+    pub fn new(dirs: Vec<PathBuf>, cache_dir: PathBuf, limits: Limits) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.concurrency_support(false);
+        let engine = Engine::new(&config)?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+        let cache = ComponentCache::new(&engine, cache_dir);
+        Ok(PluginHost {
+            engine,
+            linker,
+            cache,
+            dirs,
+            limits,
+            loaded: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Every plugin file in the search path, by the name its file suggests.
+    pub fn available(&self) -> Vec<(String, PathBuf)> {
+        let mut found: Vec<(String, PathBuf)> = Vec::new();
+        for dir in &self.dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+                .collect();
+            files.sort();
+            for path in files {
+                let name = name_from_file(&path);
+                if !found.iter().any(|(n, _)| *n == name) {
+                    found.push((name, path));
+                }
+            }
+        }
+        found
+    }
+
+    /// Load (once per host) the plugin called `name`.
+    pub async fn get(&self, name: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
+        if let Some(p) = self.loaded.lock().expect("plugin map").get(name) {
+            return Ok(p.clone());
+        }
+        let Some((_, path)) = self.available().into_iter().find(|(n, _)| n == name) else {
+            let known: Vec<String> = self.available().into_iter().map(|(n, _)| n).collect();
+            bail!(
+                "unknown plugin '{name}': no {name}.wasm in {} (available: {})",
+                self.dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if known.is_empty() {
+                    "none — were the plugins built?".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        };
+        let plugin = Arc::new(self.load(&path).await?);
+        if plugin.info.name != name {
+            bail!(
+                "{} describes itself as '{}', not '{name}'",
+                path.display(),
+                plugin.info.name
+            );
+        }
+        self.loaded
+            .lock()
+            .expect("plugin map")
+            .insert(name.to_string(), plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Load and describe the component at `path`.
+    pub async fn load(&self, path: &Path) -> anyhow::Result<LoadedPlugin> {
+        let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let (component, sha256, source) = self.cache.load(&self.engine, path, &wasm)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            anyhow::anyhow!(
+                "{} does not fit the runner:plugin contract: {e:#}",
+                path.display()
+            )
+        })?;
+        let pre = PluginPre::new(pre)?;
+        let name = name_from_file(path);
+        let info = self
+            .describe(&pre, &name)
+            .await
+            .with_context(|| format!("describing {}", path.display()))?;
+        Ok(LoadedPlugin {
+            info,
+            path: path.to_path_buf(),
+            sha256,
+            from_cache: source == Source::Cache,
+            pre,
+        })
+    }
+
+    async fn describe(&self, pre: &PluginPre<CallState>, name: &str) -> anyhow::Result<PluginInfo> {
+        let stderr = MemoryOutputPipe::new(16 << 10);
+        let mut store = new_store(
+            &self.engine,
+            CallState::new(self.limits, None, None, stderr.clone()),
+        );
+        let result = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_describe(&mut store).await
+        }
+        .await;
+        let info: wit::PluginInfo = classify(name, &store, &stderr, result)?;
+        let params_schema = serde_json::from_str(&info.params_schema)
+            .with_context(|| format!("plugin '{}' has an invalid parameter schema", info.name))?;
+        Ok(PluginInfo {
+            name: info.name,
+            version: info.version,
+            summary: info.summary,
+            params_schema,
+            secret_params: info.secret_params,
+            capabilities: info.capabilities.into(),
+        })
+    }
+
+    /// Ask `plugin` to plan, observing through `observer` within `grant`.
+    pub async fn plan(
+        &self,
+        plugin: &LoadedPlugin,
+        grant: Grant,
+        observer: Arc<dyn Observer>,
+        request: PlanRequest<'_>,
+    ) -> Result<PlanOutcome, CallError> {
+        let name = plugin.info.name.clone();
+        let stderr = MemoryOutputPipe::new(16 << 10);
+        let mut store = new_store(
+            &self.engine,
+            CallState::new(self.limits, Some(grant), Some(observer), stderr.clone()),
+        );
+        let req = wit::PlanRequest {
+            params: request.params.to_string(),
+            facts: request.facts.to_string(),
+            host: request.host.to_string(),
+            stage: request.stage,
+        };
+        let result = async {
+            let instance = plugin.pre.instantiate_async(&mut store).await?;
+            instance.call_plan(&mut store, &req).await
+        }
+        .await;
+        match classify(&name, &store, &stderr, result)? {
+            Ok(plan) => Ok(PlanOutcome {
+                plan: Plan {
+                    actions: plan.actions.into_iter().map(Into::into).collect(),
+                    replan: plan.replan,
+                },
+            }),
+            Err(message) => Err(CallError::Refused {
+                plugin: name,
+                message,
+            }),
+        }
+    }
+}
+
+/// The inputs of one plan call.
+pub struct PlanRequest<'a> {
+    pub params: &'a serde_json::Value,
+    pub facts: &'a serde_json::Value,
+    pub host: &'a str,
+    pub stage: u32,
+}
+
+/// `runner_plugin_docker_compose.wasm` and `docker-compose.wasm` are both
+/// the plugin `docker-compose`.
+fn name_from_file(path: &Path) -> String {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    stem.strip_prefix("runner_plugin_")
+        .unwrap_or(&stem)
+        .replace('_', "-")
+}

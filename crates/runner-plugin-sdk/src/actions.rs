@@ -1,0 +1,90 @@
+//! Builders for the actions a plan returns.
+
+use crate::{Action, ActionKind, HttpRequest, Probe, RunCommand, WaitUntil, WriteFile};
+
+/// Write `content` to `path` with `mode` (e.g. `0o644`).
+pub fn write_file(path: &str, content: impl Into<Vec<u8>>, mode: u32) -> Action {
+    Action {
+        summary: format!("write {path}"),
+        kind: ActionKind::WriteFile(WriteFile {
+            path: path.to_string(),
+            content: content.into(),
+            mode,
+            validate: None,
+        }),
+    }
+}
+
+/// Like [`write_file`], but `validate` (with `{}` for the new file) must
+/// accept the content before it replaces `path`.
+pub fn write_validated(
+    path: &str,
+    content: impl Into<Vec<u8>>,
+    mode: u32,
+    validate: &str,
+) -> Action {
+    let mut action = write_file(path, content, mode);
+    if let ActionKind::WriteFile(w) = &mut action.kind {
+        w.validate = Some(validate.to_string());
+    }
+    action
+}
+
+pub fn remove_file(path: &str) -> Action {
+    Action {
+        summary: format!("remove {path}"),
+        kind: ActionKind::RemoveFile(path.to_string()),
+    }
+}
+
+/// Run `command` on the host (through `sh -c`), 5 minutes at most.
+pub fn run(command: &str) -> Action {
+    run_with(command, &[], 300_000)
+}
+
+pub fn run_with(command: &str, ok_codes: &[i32], timeout_ms: u32) -> Action {
+    Action {
+        summary: format!("run {command}"),
+        kind: ActionKind::Run(RunCommand {
+            command: command.to_string(),
+            ok_codes: ok_codes.to_vec(),
+            timeout_ms,
+        }),
+    }
+}
+
+pub fn http(
+    method: &str,
+    url: &str,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+) -> Action {
+    Action {
+        summary: format!("{method} {url}"),
+        kind: ActionKind::Http(HttpRequest {
+            method: method.to_string(),
+            url: url.to_string(),
+            headers,
+            body,
+        }),
+    }
+}
+
+/// Wait until `command` exits 0 (and prints `contains`, when given).
+pub fn wait_command(command: &str, contains: Option<&str>, timeout_ms: u32) -> Action {
+    Action {
+        summary: format!("wait until {command}"),
+        kind: ActionKind::Wait(WaitUntil {
+            probe: Probe::Command(command.to_string()),
+            contains: contains.map(str::to_string),
+            timeout_ms,
+            interval_ms: 500,
+        }),
+    }
+}
+
+/// Replace the generated summary with one a person reads more easily.
+pub fn described(mut action: Action, summary: impl Into<String>) -> Action {
+    action.summary = summary.into();
+    action
+}

@@ -1,0 +1,60 @@
+//! The guest side of the runner plugin contract.
+//!
+//! A plugin implements [`Guest`] (`describe` and `plan`) and exports it with
+//! [`export_plugin!`]. While planning it observes its target host with
+//! [`probe`], [`read_file`] and [`http_get`] — each checked by the runner
+//! against the capabilities the plugin declared — and returns [`Action`]s
+//! built with the helpers in [`actions`]. It cannot change anything itself.
+//!
+//! ```ignore
+//! struct Hello;
+//! impl runner_plugin_sdk::Guest for Hello { /* describe, plan */ }
+//! runner_plugin_sdk::export_plugin!(Hello);
+//! ```
+
+/// The generated bindings. They live in a module of their own: at the
+/// crate root the world-level export macro collides with its re-export.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_plugin",
+        default_bindings_module: "runner_plugin_sdk::bindings",
+    });
+}
+
+pub mod actions;
+mod observe_ext;
+
+pub use bindings::export_plugin;
+pub use bindings::runner::plugin::observe::{http_get, log, probe, read_file};
+pub use bindings::runner::plugin::types::{
+    Action, ActionKind, Capabilities, CommandOutput, HttpRequest, HttpResponse, LogLevel, Probe,
+    RunCommand, WaitUntil, WriteFile,
+};
+pub use bindings::{Guest, Plan, PlanRequest, PluginInfo};
+pub use observe_ext::*;
+
+/// Parse the step parameters into the plugin's own type.
+pub fn params<T: serde::de::DeserializeOwned>(request: &PlanRequest) -> Result<T, String> {
+    serde_json::from_str(&request.params).map_err(|e| format!("bad parameters: {e}"))
+}
+
+/// The facts gathered from the target host.
+pub fn facts(request: &PlanRequest) -> serde_json::Value {
+    serde_json::from_str(&request.facts).unwrap_or_default()
+}
+
+/// Quote a word for a POSIX shell.
+pub fn sh_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+%".contains(&b))
+    {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}

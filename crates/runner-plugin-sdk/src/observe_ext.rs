@@ -1,0 +1,33 @@
+//! Observation helpers built on the raw imports.
+
+use crate::{Action, actions, probe, read_file, sh_quote};
+
+/// Run a probe and return its stdout when it exits 0, `None` otherwise.
+pub fn probe_ok(command: &str) -> Result<Option<String>, String> {
+    let out = probe(command)?;
+    Ok((out.exit_code == 0).then_some(out.stdout))
+}
+
+/// The permission bits of `path` (`stat -c %a`), `None` when it is absent.
+/// Needs the probe capability `stat -c %a {param}`.
+pub fn file_mode(path: &str) -> Result<Option<u32>, String> {
+    Ok(probe_ok(&format!("stat -c %a {}", sh_quote(path)))?
+        .and_then(|s| u32::from_str_radix(s.trim(), 8).ok()))
+}
+
+/// The action that makes `path` hold `content` with `mode`, or `None` when
+/// it already does. Needs read of `path` and the `stat` probe above.
+pub fn ensure_file(path: &str, content: &[u8], mode: u32) -> Result<Option<Action>, String> {
+    let current = read_file(path)?;
+    let same_content = current.as_deref() == Some(content);
+    if same_content && file_mode(path)? == Some(mode) {
+        return Ok(None);
+    }
+    let mut action = actions::write_file(path, content, mode);
+    action.summary = match (current, same_content) {
+        (None, _) => format!("create {path}"),
+        (Some(_), true) => format!("set mode {mode:o} on {path}"),
+        (Some(_), false) => format!("update {path}"),
+    };
+    Ok(Some(action))
+}

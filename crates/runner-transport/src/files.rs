@@ -1,0 +1,163 @@
+//! File operations over any [`Transport`], each one shell round trip:
+//! read, atomic write (temp file in the same directory, mode, optional
+//! validation, rename) and remove.
+
+use std::time::Duration;
+
+use crate::{Transport, TransportError, quote};
+
+const FILE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Exit code the scripts use for "no such file".
+const ABSENT: i32 = 44;
+/// Exit code the write script uses for "validation refused the content".
+const INVALID: i32 = 45;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("{host}: {path}: {reason}")]
+    Failed {
+        host: String,
+        path: String,
+        reason: String,
+    },
+    #[error(
+        "{host}: validation of the new {path} failed (`{command}`), the file was left as it was: {output}"
+    )]
+    Invalid {
+        host: String,
+        path: String,
+        command: String,
+        output: String,
+    },
+}
+
+/// The content of `path`, or `None` when it does not exist.
+pub async fn read(t: &dyn Transport, path: &str) -> Result<Option<Vec<u8>>, FileError> {
+    let p = quote(path);
+    let script = format!("if [ -e {p} ]; then cat -- {p}; else exit {ABSENT}; fi");
+    let out = t.run(&script, None, FILE_TIMEOUT).await?;
+    match out.exit_code {
+        0 => Ok(Some(out.stdout)),
+        ABSENT => Ok(None),
+        _ => Err(failed(t, path, out.stderr_text())),
+    }
+}
+
+/// Replace `path` with `content` atomically. The parent directory is
+/// created when missing. `validate` runs on the temporary file (`{}` is its
+/// path) and must exit 0, else nothing is replaced.
+pub async fn write(
+    t: &dyn Transport,
+    path: &str,
+    content: &[u8],
+    mode: u32,
+    validate: Option<&str>,
+) -> Result<(), FileError> {
+    let p = quote(path);
+    let check = match validate {
+        Some(cmd) => {
+            let cmd = cmd.replace("{}", "\"$tmp\"");
+            format!(
+                "if ! ( {cmd} ) >\"$tmp.out\" 2>&1; then cat \"$tmp.out\"; rm -f \"$tmp.out\"; exit {INVALID}; fi; rm -f \"$tmp.out\"\n"
+            )
+        }
+        None => String::new(),
+    };
+    let script = format!(
+        "set -e\n\
+         mkdir -p \"$(dirname {p})\"\n\
+         tmp=$(mktemp {tmp})\n\
+         trap 'rm -f \"$tmp\"' EXIT\n\
+         cat > \"$tmp\"\n\
+         chmod {mode:o} \"$tmp\"\n\
+         {check}\
+         mv -f \"$tmp\" {p}\n\
+         trap - EXIT\n",
+        tmp = quote(&format!("{path}.runner-XXXXXX")),
+    );
+    let out = t.run(&script, Some(content), FILE_TIMEOUT).await?;
+    match out.exit_code {
+        0 => Ok(()),
+        INVALID => Err(FileError::Invalid {
+            host: t.host().to_string(),
+            path: path.to_string(),
+            command: validate.unwrap_or_default().to_string(),
+            output: out.stdout_text().trim().to_string(),
+        }),
+        _ => Err(failed(t, path, out.stderr_text())),
+    }
+}
+
+/// Remove `path`; `false` when it was already absent.
+pub async fn remove(t: &dyn Transport, path: &str) -> Result<bool, FileError> {
+    let p = quote(path);
+    let script = format!("if [ -e {p} ] || [ -L {p} ]; then rm -f -- {p}; else exit {ABSENT}; fi");
+    let out = t.run(&script, None, FILE_TIMEOUT).await?;
+    match out.exit_code {
+        0 => Ok(true),
+        ABSENT => Ok(false),
+        _ => Err(failed(t, path, out.stderr_text())),
+    }
+}
+
+fn failed(t: &dyn Transport, path: &str, stderr: String) -> FileError {
+    FileError::Failed {
+        host: t.host().to_string(),
+        path: path.to_string(),
+        reason: stderr.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LocalTransport;
+
+    #[tokio::test]
+    async fn write_read_validate_remove_locally() {
+        let dir = tempfile_dir();
+        let t = LocalTransport::new("local");
+        let path = format!("{dir}/sub/it's a file");
+        assert_eq!(read(&t, &path).await.unwrap(), None);
+        write(&t, &path, b"one\n", 0o640, None).await.unwrap();
+        assert_eq!(
+            read(&t, &path).await.unwrap().as_deref(),
+            Some(&b"one\n"[..])
+        );
+        let mode = std::fs::metadata(&path).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(mode.permissions().mode() & 0o777, 0o640);
+
+        let err = write(&t, &path, b"two\n", 0o640, Some("grep -q one {}"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FileError::Invalid { .. }), "{err}");
+        assert_eq!(
+            read(&t, &path).await.unwrap().as_deref(),
+            Some(&b"one\n"[..])
+        );
+        write(&t, &path, b"one two\n", 0o600, Some("grep -q one {}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            read(&t, &path).await.unwrap().as_deref(),
+            Some(&b"one two\n"[..])
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(format!("{dir}/sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+        assert!(remove(&t, &path).await.unwrap());
+        assert!(!remove(&t, &path).await.unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> String {
+        let dir = std::env::temp_dir().join(format!("runner-files-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.to_string_lossy().into_owned()
+    }
+}

@@ -1,0 +1,72 @@
+//! How the runner reaches a host.
+//!
+//! A [`Transport`] runs a shell command on a host, optionally feeding it
+//! stdin, under a timeout. Everything else — reading, atomically writing
+//! and removing files — is built once on top of that in [`files`], so the
+//! local and SSH transports behave the same byte for byte.
+
+pub mod files;
+mod local;
+mod ssh;
+
+use std::time::Duration;
+
+pub use local::LocalTransport;
+pub use ssh::{SshTarget, SshTransport};
+
+/// Raw result of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    pub fn to_command_output(&self) -> runner_types::CommandOutput {
+        runner_types::CommandOutput {
+            exit_code: self.exit_code,
+            stdout: self.stdout_text(),
+            stderr: self.stderr_text(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The host cannot be reached at all (connection, authentication,
+    /// host key). The run reports the host `unreachable`.
+    #[error("{host} is unreachable: {reason}")]
+    Unreachable { host: String, reason: String },
+    #[error("command on {host} timed out after {after:?}")]
+    Timeout { host: String, after: Duration },
+    #[error("{host}: {reason}")]
+    Failed { host: String, reason: String },
+}
+
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync {
+    /// The host's name for messages.
+    fn host(&self) -> &str;
+
+    /// Run `command` with `sh -c` on the host.
+    async fn run(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output, TransportError>;
+}
+
+/// Quote one word for a POSIX shell.
+pub fn quote(word: &str) -> String {
+    shlex::try_quote(word)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| format!("'{}'", word.replace('\0', "").replace('\'', r"'\''")))
+}

@@ -1,0 +1,148 @@
+//! The `ssh` transport: the system OpenSSH client through the `openssh`
+//! crate, one multiplexed master per host per run, host keys checked
+//! strictly against known_hosts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::OnceCell;
+
+use crate::{Output, Transport, TransportError, quote};
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct SshTarget {
+    /// Inventory name, for messages.
+    pub name: String,
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub key: Option<PathBuf>,
+    /// A known_hosts file to use instead of the user's.
+    pub known_hosts: Option<PathBuf>,
+    pub connect_timeout: Duration,
+}
+
+pub struct SshTransport {
+    target: SshTarget,
+    session: OnceCell<Session>,
+}
+
+impl SshTransport {
+    /// A transport that connects on first use.
+    pub fn new(target: SshTarget) -> Self {
+        SshTransport {
+            target,
+            session: OnceCell::new(),
+        }
+    }
+
+    /// Connect now (or return the open master).
+    pub async fn connect(&self) -> Result<&Session, TransportError> {
+        self.session
+            .get_or_try_init(|| async {
+                let t = &self.target;
+                let mut b = SessionBuilder::default();
+                b.known_hosts_check(KnownHosts::Strict)
+                    .connect_timeout(t.connect_timeout)
+                    .server_alive_interval(Duration::from_secs(15))
+                    // An orphaned master (the runner was killed) exits on its own.
+                    .control_persist(ControlPersist::IdleFor(60.try_into().expect("non-zero")))
+                    .control_directory(std::env::temp_dir());
+                if let Some(u) = &t.user {
+                    b.user(u.clone());
+                }
+                if let Some(p) = t.port {
+                    b.port(p);
+                }
+                if let Some(k) = &t.key {
+                    b.keyfile(k);
+                }
+                if let Some(k) = &t.known_hosts {
+                    b.user_known_hosts_file(k);
+                }
+                b.connect_mux(&t.address)
+                    .await
+                    .map_err(|e| TransportError::Unreachable {
+                        host: t.name.clone(),
+                        reason: describe_ssh_error(&e),
+                    })
+            })
+            .await
+    }
+}
+
+/// openssh's errors nest the ssh client's own words; bring them up.
+fn describe_ssh_error(e: &openssh::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text = format!("{text}: {s_text}");
+        }
+        source = s.source();
+    }
+    text.trim().replace('\n', " ")
+}
+
+#[async_trait::async_trait]
+impl Transport for SshTransport {
+    fn host(&self) -> &str {
+        &self.target.name
+    }
+
+    async fn run(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output, TransportError> {
+        let session = self.connect().await?;
+        let host = self.target.name.clone();
+        // The remote `timeout` stops the command on the host too; the local
+        // one (a little longer) covers a connection that hangs.
+        let secs = timeout.as_secs().max(1);
+        let remote = format!("timeout -k 5 {secs} sh -c {}", quote(command));
+        let failed = |e: openssh::Error| TransportError::Failed {
+            host: host.clone(),
+            reason: describe_ssh_error(&e),
+        };
+        let run = async {
+            let mut cmd = session.raw_command(&remote);
+            cmd.stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            let mut child = cmd.spawn().await.map_err(failed)?;
+            if let (Some(data), Some(mut pipe)) = (stdin, child.stdin().take()) {
+                let _ = pipe.write_all(data).await;
+                let _ = pipe.shutdown().await;
+            }
+            child.wait_with_output().await.map_err(failed)
+        };
+        let out = tokio::time::timeout(timeout + Duration::from_secs(10), run)
+            .await
+            .map_err(|_| TransportError::Timeout {
+                host: host.clone(),
+                after: timeout,
+            })??;
+        let exit_code = out.status.code().unwrap_or(255);
+        if exit_code == 124 {
+            return Err(TransportError::Timeout {
+                host,
+                after: timeout,
+            });
+        }
+        Ok(Output {
+            exit_code,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}

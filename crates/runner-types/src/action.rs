@@ -1,0 +1,147 @@
+//! Actions a plugin plans and the runner executes, and probe answers.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Output of a command run on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandOutput {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A request repeated by [`WaitUntil`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe {
+    Command(String),
+    HttpGet(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitUntil {
+    pub probe: Probe,
+    pub contains: Option<String>,
+    pub timeout_ms: u32,
+    pub interval_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ActionKind {
+    WriteFile {
+        path: String,
+        /// File content. Serialized as UTF-8 text when it is text, else base64.
+        #[serde(with = "content")]
+        content: Vec<u8>,
+        mode: u32,
+        validate: Option<String>,
+    },
+    RemoveFile {
+        path: String,
+    },
+    Run {
+        command: String,
+        ok_codes: Vec<i32>,
+        timeout_ms: u32,
+    },
+    Http {
+        method: String,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Option<String>,
+    },
+    Wait(WaitUntil),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub summary: String,
+    #[serde(flatten)]
+    pub kind: ActionKind,
+}
+
+impl Action {
+    /// Whether executing this action can change the host. Waits only look.
+    pub fn has_side_effect(&self) -> bool {
+        !matches!(self.kind, ActionKind::Wait(_))
+    }
+
+    /// A stable digest of the full (unredacted) action. Two plans agree when
+    /// their digests do; the plan file and journal keep only this and the
+    /// redacted form.
+    pub fn digest(&self) -> String {
+        let bytes = serde_json::to_vec(self).expect("actions always serialize");
+        hex::encode(Sha256::digest(bytes))
+    }
+}
+
+/// What one plan call returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub replan: bool,
+}
+
+/// File contents as text when they are UTF-8, otherwise as `base64:...`.
+mod content {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) if !text.starts_with("base64:") => s.serialize_str(text),
+            _ => s.serialize_str(&format!("base64:{}", STANDARD.encode(bytes))),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.strip_prefix("base64:") {
+            Some(b64) => STANDARD.decode(b64).map_err(serde::de::Error::custom),
+            None => Ok(text.into_bytes()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_content_round_trips_through_json() {
+        let action = Action {
+            summary: "write".into(),
+            kind: ActionKind::WriteFile {
+                path: "/x".into(),
+                content: vec![0, 159, 146, 150],
+                mode: 0o600,
+                validate: None,
+            },
+        };
+        let json = serde_json::to_string(&action).unwrap();
+        assert!(json.contains("base64:"));
+        let back: Action = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, action);
+        assert_eq!(back.digest(), action.digest());
+    }
+
+    #[test]
+    fn digest_changes_with_content() {
+        let a = Action {
+            summary: "s".into(),
+            kind: ActionKind::RemoveFile { path: "/a".into() },
+        };
+        let mut b = a.clone();
+        b.kind = ActionKind::RemoveFile { path: "/b".into() };
+        assert_ne!(a.digest(), b.digest());
+    }
+}

@@ -1,0 +1,13 @@
+//! The plan vocabulary shared by the plugin host, the engine and the CLI.
+//!
+//! These types mirror `wit/plugin.wit` as plain serde data, so plans can be
+//! journaled, saved to a plan file, diffed and replayed without a wasm
+//! runtime in sight.
+
+pub mod action;
+pub mod capability;
+pub mod redact;
+
+pub use action::{Action, ActionKind, CommandOutput, HttpResponse, Plan, Probe, WaitUntil};
+pub use capability::{Capabilities, CapabilityError, Grant, PluginInfo};
+pub use redact::Redactor;

@@ -1,0 +1,93 @@
+//! The `command` plugin: run a command, unless a guard says it already ran.
+//!
+//! `creates: PATH` skips the command when PATH exists; `removes: PATH` runs
+//! it only while PATH exists; `unless: CMD` skips it when CMD exits 0.
+//! Without a guard it runs on every play and reports `changed`.
+
+use runner_plugin_sdk::{
+    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params, probe,
+    sh_quote,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    cmd: String,
+    creates: Option<String>,
+    removes: Option<String>,
+    unless: Option<String>,
+    #[serde(default = "default_timeout")]
+    timeout_s: u32,
+}
+
+fn default_timeout() -> u32 {
+    300
+}
+
+const SCHEMA: &str = r#"{
+  "type": "object",
+  "required": ["cmd"],
+  "additionalProperties": false,
+  "properties": {
+    "cmd": {"type": "string", "minLength": 1, "description": "shell command to run"},
+    "creates": {"type": "string", "pattern": "^/", "description": "skip when this path exists"},
+    "removes": {"type": "string", "pattern": "^/", "description": "run only while this path exists"},
+    "unless": {"type": "string", "description": "skip when this read-only command exits 0"},
+    "timeout_s": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "default 300"}
+  }
+}"#;
+
+struct CommandPlugin;
+
+fn exists(path: &str) -> Result<bool, String> {
+    Ok(probe(&format!("test -e {}", sh_quote(path)))?.exit_code == 0)
+}
+
+impl Guest for CommandPlugin {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "command".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "Run a shell command, guarded by creates / removes / unless.".into(),
+            params_schema: SCHEMA.into(),
+            secret_params: vec![],
+            capabilities: Capabilities {
+                probes: vec![
+                    "test -e {creates}".into(),
+                    "test -e {removes}".into(),
+                    "{unless}".into(),
+                ],
+                reads: vec![],
+                writes: vec![],
+                runs: vec!["{cmd}".into()],
+                http: vec![],
+            },
+        }
+    }
+
+    fn plan(request: PlanRequest) -> Result<Plan, String> {
+        let p: Params = params(&request)?;
+        let skip = match (&p.creates, &p.removes, &p.unless) {
+            (Some(path), _, _) if exists(path)? => true,
+            (_, Some(path), _) if !exists(path)? => true,
+            (_, _, Some(cmd)) if probe(cmd)?.exit_code == 0 => true,
+            _ => false,
+        };
+        let actions = if skip {
+            vec![]
+        } else {
+            vec![actions::run_with(
+                &p.cmd,
+                &[],
+                p.timeout_s.saturating_mul(1000),
+            )]
+        };
+        Ok(Plan {
+            actions,
+            replan: false,
+        })
+    }
+}
+
+export_plugin!(CommandPlugin);

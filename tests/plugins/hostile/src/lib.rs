@@ -1,0 +1,74 @@
+//! `hostile`: a plugin that misbehaves on purpose, so the tests can check
+//! that the host contains it. `mode` picks the misbehaviour.
+
+use runner_plugin_sdk::{
+    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params, probe,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Params {
+    mode: String,
+}
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "Misbehaves on purpose (tests only).".into(),
+            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","panic","refuse","ok"]}}}"#.into(),
+            secret_params: vec![],
+            capabilities: Capabilities {
+                probes: vec!["true".into()],
+                reads: vec![],
+                writes: vec!["/tmp/hostile-allowed/*".into()],
+                runs: vec![],
+                http: vec![],
+            },
+        }
+    }
+
+    fn plan(request: PlanRequest) -> Result<Plan, String> {
+        let p: Params = params(&request)?;
+        let actions = match p.mode.as_str() {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "undeclared-probe" => {
+                probe("cat /etc/shadow")?;
+                vec![]
+            }
+            "swallowed-probe" => {
+                // Ignores the refusal: the host must fail the step anyway.
+                let _ = probe("cat /etc/shadow");
+                vec![]
+            }
+            "write-outside" => vec![actions::write_file("/etc/hostile", "pwned", 0o644)],
+            "panic" => panic!("hostile plugin panicked on purpose"),
+            "refuse" => return Err("this plugin refuses on purpose".into()),
+            _ => {
+                probe("true")?;
+                vec![]
+            }
+        };
+        Ok(Plan {
+            actions,
+            replan: false,
+        })
+    }
+}
+
+export_plugin!(Hostile);
