@@ -1,1 +1,351 @@
-//! placeholder
+//! End-to-end: playbooks over real SSH (sshd on 127.0.0.1) with the real
+//! `file` and `command` plugins — convergence, idempotence, exact dry-run,
+//! resume after SIGKILL, saved plans and replay.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+const PLAYBOOK: &str = r#"
+name: converge
+vars:
+  greeting: hello
+steps:
+  - name: motd
+    plugin: file
+    on: web
+    with:
+      path: "{{ root }}/motd"
+      content: "{{ greeting }} from {{ inventory_hostname }}\n"
+      mode: "0640"
+  - name: config
+    plugin: file
+    on: web[1:]
+    with:
+      path: "{{ root }}/app.conf"
+      content: "port = 8080\nname = {{ inventory_hostname }}\n"
+  - name: initialise once
+    plugin: command
+    on: web
+    with:
+      cmd: "echo init >> {{ root }}/init.log"
+      creates: "{{ root }}/init.log"
+"#;
+
+fn snapshot(hosts: &SshHosts) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    for i in 0..hosts.names.len() {
+        for entry in std::fs::read_dir(hosts.root(i)).unwrap() {
+            let p = entry.unwrap().path();
+            let m = std::fs::metadata(&p).unwrap();
+            out.push((
+                p.display().to_string(),
+                std::fs::read(&p).unwrap(),
+                m.modified().unwrap(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn converges_is_idempotent_and_previews_exactly() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 3);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    std::fs::write(w.join("site.yaml"), PLAYBOOK).unwrap();
+    let inv = inv.to_str().unwrap();
+
+    let first = run(w, &["play", "site.yaml", "-i", inv, "--output", "json"]);
+    assert_eq!(first.status.code(), Some(0));
+    let r = recap(&first);
+    assert_eq!(total(&r, "changed"), 3 + 2 + 3, "{r}");
+    assert_eq!(total(&r, "failed"), 0);
+    assert_eq!(
+        std::fs::read_to_string(hosts.root(0).join("motd")).unwrap(),
+        "hello from h1\n"
+    );
+    assert!(
+        !hosts.root(0).join("app.conf").exists(),
+        "web[1:] excludes h1"
+    );
+    assert!(hosts.root(2).join("app.conf").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(hosts.root(1).join("motd"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+
+    let second = run(w, &["play", "site.yaml", "-i", inv, "--output", "json"]);
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(
+        total(&recap(&second), "changed"),
+        0,
+        "second run changes nothing"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hosts.root(0).join("init.log")).unwrap(),
+        "init\n"
+    );
+
+    // A variable changes: the dry-run shows exactly the motd diff on each
+    // host and touches nothing.
+    let before = snapshot(&hosts);
+    std::thread::sleep(Duration::from_millis(20));
+    let dry = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "--dry-run",
+            "-e",
+            "greeting=goodbye",
+        ],
+    );
+    assert_eq!(dry.status.code(), Some(0));
+    let text = stdout(&dry);
+    for h in ["h1", "h2", "h3"] {
+        assert!(text.contains(&format!("-hello from {h}")), "{text}");
+        assert!(text.contains(&format!("+goodbye from {h}")), "{text}");
+    }
+    assert_eq!(
+        text.matches("update ").count(),
+        3,
+        "only the motd files change:\n{text}"
+    );
+    assert!(!text.contains("app.conf (planned)"));
+    assert_eq!(
+        before,
+        snapshot(&hosts),
+        "dry-run left every file byte-identical"
+    );
+
+    // Applying the change, then the same dry-run: nothing left to do.
+    let apply = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "-e",
+            "greeting=goodbye",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(total(&recap(&apply), "changed"), 3);
+    let again = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "--dry-run",
+            "-e",
+            "greeting=goodbye",
+        ],
+    );
+    assert!(!stdout(&again).contains("→"), "{}", stdout(&again));
+}
+
+#[test]
+fn resume_after_sigkill_runs_no_side_effect_twice() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 2);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    std::fs::write(
+        w.join("site.yaml"),
+        r#"
+steps:
+  - name: one
+    plugin: command
+    on: web
+    with: { cmd: "echo one >> {{ root }}/count" }
+  - name: two (slow)
+    plugin: command
+    on: web
+    with: { cmd: "sleep 4; echo two >> {{ root }}/count" }
+  - name: three
+    plugin: command
+    on: web
+    with: { cmd: "echo three >> {{ root }}/count" }
+"#,
+    )
+    .unwrap();
+    let inv = inv.to_str().unwrap();
+    let mut child = runner(w)
+        .args(["play", "site.yaml", "-i", inv])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it while step two's command runs on the hosts.
+    let journal_has_step_two = || {
+        std::fs::read_dir(w.join(".runner/runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .is_some_and(|j| j.contains("\"action_start\"") && j.contains("sleep 4"))
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), journal_has_step_two),
+        "step two never started"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for i in 0..2 {
+        let c = std::fs::read_to_string(hosts.root(i).join("count")).unwrap();
+        assert_eq!(c, "one\n", "killed before step two finished");
+    }
+
+    let resumed = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "--resume",
+            "last",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(resumed.status.code(), Some(0), "{}", stdout(&resumed));
+    for i in 0..2 {
+        let c = std::fs::read_to_string(hosts.root(i).join("count")).unwrap();
+        assert_eq!(
+            c, "one\ntwo\nthree\n",
+            "every command ran exactly once on {}",
+            hosts.names[i]
+        );
+    }
+}
+
+#[test]
+fn saved_plan_applies_exactly_or_is_refused_as_stale_and_replay_matches() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 2);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    std::fs::write(w.join("site.yaml"), PLAYBOOK).unwrap();
+    let inv = inv.to_str().unwrap();
+
+    let plan = run(w, &["plan", "site.yaml", "-i", inv, "-o", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0));
+    assert!(!hosts.root(0).join("motd").exists(), "plan changes nothing");
+    let applied = run(w, &["apply", "plan.json", "--output", "json"]);
+    assert_eq!(applied.status.code(), Some(0));
+    assert_eq!(total(&recap(&applied), "changed"), 2 + 1 + 2);
+
+    // A plan made now, then a host changes behind its back: refused.
+    std::fs::write(hosts.root(0).join("motd"), "edited by hand\n").unwrap();
+    let plan = run(w, &["plan", "site.yaml", "-i", inv, "-o", "plan2.json"]);
+    assert_eq!(plan.status.code(), Some(0));
+    std::fs::write(hosts.root(0).join("motd"), "edited again\n").unwrap();
+    let refused = run(w, &["apply", "plan2.json"]);
+    assert_eq!(refused.status.code(), Some(4), "stale plan refused");
+    assert!(stderr(&refused).contains("stale"), "{}", stderr(&refused));
+    assert_eq!(
+        std::fs::read_to_string(hosts.root(0).join("motd")).unwrap(),
+        "edited again\n",
+        "a refused plan changes nothing"
+    );
+
+    // Replay the apply run offline: no difference.
+    let journal = recap(&applied)["journal"].as_str().unwrap().to_string();
+    let replay = run(w, &["replay", &journal]);
+    assert_eq!(replay.status.code(), Some(0), "{}", stdout(&replay));
+    assert!(stdout(&replay).contains("no difference"));
+
+    // A plugin whose planning changed: replay reports it. Rewrite the
+    // recorded answers so the same plugin now plans differently.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let plan_line = lines
+        .iter_mut()
+        .find(|l| l["event"] == "plan" && l["actions"].as_array().is_some_and(|a| !a.is_empty()))
+        .unwrap();
+    plan_line["actions"][0]["summary"] = "recorded by an older plugin".into();
+    let changed = w.join("changed.jsonl");
+    std::fs::write(
+        &changed,
+        lines
+            .iter()
+            .map(|l| l.to_string() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    let replay = run(w, &["replay", changed.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(5));
+    assert!(
+        stdout(&replay).contains("recorded by an older plugin"),
+        "{}",
+        stdout(&replay)
+    );
+}
+
+#[test]
+fn secrets_never_reach_output_or_journal() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    std::fs::write(
+        w.join("site.yaml"),
+        r#"
+secrets:
+  file: secrets.yaml
+  generate: { token: 24 }
+steps:
+  - name: a file holding a secret
+    plugin: file
+    on: web
+    with:
+      path: "{{ root }}/token"
+      content: "token={{ secrets.token }}\n"
+      mode: "0600"
+"#,
+    )
+    .unwrap();
+    let inv = inv.to_str().unwrap();
+    let dry = run(w, &["play", "site.yaml", "-i", inv, "--dry-run"]);
+    let secrets = std::fs::read_to_string(w.join("secrets.yaml")).unwrap();
+    let token = secrets
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    assert_eq!(token.len(), 24);
+    let applied = run(
+        w,
+        &["play", "site.yaml", "-i", inv, "--diff", "--output", "json"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(hosts.root(0).join("token")).unwrap(),
+        format!("token={token}\n"),
+        "the host gets the real value"
+    );
+    for out in [&dry, &applied] {
+        assert!(!stdout(out).contains(&token) && !stderr(out).contains(&token));
+    }
+    assert!(stdout(&dry).contains("token=********"), "{}", stdout(&dry));
+    for entry in std::fs::read_dir(w.join(".runner/runs")).unwrap() {
+        let j = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!j.contains(&token), "journal leaks the secret");
+    }
+}

@@ -1,14 +1,68 @@
 //! Carrying out one planned action on a host.
+//!
+//! Commands leave a completion marker on the host (their exit code, in a
+//! private directory, keyed by step, host and action), so that a run
+//! resumed after the runner died can tell a command that finished — or is
+//! still running — from one that never ran, and run none twice.
 
 use std::time::{Duration, Instant};
 
 use runner_transport::{Transport, files};
 use runner_types::{Action, ActionKind, Probe};
 
+use sha2::{Digest, Sha256};
+
 use crate::observer::{http_call, run_probe};
 
+/// The marker directory and file stem of one action on one host.
+pub fn marker(step: usize, host: &str, digest: &str) -> String {
+    let key = hex::encode(&Sha256::digest(format!("{step}\0{host}\0{digest}"))[..12]);
+    format!("\"${{TMPDIR:-/tmp}}/runner-actions-$(id -u)/{key}\"")
+}
+
+fn wrap(command: &str, marker: &str) -> String {
+    format!(
+        "m={marker}; mkdir -p -m 700 \"$(dirname \"$m\")\"; rm -f \"$m.rc\"; echo $$ > \"$m.pid\"\n\
+         ( {command}\n ); rc=$?; echo $rc > \"$m.rc\"; rm -f \"$m.pid\"; exit $rc"
+    )
+}
+
+/// For an action that was started by a run that died: its exit code if it
+/// finished (waiting while it is still running), or `None` if it never
+/// completed and must run again.
+pub async fn interrupted_exit_code(
+    t: &dyn Transport,
+    marker: &str,
+    timeout: Duration,
+) -> Option<i32> {
+    let script = format!(
+        "m={marker}; if [ -f \"$m.rc\" ]; then cat \"$m.rc\"; \
+         elif [ -f \"$m.pid\" ] && kill -0 \"$(cat \"$m.pid\")\" 2>/dev/null; then echo running; \
+         else echo gone; fi"
+    );
+    let start = Instant::now();
+    loop {
+        let out = t.run(&script, None, Duration::from_secs(30)).await.ok()?;
+        let text = out.stdout_text();
+        match text.trim() {
+            "gone" => return None,
+            "running" if start.elapsed() < timeout => {
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
+            "running" => return None,
+            code => return code.parse().ok(),
+        }
+    }
+}
+
+/// Whether `code` counts as success for a `run` action.
+pub fn run_ok(ok_codes: &[i32], code: i32) -> bool {
+    ok_codes.contains(&code) || (ok_codes.is_empty() && code == 0)
+}
+
 /// Do `action` on the host behind `t`. `Ok` carries a one-line detail.
-pub async fn execute(t: &dyn Transport, action: &Action) -> Result<String, String> {
+/// `marker` names the completion marker of a `run` action.
+pub async fn execute(t: &dyn Transport, action: &Action, marker: &str) -> Result<String, String> {
     match &action.kind {
         ActionKind::WriteFile {
             path,
@@ -30,13 +84,13 @@ pub async fn execute(t: &dyn Transport, action: &Action) -> Result<String, Strin
         } => {
             let out = t
                 .run(
-                    command,
+                    &wrap(command, marker),
                     None,
                     Duration::from_millis(u64::from(*timeout_ms).max(1000)),
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            if ok_codes.contains(&out.exit_code) || (ok_codes.is_empty() && out.exit_code == 0) {
+            if run_ok(ok_codes, out.exit_code) {
                 Ok(format!("exit {}", out.exit_code))
             } else {
                 Err(format!(

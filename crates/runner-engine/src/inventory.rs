@@ -180,7 +180,9 @@ impl Builder<'_> {
                             Value::Null => Map::new(),
                             Value::Object(o) => o.clone(),
                             _ => {
-                                return Err(self.doc.error(&hp, "host variables must be a mapping"));
+                                return Err(self
+                                    .doc
+                                    .error(&hp, "host variables must be a mapping"));
                             }
                         };
                         if !self.inv.hosts.iter().any(|h| h.name == *host) {

@@ -7,11 +7,7 @@ use crate::inventory::Inventory;
 /// The hosts matched by `pattern`, in inventory order.
 pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
     let mut selected: Vec<String> = Vec::new();
-    let terms: Vec<&str> = pattern
-        .split([':', ','])
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
+    let terms = split_terms(pattern);
     if terms.is_empty() {
         return Err("empty host pattern".into());
     }
@@ -34,6 +30,26 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
     let order: Vec<&String> = inv.hosts.iter().map(|h| &h.name).collect();
     selected.sort_by_key(|h| order.iter().position(|o| *o == h));
     Ok(selected)
+}
+
+/// Split on `:` and `,` outside `[...]`.
+fn split_terms(pattern: &str) -> Vec<&str> {
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in pattern.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ':' | ',' if depth == 0 => {
+                terms.push(pattern[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(pattern[start..].trim());
+    terms.retain(|t| !t.is_empty());
+    terms
 }
 
 fn resolve(inv: &Inventory, term: &str) -> Result<Vec<String>, String> {

@@ -111,12 +111,15 @@ struct ResumeState {
     done: HashMap<(usize, String), (String, String)>,
     /// (step, host) → digests of actions that completed.
     actions: HashMap<(usize, String), Vec<String>>,
+    /// (step, host) → digests of actions started but never finished.
+    interrupted: HashMap<(usize, String), Vec<String>>,
 }
 
 impl ResumeState {
     fn from_journal(path: &std::path::Path) -> anyhow::Result<ResumeState> {
         let entries = journal::read(path)?;
         let mut state = ResumeState::default();
+        let mut started: Vec<(usize, String, String)> = Vec::new();
         for e in entries {
             match e {
                 Entry::Run { run_id, .. } => state.run_id = run_id,
@@ -136,7 +139,17 @@ impl ResumeState {
                     ok: true,
                     ..
                 } => state.actions.entry((step, host)).or_default().push(digest),
+                Entry::ActionStart {
+                    step, host, digest, ..
+                } => started.push((step, host, digest)),
                 _ => {}
+            }
+        }
+        for (step, host, digest) in started {
+            let key = (step, host);
+            let finished = state.actions.get(&key).is_some_and(|d| d.contains(&digest));
+            if !finished {
+                state.interrupted.entry(key).or_default().push(digest);
             }
         }
         Ok(state)
@@ -517,6 +530,11 @@ async fn run_job(shared: &Shared, job: Job) -> (Status, String) {
         .as_ref()
         .and_then(|r| r.actions.get(&key).cloned())
         .unwrap_or_default();
+    let interrupted: Vec<String> = shared
+        .resume
+        .as_ref()
+        .and_then(|r| r.interrupted.get(&key).cloned())
+        .unwrap_or_default();
     let transport = shared.hosts.transport(&job.host);
     let grant = Grant::new(
         &job.plugin.info.name,
@@ -666,7 +684,34 @@ async fn run_job(shared: &Shared, job: Job) -> (Status, String) {
                 digest: digest.clone(),
                 summary: summary.clone(),
             });
-            let result = execute(transport.as_ref(), action).await;
+            let marker = crate::execute::marker(job.step, &job.host, digest);
+            let mut result = None;
+            if let ActionKind::Run {
+                ok_codes,
+                timeout_ms,
+                ..
+            } = &action.kind
+                && interrupted.contains(digest)
+                && let Some(code) = crate::execute::interrupted_exit_code(
+                    transport.as_ref(),
+                    &marker,
+                    Duration::from_millis((*timeout_ms).into()),
+                )
+                .await
+            {
+                notes.push(format!(
+                    "'{summary}' had finished before the crash (exit {code}), not repeated"
+                ));
+                result = Some(if crate::execute::run_ok(ok_codes, code) {
+                    Ok(format!("exit {code}, before the crash"))
+                } else {
+                    Err(format!("exited {code} before the crash"))
+                });
+            }
+            let result = match result {
+                Some(r) => r,
+                None => execute(transport.as_ref(), action, &marker).await,
+            };
             let (ok, detail) = match &result {
                 Ok(d) => (true, d.clone()),
                 Err(e) => (false, shared.redactor.redact(e)),

@@ -190,7 +190,10 @@ pub async fn stream_command(
     let status = child.wait().await?;
     if !status.success() {
         let tail: Vec<String> = tail.into_iter().collect();
-        bail!("`{what}` failed ({status}); last output:\n{}", tail.join("\n"));
+        bail!(
+            "`{what}` failed ({status}); last output:\n{}",
+            tail.join("\n")
+        );
     }
     Ok(())
 }
@@ -237,9 +240,6 @@ pub async fn inspect(kind: &str, name: &str, format: &str) -> Result<Option<Stri
     } else if out.stderr.to_lowercase().contains("no such") {
         Ok(None)
     } else {
-        bail!(
-            "docker {kind} inspect {name} failed: {}",
-            out.stderr.trim()
-        )
+        bail!("docker {kind} inspect {name} failed: {}", out.stderr.trim())
     }
 }

@@ -20,13 +20,13 @@ use crate::state::container_name;
 /// The comment that marks the lab's partition rules.
 pub const PARTITION_MARK: &str = "runner-lab-partition";
 
-const RULES: [(&str, &str, &str); 2] = [
-    ("raw", "PREROUTING", "-i"),
-    ("mangle", "POSTROUTING", "-o"),
-];
+const RULES: [(&str, &str, &str); 2] =
+    [("raw", "PREROUTING", "-i"), ("mangle", "POSTROUTING", "-o")];
 
 fn rule(table: &str, chain: &str, dir: &str, op: &str) -> String {
-    format!("iptables -w -t {table} {op} {chain} {dir} eth0 -m comment --comment {PARTITION_MARK} -j DROP")
+    format!(
+        "iptables -w -t {table} {op} {chain} {dir} eth0 -m comment --comment {PARTITION_MARK} -j DROP"
+    )
 }
 
 async fn require(host: &str) -> Result<hosts::ContainerInfo> {

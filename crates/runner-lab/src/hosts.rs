@@ -265,7 +265,11 @@ pub async fn exec(host: &str, cmd: &str) -> Result<docker::Output> {
 
 /// Like [`exec`] with `input` on the command's stdin.
 pub async fn exec_with_stdin(host: &str, cmd: &str, input: &[u8]) -> Result<docker::Output> {
-    docker::output_with_stdin(&["exec", "-i", &container_name(host), "sh", "-c", cmd], input).await
+    docker::output_with_stdin(
+        &["exec", "-i", &container_name(host), "sh", "-c", cmd],
+        input,
+    )
+    .await
 }
 
 /// Empties a newly created host's engine: its `/var/lib/docker` is a cache

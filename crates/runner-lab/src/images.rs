@@ -100,7 +100,10 @@ type Files = &'static [(&'static str, &'static str)];
 const HOST_FILES: Files = &[
     ("Dockerfile", include_str!("../images/host/Dockerfile")),
     ("lab-init", include_str!("../images/host/lab-init")),
-    ("sshd-lab.conf", include_str!("../images/host/sshd-lab.conf")),
+    (
+        "sshd-lab.conf",
+        include_str!("../images/host/sshd-lab.conf"),
+    ),
     ("daemon.json", include_str!("../images/host/daemon.json")),
 ];
 const RABBITMQ_FILES: Files = &[
@@ -239,7 +242,9 @@ pub fn debian_mirror() -> String {
 /// either one-line or deb822 format.
 pub fn mirror_from_sources(text: &str) -> Option<String> {
     let good = |url: &str| {
-        url.starts_with("http") && url.trim_end_matches('/').ends_with("/debian") && !url.contains("security")
+        url.starts_with("http")
+            && url.trim_end_matches('/').ends_with("/debian")
+            && !url.contains("security")
     };
     for line in text.lines() {
         let line = line.trim();
@@ -390,9 +395,7 @@ fn which(prog: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     dirs.extend(["/usr/sbin", "/sbin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|d| d.join(prog))
-        .find(|p| p.is_file())
+    dirs.into_iter().map(|d| d.join(prog)).find(|p| p.is_file())
 }
 
 /// Builds `spec` unless the engine already has it with the same context
@@ -472,7 +475,10 @@ mod tests {
             mirror_from_sources(d822).as_deref(),
             Some("http://deb.debian.org/debian")
         );
-        assert_eq!(mirror_from_sources("deb https://x.y/node nodistro main"), None);
+        assert_eq!(
+            mirror_from_sources("deb https://x.y/node nodistro main"),
+            None
+        );
     }
 
     #[test]

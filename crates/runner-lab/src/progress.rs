@@ -71,7 +71,10 @@ impl Progress {
     pub fn detail(&self, step: &str, detail: &str) {
         if let Some(bar) = &self.bar {
             let phase = self.phase.lock().unwrap().clone();
-            let text: String = format!("{phase}: {step} | {detail}").chars().take(160).collect();
+            let text: String = format!("{phase}: {step} | {detail}")
+                .chars()
+                .take(160)
+                .collect();
             bar.set_message(text);
         }
     }

@@ -129,7 +129,14 @@ pub fn render(status: &LabStatus) -> String {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header([
-        "host", "group", "state", "IP", "sshd", "engine", "containers", "VIP",
+        "host",
+        "group",
+        "state",
+        "IP",
+        "sshd",
+        "engine",
+        "containers",
+        "VIP",
     ]);
     for h in &status.hosts {
         let state = if h.partitioned {
