@@ -1,1 +1,150 @@
-//! placeholder
+//! End-to-end: bad input and bad hosts give one clear paragraph naming
+//! the file, line and field — never a panic.
+
+mod support;
+
+use support::*;
+
+fn assert_clean_error(out: &std::process::Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "expected '{n}' in:\n{err}");
+    }
+}
+
+#[test]
+fn bad_input_is_reported_with_file_line_and_field() {
+    let work = scratch();
+    let w = work.path();
+    std::fs::write(
+        w.join("inventory.yaml"),
+        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
+    )
+    .unwrap();
+    let step = |body: &str| format!("gather_facts: false\nsteps:\n  - name: s\n{body}");
+
+    std::fs::write(w.join("broken.yaml"), "steps:\n  - name: [unclosed\n").unwrap();
+    let out = run(w, &["play", "broken.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(&out, 1, &["broken.yaml:", "invalid YAML"]);
+
+    std::fs::write(
+        w.join("unknown.yaml"),
+        step("    plugin: nosuch\n    on: all\n"),
+    )
+    .unwrap();
+    let out = run(w, &["play", "unknown.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(
+        &out,
+        1,
+        &[
+            "unknown.yaml:4:13",
+            "steps.0.plugin",
+            "unknown plugin 'nosuch'",
+            "file",
+        ],
+    );
+
+    std::fs::write(
+        w.join("schema.yaml"),
+        step("    plugin: file\n    on: all\n    with:\n      path: relative/path\n"),
+    )
+    .unwrap();
+    let out = run(w, &["play", "schema.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(
+        &out,
+        1,
+        &["schema.yaml:7:13", "steps.0.with.path", "does not match"],
+    );
+
+    std::fs::write(
+        w.join("pattern.yaml"),
+        step("    plugin: file\n    on: webservers\n    with: { path: /tmp/x }\n"),
+    )
+    .unwrap();
+    let out = run(w, &["play", "pattern.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(
+        &out,
+        1,
+        &[
+            "pattern.yaml:5:9",
+            "steps.0.on",
+            "'webservers' is neither a group nor a host",
+        ],
+    );
+
+    std::fs::write(
+        w.join("template.yaml"),
+        step("    plugin: file\n    on: all\n    with:\n      path: \"/tmp/{{ nope }}\"\n"),
+    )
+    .unwrap();
+    let out = run(w, &["play", "template.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(
+        &out,
+        1,
+        &["template.yaml:7:13", "steps.0.with.path", "undefined"],
+    );
+
+    std::fs::write(w.join("badinv.yaml"), "all:\n  hosts:\n    - a\n").unwrap();
+    let out = run(w, &["play", "template.yaml", "-i", "badinv.yaml"]);
+    assert_clean_error(&out, 1, &["badinv.yaml:3:", "all.hosts"]);
+}
+
+#[test]
+fn unreachable_host_and_wrong_key_are_reported_per_host() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    std::fs::write(
+        w.join("site.yaml"),
+        "steps:\n  - name: s\n    plugin: file\n    on: all\n    with: { path: \"{{ root }}/f\" }\n",
+    )
+    .unwrap();
+
+    // A key the host does not accept.
+    let wrong = w.join("wrong_key");
+    let st = std::process::Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            wrong.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let inv = hosts.inventory(&w.join("wrongkey.yaml"), Some(&wrong));
+    let out = run(w, &["play", "site.yaml", "-i", inv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "unreachable → exit 3");
+    let text = stdout(&out);
+    assert!(
+        text.contains("unreachable") && text.contains("h1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Permission denied"),
+        "the ssh client's reason is shown: {text}"
+    );
+
+    // A port nothing listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let inv_text = std::fs::read_to_string(hosts.inventory(&w.join("ok.yaml"), None))
+        .unwrap()
+        .replace(
+            &format!("ansible_port: {}", hosts.ports[0]),
+            &format!("ansible_port: {dead}"),
+        );
+    std::fs::write(w.join("dead.yaml"), inv_text).unwrap();
+    let out = run(w, &["play", "site.yaml", "-i", "dead.yaml"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).contains("unreachable"), "{}", stdout(&out));
+    assert!(!stderr(&out).contains("panicked"));
+}

@@ -1,1 +1,96 @@
-//! placeholder
+//! End-to-end: plugins that loop, grab memory, probe or write what they did
+//! not declare, or panic — each fails its step with the right message
+//! within its deadline, and the rest of the run goes on.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[test]
+fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
+    let work = scratch();
+    let w = work.path();
+    let modes = [
+        ("loop", "used more than its CPU budget"),
+        ("memory", "tried to grow its memory past the limit"),
+        (
+            "undeclared-probe",
+            "tried a probe 'cat /etc/shadow', which it did not declare",
+        ),
+        (
+            "swallowed-probe",
+            "tried a probe 'cat /etc/shadow', which it did not declare",
+        ),
+        (
+            "write-outside",
+            "tried a write to '/etc/hostile', which it did not declare",
+        ),
+        ("panic", "hostile plugin panicked on purpose"),
+        ("refuse", "refused to plan: this plugin refuses on purpose"),
+    ];
+    let mut inv = String::from("all:\n  hosts:\n    good: { ansible_connection: local }\n");
+    let mut pb = String::from("gather_facts: false\nsteps:\n");
+    for (mode, _) in &modes {
+        inv.push_str(&format!("    {mode}: {{ ansible_connection: local }}\n"));
+        pb.push_str(&format!(
+            "  - name: hostile {mode}\n    plugin: hostile\n    on: {mode}\n    with: {{ mode: {mode} }}\n"
+        ));
+    }
+    let out_file = w.join("after.txt");
+    pb.push_str(&format!(
+        "  - name: afterwards\n    plugin: file\n    on: all\n    with: {{ path: {}, content: \"still running\\n\" }}\n",
+        out_file.display()
+    ));
+    std::fs::write(w.join("inventory.yaml"), inv).unwrap();
+    std::fs::write(w.join("site.yaml"), pb).unwrap();
+
+    let start = Instant::now();
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--output",
+            "json",
+        ],
+    );
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(60),
+        "hostile plugins were stopped in time ({took:?})"
+    );
+    assert_eq!(out.status.code(), Some(2), "failed hosts give exit code 2");
+    assert!(
+        !stderr(&out).contains("panicked at"),
+        "the runner itself did not panic"
+    );
+    let events: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    for (mode, expected) in &modes {
+        let ev = events
+            .iter()
+            .find(|e| e["event"] == "host" && e["host"] == *mode && e["status"] == "failed")
+            .unwrap_or_else(|| panic!("no failure reported for {mode}"));
+        let msg = ev["message"].as_str().unwrap();
+        assert!(msg.contains(expected), "{mode}: {msg}");
+        assert!(
+            msg.contains("hostile"),
+            "the message names the plugin: {msg}"
+        );
+    }
+    assert!(!std::path::Path::new("/etc/hostile").exists());
+    // The good host ran the last step; failed hosts were dropped from it.
+    let r = recap(&out);
+    assert_eq!(r["hosts"]["good"]["changed"], 1, "{r}");
+    assert_eq!(total(&r, "failed"), modes.len() as u64);
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap(),
+        "still running\n"
+    );
+}

@@ -20,7 +20,14 @@ pub fn plugin_dirs(user: &[PathBuf]) -> Vec<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     dirs.push(target.join("wasm32-wasip2/release"));
-    dirs
+    let mut unique: Vec<PathBuf> = Vec::new();
+    for d in dirs {
+        let d = std::fs::canonicalize(&d).unwrap_or(d);
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    unique
 }
 
 /// Compiled-component cache.

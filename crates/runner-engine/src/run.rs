@@ -354,7 +354,7 @@ impl Runner {
 
         // 5. Render and check every step's parameters for every host
         //    before anything changes.
-        let mut jobs: Vec<Vec<(String, Result<Option<Job>, String>)>> = Vec::new();
+        let mut jobs: Vec<Vec<(String, Option<Job>)>> = Vec::new();
         for (step, hosts) in playbook.steps.iter().zip(&targets) {
             let plugin = &plugins[step.index];
             let validator = jsonschema::validator_for(&plugin.info.params_schema).map_err(|e| {
@@ -368,7 +368,7 @@ impl Runner {
             let mut step_jobs = Vec::new();
             for h in hosts {
                 if !selected_by_tags {
-                    step_jobs.push((h.clone(), Ok(None)));
+                    step_jobs.push((h.clone(), None));
                     continue;
                 }
                 let host_facts = shared
@@ -384,7 +384,7 @@ impl Runner {
                         .truthy(cond, &ctx)
                         .map_err(|e| playbook.step_error(step.index, "when", e))?;
                     if !yes {
-                        step_jobs.push((h.clone(), Ok(None)));
+                        step_jobs.push((h.clone(), None));
                         continue;
                     }
                 }
@@ -410,14 +410,14 @@ impl Runner {
                 let inputs = digest(&json!([plugin.sha256, params, h]));
                 step_jobs.push((
                     h.clone(),
-                    Ok(Some(Job {
+                    Some(Job {
                         step: step.index,
                         host: h.clone(),
                         plugin: plugin.clone(),
                         params,
                         facts: host_facts,
                         inputs,
-                    })),
+                    }),
                 ));
             }
             jobs.push(step_jobs);
@@ -442,7 +442,7 @@ impl Runner {
             self.reporter
                 .step_started(step.index, &step.name, &step.plugin, &hosts);
             let batch_size = step.serial.unwrap_or(usize::MAX).max(1);
-            let mut pending: Vec<(String, Result<Option<Job>, String>)> = step_jobs
+            let mut pending: Vec<(String, Option<Job>)> = step_jobs
                 .into_iter()
                 .filter(|(h, _)| !down.contains(h))
                 .collect();
@@ -456,13 +456,12 @@ impl Runner {
                     tasks.push(tokio::spawn(async move {
                         let _permit = forks.acquire().await;
                         let (status, message, inputs) = match job {
-                            Ok(None) => (Status::Skipped, String::new(), String::new()),
-                            Ok(Some(job)) => {
+                            None => (Status::Skipped, String::new(), String::new()),
+                            Some(job) => {
                                 let inputs = job.inputs.clone();
                                 let (s, m) = run_job(&shared, job).await;
                                 (s, m, inputs)
                             }
-                            Err(e) => (Status::Failed, e, String::new()),
                         };
                         let message = shared.redactor.redact(&message);
                         let _ = shared.journal.write(&Entry::HostDone {

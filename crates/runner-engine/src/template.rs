@@ -55,6 +55,9 @@ impl Templates {
         if let Some(expr) = single_expression(text) {
             let compiled = self.env.compile_expression(expr).map_err(describe)?;
             let out = compiled.eval(mctx).map_err(describe)?;
+            if out.is_undefined() {
+                return Err(format!("undefined value: {expr}"));
+            }
             return serde_json::to_value(&out).map_err(|e| e.to_string());
         }
         self.env

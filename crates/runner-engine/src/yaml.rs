@@ -116,14 +116,20 @@ impl Document {
     /// its nearest parent that has one.
     pub fn location(&self, pointer: &str) -> Location {
         let mut p = pointer.to_string();
+        let mut exact = true;
         loop {
-            if let Some(&(line, column)) = self.positions.get(&p) {
+            // For a missing child, its parent's key is the better place.
+            let key = (!exact)
+                .then(|| self.positions.get(&format!("{p}#key")))
+                .flatten();
+            if let Some(&(line, column)) = key.or_else(|| self.positions.get(&p)) {
                 return Location {
                     file: self.file.clone(),
                     line,
                     column,
                 };
             }
+            exact = false;
             match p.rfind('/') {
                 Some(i) => p.truncate(i),
                 None => {

@@ -237,7 +237,10 @@ pub async fn inspect(kind: &str, name: &str, format: &str) -> Result<Option<Stri
     let out = output(&[kind, "inspect", "--format", format, name]).await?;
     if out.ok() {
         Ok(Some(out.stdout.trim().to_string()))
-    } else if out.stderr.to_lowercase().contains("no such") {
+    } else if {
+        let e = out.stderr.to_lowercase();
+        e.contains("no such") || e.contains("not found")
+    } {
         Ok(None)
     } else {
         bail!("docker {kind} inspect {name} failed: {}", out.stderr.trim())

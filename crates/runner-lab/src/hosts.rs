@@ -84,14 +84,15 @@ pub struct ContainerInfo {
     pub status: String,
     /// Image ID the container runs.
     pub image: String,
-    /// Its address on the lab network, if connected.
+    /// Its (static) address on the lab network, also while stopped.
     pub ip: Option<Ipv4Addr>,
 }
 
 /// Inspects the container of lab host `host`.
 pub async fn container_info(host: &str) -> Result<Option<ContainerInfo>> {
     let format = format!(
-        "{{{{.State.Status}}}}|{{{{.Image}}}}|{{{{with index .NetworkSettings.Networks \"{NETWORK}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}"
+        "{{{{.State.Status}}}}|{{{{.Image}}}}|{{{{with index .NetworkSettings.Networks \"{NETWORK}\"}}}}\
+         {{{{if .IPAMConfig}}}}{{{{.IPAMConfig.IPv4Address}}}}{{{{else}}}}{{{{.IPAddress}}}}{{{{end}}}}{{{{end}}}}"
     );
     let Some(out) = docker::inspect("container", &container_name(host), &format).await? else {
         return Ok(None);
