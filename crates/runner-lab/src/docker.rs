@@ -235,12 +235,10 @@ pub async fn exists(kind: &str, name: &str) -> Result<bool> {
 /// when it does not exist.
 pub async fn inspect(kind: &str, name: &str, format: &str) -> Result<Option<String>> {
     let out = output(&[kind, "inspect", "--format", format, name]).await?;
+    let err = out.stderr.to_lowercase();
     if out.ok() {
         Ok(Some(out.stdout.trim().to_string()))
-    } else if {
-        let e = out.stderr.to_lowercase();
-        e.contains("no such") || e.contains("not found")
-    } {
+    } else if err.contains("no such") || err.contains("not found") {
         Ok(None)
     } else {
         bail!("docker {kind} inspect {name} failed: {}", out.stderr.trim())

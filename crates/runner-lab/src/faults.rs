@@ -67,7 +67,8 @@ pub async fn start(host: &str) -> Result<()> {
         Some(ip) => ip,
         None => bail!("lab host {host} started without a lab address"),
     };
-    hosts::wait_ready(host, ip, READY_TIMEOUT).await
+    hosts::wait_ready(host, ip, READY_TIMEOUT).await?;
+    hosts::isolate(host).await
 }
 
 /// Freezes every process of the host (`docker pause`).

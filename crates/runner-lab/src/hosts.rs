@@ -259,6 +259,25 @@ pub async fn wait_ready(host: &str, ip: Ipv4Addr, timeout: Duration) -> Result<(
     )
 }
 
+/// Removes the host's default route (its init script does too, at every
+/// start), so nothing on it can send to any address off the lab network;
+/// fails if one is left.
+pub async fn isolate(host: &str) -> Result<()> {
+    let out = exec(
+        host,
+        "ip -4 route del default 2>/dev/null; ip -4 route show default",
+    )
+    .await?;
+    if !out.ok() || !out.stdout.trim().is_empty() {
+        bail!(
+            "lab host {host} keeps a default route: {}{}",
+            out.stdout.trim(),
+            out.stderr.trim()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `sh -c CMD` inside lab host `host`'s container (`docker exec`).
 pub async fn exec(host: &str, cmd: &str) -> Result<docker::Output> {
     docker::output(&["exec", &container_name(host), "sh", "-c", cmd]).await
@@ -388,8 +407,19 @@ pub async fn load_images(
             let (h, tar) = (h.clone(), tar.clone());
             tasks.spawn(async move {
                 let name = container_name(&h);
-                let r = docker::run_with_file(&["exec", "-i", &name, "docker", "load", "-q"], &tar)
-                    .await;
+                // Images replaced by the load are dropped (dangling only).
+                let r = docker::run_with_file(
+                    &[
+                        "exec",
+                        "-i",
+                        &name,
+                        "sh",
+                        "-c",
+                        "docker load -q && docker image prune -f >/dev/null",
+                    ],
+                    &tar,
+                )
+                .await;
                 (h, r)
             });
         }

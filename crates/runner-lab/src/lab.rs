@@ -324,6 +324,7 @@ async fn bring_up_host(
 ) -> Result<(HostReport, String)> {
     let action = hosts::ensure_host(&spec, &host_image_id).await?;
     hosts::wait_ready(&spec.name, spec.ip, READY_TIMEOUT).await?;
+    hosts::isolate(&spec.name).await?;
     let fresh = matches!(action, HostAction::Created | HostAction::Recreated);
     if fresh {
         hosts::clean_engine(&spec.name).await?;

@@ -9,9 +9,9 @@
 //! SSH options, key and known_hosts paths), [`exec`], [`host_ip`], [`vip`],
 //! [`vip_holders`], the [`faults`] module and [`status`].
 //!
-//! Network rule: the lab network is created `--internal`; lab hosts reach
-//! each other and this machine, nothing else, and nothing in this crate
-//! sends traffic anywhere but loopback and the lab network.
+//! Network rule: lab hosts have no default route; they reach each other and
+//! this machine over the lab network, nothing else, and nothing in this
+//! crate sends traffic anywhere but loopback and the lab network.
 
 pub mod docker;
 pub mod faults;

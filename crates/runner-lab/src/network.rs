@@ -2,9 +2,11 @@
 //! candidates after checking it clashes with no route of this machine and no
 //! other Docker network, host addresses inside it, and the virtual IP (.250).
 //!
-//! The network is created `--internal`: lab hosts reach each other and the
-//! machine they run on, and nothing beyond, so no lab traffic can leave for
-//! any other address.
+//! The network is an ordinary bridge (not `--internal`: Docker's isolation
+//! rules for internal networks drop multicast, which keepalived's VRRP
+//! needs); lab hosts have no default route instead (see
+//! [`crate::hosts::isolate`]), so they reach each other and the machine they
+//! run on, and nothing beyond.
 
 use std::net::Ipv4Addr;
 
@@ -200,7 +202,6 @@ pub async fn ensure_network() -> Result<(Subnet, bool)> {
         "create",
         "--driver",
         "bridge",
-        "--internal",
         "--subnet",
         &sub,
         "--gateway",

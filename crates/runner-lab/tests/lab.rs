@@ -5,6 +5,10 @@
 //! other faults, and down leaving nothing behind. One lab serves every
 //! assertion to keep the wall time modest. Skips (loudly) only when no
 //! Docker engine answers. All traffic goes to the lab network only.
+//!
+//! The lab's Docker objects have fixed names, so this test takes over (and
+//! finally removes) any lab already up on the engine; its files live in a
+//! temporary state directory.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -298,6 +302,50 @@ docker compose up -d --quiet-pull 2>&1",
     assert_eq!(runner_lab::host_ip("lb1").await.unwrap(), lb1.ip);
     let out = ssh(&lab, "lb2", &probe).await;
     assert_eq!(out.stdout, "lab-ok", "after heal: {}", out.stderr);
+
+    stage("keepalived on lb1 and lb2: one VIP holder; partition splits; heal rejoins");
+    for (host, prio) in [("lb1", 150), ("lb2", 100)] {
+        let script = format!(
+            "cat > /etc/keepalived/keepalived.conf <<'EOF'
+vrrp_instance lab {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority {prio}
+  advert_int 1
+  virtual_ipaddress {{
+    {}/24
+  }}
+}}
+EOF
+keepalived -D -f /etc/keepalived/keepalived.conf",
+            lab.vip()
+        );
+        let out = ssh(&lab, host, &script).await;
+        assert_eq!(out.code, 0, "keepalived on {host}: {}", out.stderr);
+    }
+    let holders = |want: &'static [&'static str]| async move {
+        let got = runner_lab::vip_holders().await.map_err(|e| e.to_string())?;
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("VIP holders {got:?}, want {want:?}"))
+        }
+    };
+    retry("lb1 alone holds the VIP", Duration::from_secs(30), || {
+        holders(&["lb1"])
+    })
+    .await;
+    faults::partition("lb1").await.unwrap();
+    retry("lb2 takes the VIP", Duration::from_secs(30), || {
+        holders(&["lb1", "lb2"])
+    })
+    .await;
+    faults::heal(Some("lb1")).await.unwrap();
+    retry("lb1 alone again", Duration::from_secs(30), || {
+        holders(&["lb1"])
+    })
+    .await;
 
     stage("RabbitMQ 4.0 on rabbit1 and 3.10 on rabbit2: AMQP and management API");
     let progress = Progress::new();
