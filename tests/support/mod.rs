@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use sshd::SshHosts;
 
 /// The workspace root.
