@@ -146,10 +146,7 @@ pub async fn execute(t: &dyn Transport, action: &Action, marker: &str) -> Result
                     return Ok(format!("after {:.1}s", start.elapsed().as_secs_f64()));
                 }
                 if start.elapsed() >= timeout {
-                    return Err(format!(
-                        "{}: still not so after {:?} (last: {last})",
-                        action.summary, timeout
-                    ));
+                    return Err(format!("still not so after {timeout:?} (last: {last})"));
                 }
                 tokio::time::sleep(interval).await;
             }

@@ -378,7 +378,16 @@ impl Runner {
                     .get(h)
                     .cloned()
                     .unwrap_or(json!({}));
-                let ctx = host_context(&inventory, h, &vars, &secrets, &host_facts, &base_ctx);
+                let ctx = host_context(
+                    &templates,
+                    &inventory,
+                    h,
+                    &vars,
+                    &secrets,
+                    &host_facts,
+                    &base_ctx,
+                )
+                .map_err(|e| playbook.doc.error("/vars", format!("{e} (host {h})")))?;
                 if let Some(cond) = &step.when {
                     let yes = templates
                         .truthy(cond, &ctx)
@@ -388,7 +397,7 @@ impl Runner {
                         continue;
                     }
                 }
-                let params = templates
+                let mut params = templates
                     .render(&Value::Object(step.params.clone()), &ctx)
                     .map_err(|(at, e)| {
                         playbook.step_error(
@@ -397,6 +406,7 @@ impl Runner {
                             format!("{e} (host {h})"),
                         )
                     })?;
+                apply_schema_defaults(&mut params, &plugin.info.params_schema);
                 if let Some(err) = validator.iter_errors(&params).next() {
                     let at = err.instance_path().to_string();
                     let msg = self.redactor.redact(&format!(
@@ -850,6 +860,22 @@ async fn stale_reason(shared: &Shared, saved: &SavedPlan) -> Option<String> {
     None
 }
 
+/// Fill in the schema's top-level `default`s, so the plugin, its
+/// capability grant and the journal all see the same parameters.
+fn apply_schema_defaults(params: &mut Value, schema: &Value) {
+    let (Some(obj), Some(props)) = (params.as_object_mut(), schema["properties"].as_object())
+    else {
+        return;
+    };
+    for (name, prop) in props {
+        if let Some(default) = prop.get("default")
+            && !obj.contains_key(name)
+        {
+            obj.insert(name.clone(), default.clone());
+        }
+    }
+}
+
 fn tags_match(step_tags: &[String], only: &[String], skip: &[String]) -> bool {
     if step_tags.iter().any(|t| skip.contains(t)) {
         return false;
@@ -859,13 +885,14 @@ fn tags_match(step_tags: &[String], only: &[String], skip: &[String]) -> bool {
 
 /// The template context of one host.
 fn host_context(
+    templates: &Templates,
     inv: &Inventory,
     host: &str,
     vars: &Map<String, Value>,
     secrets: &Map<String, Value>,
     facts: &Value,
     base: &Value,
-) -> Value {
+) -> Result<Value, String> {
     let mut ctx = Map::new();
     if let Some(h) = inv.host(host) {
         ctx.extend(h.vars.clone());
@@ -889,7 +916,20 @@ fn host_context(
     );
     ctx.insert("secrets".into(), Value::Object(secrets.clone()));
     ctx.insert("facts".into(), facts.clone());
-    merge(base, &Value::Object(ctx))
+    let mut ctx = merge(base, &Value::Object(ctx));
+    // Playbook vars may be templates over the host's context (and earlier
+    // vars), as in Ansible.
+    for (name, value) in vars {
+        if let Value::String(text) = value
+            && text.contains("{{")
+        {
+            let rendered = templates
+                .render_str(text, &ctx)
+                .map_err(|e| format!("vars.{name}: {e}"))?;
+            ctx[name] = rendered;
+        }
+    }
+    Ok(ctx)
 }
 
 fn merge(a: &Value, b: &Value) -> Value {

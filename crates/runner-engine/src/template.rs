@@ -14,6 +14,8 @@ impl Default for Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
+        env.add_filter("extract", extract);
+        env.add_filter("zip", zip);
         Templates { env }
     }
 }
@@ -76,6 +78,31 @@ impl Templates {
     }
 }
 
+/// Ansible's `extract`: `groups.web | map('extract', hostvars, 'ansible_host')`.
+fn extract(
+    key: minijinja::Value,
+    container: minijinja::Value,
+    attr: Option<minijinja::Value>,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let item = container.get_item(&key)?;
+    match attr {
+        Some(a) => item.get_item(&a),
+        None => Ok(item),
+    }
+}
+
+/// Ansible's `zip`: pairs of items, as long as the shorter list.
+fn zip(a: minijinja::Value, b: minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
+    let left: Vec<minijinja::Value> = a.try_iter()?.collect();
+    let right: Vec<minijinja::Value> = b.try_iter()?.collect();
+    Ok(minijinja::Value::from(
+        left.into_iter()
+            .zip(right)
+            .map(|(x, y)| minijinja::Value::from(vec![x, y]))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 fn describe(e: minijinja::Error) -> String {
     let mut msg = e.to_string();
     if let Some(d) = e.detail()
@@ -118,5 +145,16 @@ mod tests {
         assert_eq!(at, "/k/0");
         assert!(err.contains("undefined"), "{err}");
         assert!(t.truthy("n > 2", &ctx).unwrap());
+        let ctx = json!({"hosts": ["a", "b"], "hostvars": {"a": {"ip": "1"}, "b": {"ip": "2"}}});
+        assert_eq!(
+            t.render_str("{{ hosts | zip(hosts | map('extract', hostvars, 'ip')) | map('join', ':') | list }}", &ctx)
+                .unwrap(),
+            json!(["a:1", "b:2"])
+        );
+        assert_eq!(
+            t.render_str("{{ hosts | reject('eq', 'a') | list }}", &ctx)
+                .unwrap(),
+            json!(["b"])
+        );
     }
 }

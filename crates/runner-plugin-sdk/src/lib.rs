@@ -26,6 +26,7 @@ pub mod bindings {
 }
 
 pub mod actions;
+pub mod compose;
 mod observe_ext;
 
 pub use bindings::export_plugin;

@@ -1,6 +1,6 @@
 //! Observation helpers built on the raw imports.
 
-use crate::{Action, actions, probe, read_file, sh_quote};
+use crate::{Action, actions, http_get, probe, read_file, sh_quote};
 
 /// Run a probe and return its stdout when it exits 0, `None` otherwise.
 pub fn probe_ok(command: &str) -> Result<Option<String>, String> {
@@ -30,4 +30,20 @@ pub fn ensure_file(path: &str, content: &[u8], mode: u32) -> Result<Option<Actio
         (Some(_), false) => format!("update {path}"),
     };
     Ok(Some(action))
+}
+
+/// The `Authorization` header for HTTP basic authentication.
+pub fn basic_auth(user: &str, password: &str) -> (String, String) {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    ("Authorization".to_string(), format!("Basic {token}"))
+}
+
+/// GET `url` and parse the JSON body; non-2xx is an error naming the status.
+pub fn get_json(url: &str, headers: &[(String, String)]) -> Result<serde_json::Value, String> {
+    let r = http_get(url, headers)?;
+    if !(200..300).contains(&r.status) {
+        return Err(format!("GET {url}: HTTP {}", r.status));
+    }
+    serde_json::from_str(&r.body).map_err(|e| format!("GET {url}: {e}"))
 }

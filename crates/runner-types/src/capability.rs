@@ -2,10 +2,14 @@
 //!
 //! A plugin declares glob patterns for what it may probe, read, write, run
 //! and fetch. Patterns may name step parameters as `{param}`; a [`Grant`]
-//! is the declaration with one step's parameters filled in, and every probe
-//! and action of that step is checked against it.
+//! is the declaration with one step's parameters filled in (as literal
+//! text), and every probe and action of that step is checked against it.
+//!
+//! In command patterns (probes, runs) `*` never matches a shell control
+//! character (`; & | < > $ \` ( )` or a newline), so `docker ps *` cannot
+//! be stretched into `docker ps; rm -rf /`. Such characters must be
+//! literal in the pattern or come from a parameter value.
 
-use glob::{MatchOptions, Pattern};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -82,26 +86,75 @@ pub enum CapabilityError {
 #[derive(Debug, Clone)]
 pub struct Grant {
     plugin: String,
-    probes: Vec<Pattern>,
-    reads: Vec<Pattern>,
-    writes: Vec<Pattern>,
-    runs: Vec<Pattern>,
-    http: Vec<Pattern>,
+    probes: Vec<Glob>,
+    reads: Vec<Glob>,
+    writes: Vec<Glob>,
+    runs: Vec<Glob>,
+    http: Vec<Glob>,
 }
 
-const MATCH: MatchOptions = MatchOptions {
-    case_sensitive: true,
-    require_literal_separator: false,
-    require_literal_leading_dot: false,
-};
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Literal(char),
+    Star,
+}
+
+/// A pattern with its parameters filled in; parameter text is literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Glob {
+    tokens: Vec<Token>,
+}
+
+const SHELL_CONTROL: &[char] = &[';', '&', '|', '<', '>', '$', '`', '(', ')', '\n'];
+
+impl Glob {
+    fn text(&self) -> String {
+        self.tokens
+            .iter()
+            .map(|t| match t {
+                Token::Literal(c) => *c,
+                Token::Star => '*',
+            })
+            .collect()
+    }
+
+    /// Whether `target` matches; `star_ok` says which characters `*` takes.
+    fn matches(&self, target: &str, star_ok: &dyn Fn(char) -> bool) -> bool {
+        let t: Vec<char> = target.chars().collect();
+        // Classic wildcard matching with one backtrack point.
+        let (mut ti, mut pi) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while ti < t.len() {
+            match self.tokens.get(pi) {
+                Some(Token::Literal(c)) if *c == t[ti] => {
+                    ti += 1;
+                    pi += 1;
+                }
+                Some(Token::Star) => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                }
+                _ => match star {
+                    Some((sp, st)) if star_ok(t[st]) => {
+                        star = Some((sp, st + 1));
+                        pi = sp + 1;
+                        ti = st + 1;
+                    }
+                    _ => return false,
+                },
+            }
+        }
+        self.tokens[pi..].iter().all(|tok| *tok == Token::Star)
+    }
+}
 
 impl Grant {
     pub fn new(plugin: &str, caps: &Capabilities, params: &Value) -> Grant {
-        let expand = |patterns: &[String]| -> Vec<Pattern> {
+        let expand = |patterns: &[String]| -> Vec<Glob> {
             patterns
                 .iter()
                 .flat_map(|p| expand_pattern(p, params))
-                .filter_map(|p| Pattern::new(&p).ok())
+                .map(|tokens| Glob { tokens })
                 .collect()
         };
         Grant {
@@ -132,7 +185,9 @@ impl Grant {
             Access::Run => &self.runs,
             Access::Http => &self.http,
         };
-        if patterns.iter().any(|p| p.matches_with(target, MATCH)) {
+        let command = matches!(access, Access::Probe | Access::Run);
+        let star_ok = |c: char| !command || !SHELL_CONTROL.contains(&c);
+        if patterns.iter().any(|p| p.matches(target, &star_ok)) {
             return Ok(());
         }
         let declared = if patterns.is_empty() {
@@ -140,7 +195,7 @@ impl Grant {
         } else {
             patterns
                 .iter()
-                .map(|p| p.as_str())
+                .map(Glob::text)
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -180,37 +235,68 @@ fn is_clean_absolute(path: &str) -> bool {
 
 /// Fill `{param}` placeholders with parameter values (every combination when
 /// a parameter is a list). A pattern naming an absent parameter expands to
-/// nothing, so it grants nothing.
-fn expand_pattern(pattern: &str, params: &Value) -> Vec<String> {
+/// nothing, so it grants nothing. Values become literal tokens.
+fn expand_pattern(pattern: &str, params: &Value) -> Vec<Vec<Token>> {
+    let pattern_tokens = |text: &str| -> Vec<Token> {
+        text.chars()
+            .map(|c| {
+                if c == '*' {
+                    Token::Star
+                } else {
+                    Token::Literal(c)
+                }
+            })
+            .collect()
+    };
     let Some(start) = pattern.find('{') else {
-        return vec![pattern.to_string()];
+        return vec![pattern_tokens(pattern)];
     };
     let Some(len) = pattern[start..].find('}') else {
-        return vec![pattern.to_string()];
+        return vec![pattern_tokens(pattern)];
     };
     let name = &pattern[start + 1..start + len];
     let rest = &pattern[start + len + 1..];
-    let values: Vec<String> = match lookup(params, name) {
-        Some(Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
-        Some(v) => scalar_text(v).into_iter().collect(),
-        None => vec![],
-    };
+    if name.is_empty() {
+        // `{}` is literal (a validate command's placeholder).
+        let head = pattern_tokens(&pattern[..start + 2]);
+        return expand_pattern(rest, params)
+            .into_iter()
+            .map(|tail| head.iter().cloned().chain(tail).collect())
+            .collect();
+    }
+    let values: Vec<String> = lookup(params, name)
+        .into_iter()
+        .flat_map(|v| match v {
+            Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
+            v => scalar_text(v).into_iter().collect::<Vec<_>>(),
+        })
+        .collect();
     let mut out = Vec::new();
     for value in values {
-        let head = format!("{}{}", &pattern[..start], Pattern::escape(&value));
+        let mut head = pattern_tokens(&pattern[..start]);
+        head.extend(value.chars().map(Token::Literal));
         for tail in expand_pattern(rest, params) {
-            out.push(format!("{head}{tail}"));
+            let mut full = head.clone();
+            full.extend(tail);
+            out.push(full);
         }
     }
     out
 }
 
-/// `a.b` looks up nested objects.
-fn lookup<'a>(params: &'a Value, dotted: &str) -> Option<&'a Value> {
-    dotted
-        .split('.')
-        .try_fold(params, |v, key| v.get(key))
-        .filter(|v| !v.is_null())
+/// `a.b` looks up nested objects; through a list it takes every element.
+fn lookup<'a>(params: &'a Value, dotted: &str) -> Vec<&'a Value> {
+    let mut current = vec![params];
+    for key in dotted.split('.') {
+        current = current
+            .into_iter()
+            .flat_map(|v| match v {
+                Value::Array(items) => items.iter().filter_map(|i| i.get(key)).collect::<Vec<_>>(),
+                other => other.get(key).into_iter().collect(),
+            })
+            .collect();
+    }
+    current.into_iter().filter(|v| !v.is_null()).collect()
 }
 
 fn scalar_text(v: &Value) -> Option<String> {
@@ -258,6 +344,49 @@ mod tests {
         let g = Grant::new("p", &caps(), &json!({"dir": "/srv/*"}));
         assert!(g.check(Access::Write, "/srv/other/x").is_err());
         assert!(g.check(Access::Write, "/srv/*/x").is_ok());
+    }
+
+    #[test]
+    fn star_does_not_cross_shell_control_in_commands() {
+        let caps = Capabilities {
+            probes: vec!["docker ps *".into(), "echo {msg}".into()],
+            writes: vec!["/srv/*".into()],
+            ..Default::default()
+        };
+        let g = Grant::new("p", &caps, &json!({"msg": "a; b"}));
+        assert!(g.check(Access::Probe, "docker ps --format json").is_ok());
+        assert!(g.check(Access::Probe, "docker ps; rm -rf /").is_err());
+        assert!(g.check(Access::Probe, "docker ps $(id)").is_err());
+        assert!(
+            g.check(Access::Probe, "echo a; b").is_ok(),
+            "a parameter's text is literal"
+        );
+        assert!(
+            g.check(Access::Write, "/srv/a;b").is_ok(),
+            "paths are not commands"
+        );
+        let caps = Capabilities {
+            runs: vec!["{files.validate}".into()],
+            ..Default::default()
+        };
+        let g = Grant::new(
+            "p",
+            &caps,
+            &json!({"files": [{"validate": "check {}"}, {}]}),
+        );
+        assert!(
+            g.check(Access::Run, "check {}").is_ok(),
+            "through lists of objects"
+        );
+        let caps = Capabilities {
+            runs: vec!["haproxy -c -f {} {image}".into()],
+            ..Default::default()
+        };
+        let g = Grant::new("p", &caps, &json!({"image": "h:3"}));
+        assert!(
+            g.check(Access::Run, "haproxy -c -f {} h:3").is_ok(),
+            "{{}} stays literal"
+        );
     }
 
     #[test]

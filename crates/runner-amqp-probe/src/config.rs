@@ -1,0 +1,133 @@
+//! Workload configuration: where to connect, which queue, how many clients,
+//! how fast, and the timeouts that decide when a connection counts as dead.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// The kind of queue the workload declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKind {
+    /// `x-queue-type: quorum` (replicated with Raft; RabbitMQ ≥ 3.8).
+    Quorum,
+    /// A plain durable classic queue; on the 3.10 lab an `ha-all` policy
+    /// mirrors it.
+    Classic,
+}
+
+impl QueueKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueKind::Quorum => "quorum",
+            QueueKind::Classic => "classic",
+        }
+    }
+}
+
+/// Everything a [`crate::Workload`] needs. Build with [`WorkloadConfig::new`]
+/// and override fields.
+#[derive(Debug, Clone)]
+pub struct WorkloadConfig {
+    /// `amqp://USER:PASS@HOST:PORT[/VHOST]`: all clients use this one address
+    /// (the cluster's virtual IP). Never printed unmasked.
+    pub url: String,
+    /// Queue name (default `runner-probe`), declared durable by the workload.
+    pub queue: String,
+    pub queue_kind: QueueKind,
+    /// Publisher tasks, each with its own connection (default 1).
+    pub publishers: u32,
+    /// Consumer tasks, each with its own connection (default 1).
+    pub consumers: u32,
+    /// New messages per second over all publishers (default 200); 0 means
+    /// as fast as confirms allow (bounded by `max_in_flight`).
+    pub rate_per_sec: u32,
+    /// How long publishing runs when driven by [`crate::cli`]; the library's
+    /// [`crate::WorkloadHandle`] publishes until `stop_publishing` and
+    /// ignores it.
+    pub duration: Duration,
+    /// A publish without a confirm for this long marks its connection dead:
+    /// the publisher reconnects and republishes (default 10 s).
+    pub confirm_timeout: Duration,
+    /// Unconfirmed messages allowed per publisher (default 1000).
+    pub max_in_flight: usize,
+    /// Consumer prefetch (basic.qos) per consumer (default 100).
+    pub prefetch: u16,
+    /// Payload size in bytes, at least the id header (default 64).
+    pub message_size: usize,
+    /// AMQP heartbeat asked for, in seconds, unless the URL says
+    /// `?heartbeat=`; a silent peer is dropped after twice this (default 5).
+    pub heartbeat_s: u16,
+    /// TCP connect + AMQP handshake + setup timeout (default 5 s).
+    pub connect_timeout: Duration,
+    /// First reconnect delay (default 100 ms), doubled up to `backoff_max`.
+    pub backoff_initial: Duration,
+    /// Reconnect delay cap (default 1 s).
+    pub backoff_max: Duration,
+    /// Delete the queue after a complete drain if it is empty (default true).
+    pub delete_queue_at_end: bool,
+}
+
+impl WorkloadConfig {
+    /// Defaults for `url`: a quorum queue `runner-probe`, one publisher, one
+    /// consumer, 200 msg/s.
+    pub fn new(url: impl Into<String>) -> Self {
+        WorkloadConfig {
+            url: url.into(),
+            queue: "runner-probe".into(),
+            queue_kind: QueueKind::Quorum,
+            publishers: 1,
+            consumers: 1,
+            rate_per_sec: 200,
+            duration: Duration::from_secs(30),
+            confirm_timeout: Duration::from_secs(10),
+            max_in_flight: 1000,
+            prefetch: 100,
+            message_size: 64,
+            heartbeat_s: 5,
+            connect_timeout: Duration::from_secs(5),
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            delete_queue_at_end: true,
+        }
+    }
+
+    /// The time between two messages of one publisher; `None` when unpaced.
+    pub(crate) fn publish_period(&self) -> Option<Duration> {
+        if self.rate_per_sec == 0 {
+            return None;
+        }
+        let per_publisher = self.rate_per_sec as f64 / self.publishers.max(1) as f64;
+        Some(Duration::from_secs_f64(1.0 / per_publisher))
+    }
+
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.publishers >= 1, "at least one publisher is needed");
+        anyhow::ensure!(self.consumers >= 1, "at least one consumer is needed");
+        anyhow::ensure!(!self.queue.is_empty(), "the queue name is empty");
+        anyhow::ensure!(
+            self.queue.len() <= 255,
+            "the queue name is longer than 255 bytes"
+        );
+        anyhow::ensure!(self.max_in_flight >= 1, "max_in_flight must be at least 1");
+        anyhow::ensure!(self.prefetch >= 1, "prefetch must be at least 1");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn period_splits_rate_over_publishers() {
+        let mut cfg = WorkloadConfig::new("amqp://h");
+        cfg.rate_per_sec = 200;
+        cfg.publishers = 2;
+        assert_eq!(cfg.publish_period(), Some(Duration::from_millis(10)));
+        cfg.rate_per_sec = 0;
+        assert_eq!(cfg.publish_period(), None);
+        assert!(cfg.validate().is_ok());
+        cfg.consumers = 0;
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,317 @@
+//! One publisher: its own connection and confirm-mode channel, paced
+//! publishing of numbered persistent messages, confirm tracking, and on any
+//! failure (error, missing confirm within the timeout) a reconnect with
+//! backoff and a republish of everything unconfirmed.
+
+use crate::backoff::Backoff;
+use crate::config::WorkloadConfig;
+use crate::connect::{Session, within};
+use crate::events::{EventKind, MsgId, Recorder, Role};
+use crate::message;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::uri::AMQPUri;
+use lapin::{Confirmation, PublisherConfirm};
+use std::collections::{BTreeMap, VecDeque};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// Shared inputs of every client task.
+#[derive(Clone)]
+pub(crate) struct ClientCtx {
+    pub(crate) cfg: Arc<WorkloadConfig>,
+    pub(crate) uri: AMQPUri,
+    pub(crate) run_id: Arc<str>,
+    pub(crate) rec: Arc<Recorder>,
+}
+
+/// Stop signals for publishers: `stop` ends new publishing; once
+/// `deadline` is set and passed, unconfirmed messages are given up.
+pub(crate) struct PublisherControl {
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) deadline: watch::Receiver<Option<Instant>>,
+}
+
+pub(crate) struct Publisher {
+    id: u32,
+    ctx: ClientCtx,
+    control: PublisherControl,
+    next_seq: u64,
+    /// Unconfirmed sequence numbers and how often each was published.
+    pending: BTreeMap<u64, u32>,
+    /// Nacked or returned messages waiting for their next publish slot.
+    retry: VecDeque<u64>,
+}
+
+enum SessionEnd {
+    /// Stopped and nothing left to confirm (or the deadline passed).
+    Done,
+    /// The connection failed or was given up on.
+    Lost(String),
+}
+
+type ConfirmResult = (u64, Instant, Result<lapin::Result<Confirmation>, ()>);
+
+async fn await_confirm(
+    seq: u64,
+    sent_at: Instant,
+    confirm: PublisherConfirm,
+    limit: Duration,
+) -> ConfirmResult {
+    let res = tokio::time::timeout(limit, confirm).await.map_err(|_| ());
+    (seq, sent_at, res)
+}
+
+impl Publisher {
+    pub(crate) fn new(id: u32, ctx: ClientCtx, control: PublisherControl) -> Self {
+        Publisher {
+            id,
+            ctx,
+            control,
+            next_seq: 0,
+            pending: BTreeMap::new(),
+            retry: VecDeque::new(),
+        }
+    }
+
+    fn role(&self) -> Role {
+        Role::Publisher(self.id)
+    }
+
+    fn stopping(&self) -> bool {
+        *self.control.stop.borrow()
+    }
+
+    fn deadline_passed(&self) -> bool {
+        matches!(*self.control.deadline.borrow(), Some(d) if Instant::now() >= d)
+    }
+
+    fn finished(&self) -> bool {
+        self.stopping() && (self.pending.is_empty() || self.deadline_passed())
+    }
+
+    /// Runs until stopped and settled; returns how many messages stayed
+    /// unconfirmed.
+    pub(crate) async fn run(mut self) -> usize {
+        let cfg = self.ctx.cfg.clone();
+        let mut backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
+        let mut connections = 0u32;
+        let name = format!("runner-probe publisher {}", self.id);
+        while !self.finished() {
+            match self.open(&name).await {
+                Ok(session) => {
+                    connections += 1;
+                    self.ctx.rec.record(EventKind::Connected {
+                        role: self.role(),
+                        attempt: connections,
+                    });
+                    backoff.reset();
+                    match self.session(&session).await {
+                        SessionEnd::Done => {
+                            session.close().await;
+                            break;
+                        }
+                        SessionEnd::Lost(error) => {
+                            self.ctx.rec.record(EventKind::ConnectionLost {
+                                role: self.role(),
+                                error,
+                            });
+                            tokio::spawn(session.close());
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.ctx.rec.record(EventKind::ConnectFailed {
+                        role: self.role(),
+                        error: format!("{e:#}"),
+                    });
+                }
+            }
+            if self.finished() {
+                break;
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+        self.pending.len()
+    }
+
+    async fn open(&self, name: &str) -> anyhow::Result<Session> {
+        let cfg = &self.ctx.cfg;
+        let session = Session::open(cfg, &self.ctx.uri, name).await?;
+        within(
+            cfg.connect_timeout,
+            "confirm.select",
+            session
+                .channel
+                .confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
+        session.declare_queue(cfg).await?;
+        Ok(session)
+    }
+
+    /// One connection's life: republish what is unconfirmed, then publish
+    /// new messages at the configured pace while collecting confirms.
+    async fn session(&mut self, session: &Session) -> SessionEnd {
+        let cfg = self.ctx.cfg.clone();
+        let mut inflight: Inflight = FuturesUnordered::new();
+        let resend: Vec<u64> = self.pending.keys().copied().collect();
+        self.retry.clear();
+        for seq in resend {
+            if let Err(e) = self.publish(session, seq, &mut inflight).await {
+                return SessionEnd::Lost(e);
+            }
+        }
+        let mut ticker = cfg.publish_period().map(|period| {
+            let mut t = tokio::time::interval(period);
+            t.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            t
+        });
+        let mut check = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            if self.finished() {
+                return SessionEnd::Done;
+            }
+            let has_work = !self.retry.is_empty() || !self.stopping();
+            let can_publish = has_work && inflight.len() < cfg.max_in_flight;
+            tokio::select! {
+                biased;
+                Some((seq, sent_at, res)) = inflight.next(), if !inflight.is_empty() => {
+                    if let Err(e) = self.on_confirm(seq, sent_at, res) {
+                        return SessionEnd::Lost(e);
+                    }
+                }
+                _ = next_slot(&mut ticker), if can_publish => {
+                    let seq = match self.retry.pop_front() {
+                        Some(seq) => seq,
+                        None => {
+                            let seq = self.next_seq;
+                            self.next_seq += 1;
+                            self.pending.insert(seq, 0);
+                            seq
+                        }
+                    };
+                    if let Err(e) = self.publish(session, seq, &mut inflight).await {
+                        return SessionEnd::Lost(e);
+                    }
+                }
+                _ = check.tick() => {}
+            }
+        }
+    }
+
+    fn on_confirm(
+        &mut self,
+        seq: u64,
+        sent_at: Instant,
+        res: Result<lapin::Result<Confirmation>, ()>,
+    ) -> Result<(), String> {
+        let id = MsgId {
+            publisher: self.id,
+            seq,
+        };
+        match res {
+            Ok(Ok(Confirmation::Ack(None))) => {
+                // A stale confirm of an earlier attempt cannot arrive here:
+                // each session has its own channel and confirm futures.
+                if self.pending.remove(&seq).is_some() {
+                    self.ctx.rec.record(EventKind::Confirmed {
+                        id,
+                        latency: sent_at.elapsed(),
+                    });
+                }
+                Ok(())
+            }
+            Ok(Ok(Confirmation::Ack(Some(_)))) => {
+                self.ctx
+                    .rec
+                    .record(EventKind::Nacked { id, returned: true });
+                self.retry.push_back(seq);
+                Ok(())
+            }
+            Ok(Ok(Confirmation::Nack(_))) => {
+                self.ctx.rec.record(EventKind::Nacked {
+                    id,
+                    returned: false,
+                });
+                self.retry.push_back(seq);
+                Ok(())
+            }
+            Ok(Ok(Confirmation::NotRequested)) => {
+                Err("publisher confirms are not enabled on the channel".into())
+            }
+            Ok(Err(e)) => Err(format!("waiting for a confirm: {e}")),
+            Err(()) => Err(format!(
+                "no confirm within {:?}",
+                self.ctx.cfg.confirm_timeout
+            )),
+        }
+    }
+
+    /// Publishes one attempt of `seq` (recorded first) and queues its
+    /// confirm.
+    async fn publish(
+        &mut self,
+        session: &Session,
+        seq: u64,
+        inflight: &mut Inflight,
+    ) -> Result<(), String> {
+        let cfg = &self.ctx.cfg;
+        let id = MsgId {
+            publisher: self.id,
+            seq,
+        };
+        let attempt = {
+            let n = self.pending.entry(seq).or_insert(0);
+            *n += 1;
+            *n
+        };
+        self.ctx.rec.record(EventKind::Published { id, attempt });
+        let body = message::body(&self.ctx.run_id, id, cfg.message_size);
+        let sent_at = Instant::now();
+        let publish = session.channel.basic_publish(
+            "".into(),
+            cfg.queue.as_str().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            &body,
+            message::properties(&self.ctx.run_id, id),
+        );
+        let confirm = match tokio::time::timeout(cfg.confirm_timeout, publish).await {
+            Ok(Ok(confirm)) => confirm,
+            Ok(Err(e)) => return Err(format!("basic.publish: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "basic.publish not sent within {:?}",
+                    cfg.confirm_timeout
+                ));
+            }
+        };
+        inflight.push(Box::pin(await_confirm(
+            seq,
+            sent_at,
+            confirm,
+            cfg.confirm_timeout,
+        )));
+        Ok(())
+    }
+}
+
+type Inflight = FuturesUnordered<Pin<Box<dyn Future<Output = ConfirmResult> + Send>>>;
+
+/// The next publish slot: the pacing interval's tick, or at once when
+/// unpaced.
+async fn next_slot(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => tokio::task::yield_now().await,
+    }
+}

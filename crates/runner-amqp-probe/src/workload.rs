@@ -1,0 +1,233 @@
+//! Starting the workload (a preflight connection, then the consumer and
+//! publisher tasks), the handle the chaos driver holds (markers, stop), and
+//! the drain that consumes what is left and hands the log to the checker.
+
+use crate::amqp_url;
+use crate::checker::{self, RunInfo};
+use crate::config::WorkloadConfig;
+use crate::connect::Session;
+use crate::consumer::Consumer;
+use crate::events::{Event, EventKind, Recorder};
+use crate::publisher::{ClientCtx, Publisher, PublisherControl};
+use crate::report::Report;
+use anyhow::{Context, Result};
+use rand::Rng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Entry point: see [`Workload::start`].
+pub struct Workload;
+
+/// A running workload. Dropping it without [`WorkloadHandle::drain`] aborts
+/// the client tasks.
+pub struct WorkloadHandle {
+    ctx: ClientCtx,
+    stop_publishing: watch::Sender<bool>,
+    publish_deadline: watch::Sender<Option<Instant>>,
+    stop_consumers: watch::Sender<bool>,
+    stopped: AtomicBool,
+    publishers: Vec<JoinHandle<usize>>,
+    consumers: Vec<JoinHandle<()>>,
+}
+
+impl Workload {
+    /// Checks the broker answers and the queue can be declared (so a wrong
+    /// URL, password or queue type fails here, not silently later), then
+    /// starts `cfg.consumers` consumers and `cfg.publishers` publishers.
+    /// Must be called inside a Tokio runtime.
+    pub async fn start(cfg: WorkloadConfig) -> Result<WorkloadHandle> {
+        cfg.validate()?;
+        let masked = amqp_url::mask_password(&cfg.url);
+        let uri = amqp_url::parse(&cfg.url, cfg.heartbeat_s, cfg.connect_timeout)?;
+        let preflight = Session::open(&cfg, &uri, "runner-probe preflight")
+            .await
+            .with_context(|| format!("cannot connect to {masked}"))?;
+        let declared = preflight.declare_queue(&cfg).await.with_context(|| {
+            format!(
+                "cannot declare the durable {} queue {:?} on {masked} (an existing queue of \
+                 another type or arguments is refused: delete it or pick another name)",
+                cfg.queue_kind.as_str(),
+                cfg.queue
+            )
+        });
+        preflight.close().await;
+        declared?;
+
+        let run_id = format!("{:08x}", rand::rng().random::<u32>());
+        let ctx = ClientCtx {
+            cfg: Arc::new(cfg),
+            uri,
+            run_id: run_id.into(),
+            rec: Arc::new(Recorder::new()),
+        };
+        let (stop_publishing, stop_rx) = watch::channel(false);
+        let (publish_deadline, deadline_rx) = watch::channel(None);
+        let (stop_consumers, consumers_rx) = watch::channel(false);
+        let consumers = (0..ctx.cfg.consumers)
+            .map(|i| tokio::spawn(Consumer::new(i, ctx.clone(), consumers_rx.clone()).run()))
+            .collect();
+        let publishers = (0..ctx.cfg.publishers)
+            .map(|i| {
+                let control = PublisherControl {
+                    stop: stop_rx.clone(),
+                    deadline: deadline_rx.clone(),
+                };
+                tokio::spawn(Publisher::new(i, ctx.clone(), control).run())
+            })
+            .collect();
+        Ok(WorkloadHandle {
+            ctx,
+            stop_publishing,
+            publish_deadline,
+            stop_consumers,
+            stopped: AtomicBool::new(false),
+            publishers,
+            consumers,
+        })
+    }
+}
+
+impl WorkloadHandle {
+    /// Records a fault marker now (call it when a fault is injected and
+    /// when the cluster is whole again); returns its time since start.
+    pub fn mark(&self, label: impl Into<String>) -> Duration {
+        self.ctx.rec.record(EventKind::Marker {
+            label: label.into(),
+        })
+    }
+
+    /// Stops new publishing (unconfirmed messages are still retried until
+    /// the drain's deadline). Idempotent.
+    pub fn stop_publishing(&self) {
+        if !self.stopped.swap(true, Ordering::SeqCst) {
+            self.ctx.rec.record(EventKind::PublishingStopped);
+            let _ = self.stop_publishing.send(true);
+        }
+    }
+
+    /// Time since the workload started.
+    pub fn elapsed(&self) -> Duration {
+        self.ctx.rec.now()
+    }
+
+    /// This run's id (it is in every message body).
+    pub fn run_id(&self) -> &str {
+        &self.ctx.run_id
+    }
+
+    /// The event log so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.ctx.rec.snapshot()
+    }
+
+    /// The report of the log so far (counts are provisional: nothing is
+    /// drained).
+    pub fn report_so_far(&self) -> Report {
+        self.report(false)
+    }
+
+    /// Stops publishing if not yet stopped, lets publishers get their
+    /// pending confirms, consumes until every confirmed message was seen and
+    /// the queue is empty (or `timeout` passes), stops the consumers,
+    /// deletes the queue if configured and empty, and checks the log.
+    pub async fn drain(mut self, timeout: Duration) -> Report {
+        self.stop_publishing();
+        let deadline = Instant::now() + timeout;
+        let _ = self.publish_deadline.send(Some(deadline));
+        for p in std::mem::take(&mut self.publishers) {
+            let abort = p.abort_handle();
+            if tokio::time::timeout_at(deadline + Duration::from_secs(3), p)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+
+        let cfg = self.ctx.cfg.clone();
+        let quiet = Duration::from_secs(1);
+        let mut admin: Option<Session> = None;
+        let mut drained = false;
+        while Instant::now() < deadline {
+            let settled = self.ctx.rec.confirmed_unconsumed() == 0
+                && self
+                    .ctx
+                    .rec
+                    .last_delivery()
+                    .is_none_or(|t| t.elapsed() >= quiet);
+            if settled {
+                if admin.is_none() {
+                    admin = Session::open(&cfg, &self.ctx.uri, "runner-probe drain")
+                        .await
+                        .ok();
+                }
+                if let Some(a) = &admin {
+                    match a.ready_count(&cfg).await {
+                        Ok(0) => {
+                            drained = true;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            if let Some(a) = admin.take() {
+                                tokio::spawn(a.close());
+                            }
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        let _ = self.stop_consumers.send(true);
+        for c in std::mem::take(&mut self.consumers) {
+            let abort = c.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), c)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        if let Some(a) = admin {
+            if drained && cfg.delete_queue_at_end {
+                let _ = a.delete_queue_if_empty(&cfg).await;
+            }
+            a.close().await;
+        }
+        self.report(drained)
+    }
+
+    fn report(&self, drained: bool) -> Report {
+        let events = self.ctx.rec.snapshot();
+        let cfg = &self.ctx.cfg;
+        checker::check(
+            &events,
+            &RunInfo {
+                run_id: self.ctx.run_id.to_string(),
+                queue: cfg.queue.clone(),
+                queue_kind: cfg.queue_kind,
+                publishers: cfg.publishers,
+                consumers: cfg.consumers,
+                rate_per_sec: cfg.rate_per_sec,
+                end: self.ctx.rec.now(),
+                drained,
+            },
+        )
+    }
+}
+
+impl Drop for WorkloadHandle {
+    fn drop(&mut self) {
+        for p in &self.publishers {
+            p.abort();
+        }
+        for c in &self.consumers {
+            c.abort();
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The haproxy plugin's parameters and the configuration it renders.
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default = "default_dir")]
+    pub project_dir: String,
+    #[serde(default = "default_project")]
+    pub project: String,
+    pub image: String,
+    pub backends: Vec<BackendParam>,
+    #[serde(default = "d5670")]
+    pub amqp_port: u16,
+    #[serde(default = "d5673")]
+    pub amqps_port: u16,
+    #[serde(default = "d15670")]
+    pub management_port: u16,
+    #[serde(default = "d8100")]
+    pub stats_port: u16,
+    #[serde(default = "d8101")]
+    pub health_port: u16,
+    #[serde(default = "default_stats_user")]
+    pub stats_user: String,
+    pub stats_password: String,
+    /// PEM (certificate and key) for AMQPS on `amqps_port`.
+    pub tls_pem: Option<String>,
+    #[serde(default)]
+    pub check: Check,
+    /// Idle timeout of client and server sides, seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u32,
+    /// Connections at most. HAProxy needs about two file descriptors each.
+    #[serde(default = "default_maxconn")]
+    pub maxconn: u32,
+}
+
+/// A backend as an object, or as `name:address` text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum BackendParam {
+    Text(String),
+    Full(Backend),
+}
+
+impl BackendParam {
+    pub fn backend(&self) -> Result<Backend, String> {
+        match self {
+            BackendParam::Full(b) => Ok(b.clone()),
+            BackendParam::Text(t) => {
+                let (name, address) = t
+                    .split_once(':')
+                    .ok_or_else(|| format!("backend '{t}': expected name:address"))?;
+                Ok(Backend {
+                    name: name.into(),
+                    address: address.into(),
+                    amqp_port: 5672,
+                    management_port: 15672,
+                })
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    pub name: String,
+    pub address: String,
+    #[serde(default = "d5672")]
+    pub amqp_port: u16,
+    #[serde(default = "d15672")]
+    pub management_port: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    #[serde(default = "d1000")]
+    pub inter_ms: u32,
+    #[serde(default = "d2")]
+    pub fall: u32,
+    #[serde(default = "d2")]
+    pub rise: u32,
+}
+
+impl Default for Check {
+    fn default() -> Self {
+        Check {
+            inter_ms: 1000,
+            fall: 2,
+            rise: 2,
+        }
+    }
+}
+
+fn default_dir() -> String {
+    "/opt/haproxy".into()
+}
+fn default_project() -> String {
+    "haproxy".into()
+}
+fn default_stats_user() -> String {
+    "stats".into()
+}
+fn default_timeout() -> u32 {
+    3 * 3600
+}
+fn default_maxconn() -> u32 {
+    8000
+}
+fn d5670() -> u16 {
+    5670
+}
+fn d5673() -> u16 {
+    5673
+}
+fn d15670() -> u16 {
+    15670
+}
+fn d8100() -> u16 {
+    8100
+}
+fn d8101() -> u16 {
+    8101
+}
+fn d5672() -> u16 {
+    5672
+}
+fn d15672() -> u16 {
+    15672
+}
+fn d1000() -> u32 {
+    1000
+}
+fn d2() -> u32 {
+    2
+}
+
+pub const SCHEMA: &str = r#"{
+  "type": "object",
+  "required": ["image", "backends", "stats_password"],
+  "additionalProperties": false,
+  "properties": {
+    "project_dir": {"type": "string", "default": "/opt/haproxy", "pattern": "^/[^*?\\[\\]]+$"},
+    "project": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
+    "image": {"type": "string", "pattern": "^[A-Za-z0-9._/:@-]+$"},
+    "backends": {"type": "array", "minItems": 1, "items": {"oneOf": [
+      {"type": "string", "pattern": "^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$", "description": "name:address"},
+      {"type": "object", "required": ["name", "address"], "additionalProperties": false,
+      "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+        "address": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]+$"},
+        "amqp_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "management_port": {"type": "integer", "minimum": 1, "maximum": 65535}
+      }}]}},
+    "amqp_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "amqps_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "management_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "stats_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "health_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "stats_user": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+    "stats_password": {"type": "string", "minLength": 8, "pattern": "^[^\\s:]+$"},
+    "tls_pem": {"type": "string"},
+    "check": {"type": "object", "additionalProperties": false, "properties": {
+      "inter_ms": {"type": "integer", "minimum": 100},
+      "fall": {"type": "integer", "minimum": 1},
+      "rise": {"type": "integer", "minimum": 1}}},
+    "timeout_s": {"type": "integer", "minimum": 1, "description": "idle timeout; must exceed the 60 s AMQP heartbeat"},
+    "maxconn": {"type": "integer", "minimum": 1, "description": "default 8000 (needs ~2 file descriptors each)"}
+  }
+}"#;
+
+/// RabbitMQ's default heartbeat: an idle AMQP connection sends a frame
+/// this often, so the proxy's idle timeout must be longer.
+const AMQP_HEARTBEAT_S: u32 = 60;
+
+impl Params {
+    pub fn backends(&self) -> Result<Vec<Backend>, String> {
+        self.backends.iter().map(BackendParam::backend).collect()
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        if self.timeout_s <= 2 * AMQP_HEARTBEAT_S {
+            return Err(format!(
+                "timeout_s {} would cut idle AMQP connections: RabbitMQ's heartbeat is {AMQP_HEARTBEAT_S} s, \
+                 so the proxy's client/server timeouts must be well above it (more than {} s; default 3 h)",
+                self.timeout_s,
+                2 * AMQP_HEARTBEAT_S
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn compose_file(&self) -> Result<String, String> {
+        let compose = serde_json::json!({
+            "services": {
+                "haproxy": {
+                    "image": self.image,
+                    "container_name": "haproxy",
+                    "restart": "always",
+                    // Host networking: HAProxy binds *:5670 on the balancer
+                    // itself, the virtual IP included, with no proxy hop.
+                    "network_mode": "host",
+                    "volumes": ["./conf:/usr/local/etc/haproxy:ro"],
+                }
+            }
+        });
+        Ok(format!(
+            "# Managed by runner (haproxy plugin).\n{}",
+            serde_yaml_ng::to_string(&compose).map_err(|e| e.to_string())?
+        ))
+    }
+
+    pub fn render(&self) -> Result<String, String> {
+        let backends = self.backends()?;
+        let c = &self.check;
+        let t = self.timeout_s;
+        let maxconn = self.maxconn;
+        let mut s = String::new();
+        s.push_str(&format!(
+            "# Managed by runner (haproxy plugin): edits are undone on the next play.\n\
+             global\n    maxconn {maxconn}\n    log stdout format raw local0 info\n\n\
+             defaults\n    log global\n    mode tcp\n    option tcplog\n    option dontlognull\n\
+             \x20   retries 3\n    option redispatch\n    timeout connect 5s\n    timeout check 2s\n\
+             \x20   # Longer than AMQP's {AMQP_HEARTBEAT_S} s heartbeat, so idle connections live.\n\
+             \x20   timeout client {t}s\n    timeout server {t}s\n\n"
+        ));
+        s.push_str(&format!("frontend amqp\n    bind *:{}\n", self.amqp_port));
+        if self.tls_pem.is_some() {
+            s.push_str(&format!(
+                "    bind *:{} ssl crt /usr/local/etc/haproxy/rabbitmq.pem\n",
+                self.amqps_port
+            ));
+        }
+        s.push_str("    default_backend rabbitmq\n\n");
+        s.push_str(&format!(
+            "backend rabbitmq\n    balance leastconn\n    option tcpka\n\
+             \x20   # Fast checks; on a node's death its clients are cut at once and reconnect.\n\
+             \x20   default-server check inter {}ms fall {} rise {} on-marked-down shutdown-sessions\n",
+            c.inter_ms, c.fall, c.rise
+        ));
+        for b in &backends {
+            s.push_str(&format!(
+                "    server {} {}:{}\n",
+                b.name, b.address, b.amqp_port
+            ));
+        }
+        s.push_str(&format!(
+            "\nlisten management\n    mode http\n    bind *:{}\n    balance roundrobin\n\
+             \x20   timeout client 60s\n    timeout server 60s\n    option httpchk GET /\n\
+             \x20   default-server check inter {}ms fall {} rise {}\n",
+            self.management_port, c.inter_ms, c.fall, c.rise
+        ));
+        for b in &backends {
+            s.push_str(&format!(
+                "    server {} {}:{}\n",
+                b.name, b.address, b.management_port
+            ));
+        }
+        s.push_str(&format!(
+            "\nlisten stats\n    mode http\n    bind *:{}\n    timeout client 60s\n    timeout server 60s\n\
+             \x20   stats enable\n    stats uri /\n    stats realm HAProxy\\ Statistics\n\
+             \x20   stats auth {}:{}\n",
+            self.stats_port, self.stats_user, self.stats_password
+        ));
+        s.push_str(&format!(
+            "\n# 200 while at least one RabbitMQ backend is up, 503 otherwise:\n\
+             # what keepalived's check asks.\n\
+             frontend health\n    mode http\n    bind *:{}\n    timeout client 10s\n\
+             \x20   monitor-uri /health\n    monitor fail if {{ nbsrv(rabbitmq) lt 1 }}\n",
+            self.health_port
+        ));
+        Ok(s)
+    }
+}

@@ -1,0 +1,294 @@
+//! The `keepalived` plugin: keepalived holding a virtual IP in front of the
+//! balancers. Installs the package where missing, renders
+//! `keepalived.conf` (instance, VIP, interface, router id, priority from
+//! the host's place in `balancers`, unicast peers when given) and a check
+//! that asks HAProxy whether any RabbitMQ backend is up, starts or reloads
+//! keepalived, and waits until it runs.
+//!
+//! Fixes to the seed: the VIP lives on the balancers; the check lowers the
+//! priority by more than the gap between balancers (`fall`/`rise`), so a
+//! recovered HAProxy takes the VIP back — no `killall keepalived`; VRRPv3
+//! for sub-second adverts (v3 has no authentication; with v2 an `auth_pass`
+//! over 8 characters is refused, keepalived would silently cut it).
+
+use runner_plugin_sdk::{
+    Action, Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, ensure_file,
+    export_plugin, params, probe, probe_ok,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    interface: String,
+    vip: String,
+    #[serde(default = "d24")]
+    prefix: u8,
+    #[serde(default = "d51")]
+    virtual_router_id: u8,
+    /// Balancers in order: the first gets the highest priority.
+    balancers: Vec<String>,
+    #[serde(default = "d150")]
+    base_priority: u32,
+    #[serde(default = "d10")]
+    priority_step: u32,
+    #[serde(default = "d3")]
+    vrrp_version: u8,
+    /// Seconds between adverts (fractions need VRRPv3).
+    #[serde(default = "d_advert")]
+    advert_int: f64,
+    auth_pass: Option<String>,
+    #[serde(default)]
+    unicast_peers: Vec<String>,
+    #[serde(default = "d_check")]
+    check_url: String,
+    /// A URL on the VIP that must answer once the VIP is up (checked from the runner).
+    verify_url: Option<String>,
+    #[serde(default = "d_install")]
+    install: bool,
+}
+
+fn d24() -> u8 {
+    24
+}
+fn d51() -> u8 {
+    51
+}
+fn d150() -> u32 {
+    150
+}
+fn d10() -> u32 {
+    10
+}
+fn d3() -> u8 {
+    3
+}
+fn d_advert() -> f64 {
+    0.5
+}
+fn d_check() -> String {
+    "http://127.0.0.1:8101/health".into()
+}
+fn d_install() -> bool {
+    true
+}
+
+const SCHEMA: &str = r#"{
+  "type": "object",
+  "required": ["interface", "vip", "balancers"],
+  "additionalProperties": false,
+  "properties": {
+    "interface": {"type": "string", "pattern": "^[A-Za-z0-9_.@-]+$"},
+    "vip": {"type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$"},
+    "prefix": {"type": "integer", "minimum": 1, "maximum": 32},
+    "virtual_router_id": {"type": "integer", "minimum": 1, "maximum": 255},
+    "balancers": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    "base_priority": {"type": "integer", "minimum": 2, "maximum": 254},
+    "priority_step": {"type": "integer", "minimum": 1, "maximum": 100},
+    "vrrp_version": {"enum": [2, 3]},
+    "advert_int": {"type": "number", "minimum": 0.01, "maximum": 255},
+    "auth_pass": {"type": "string", "minLength": 1},
+    "unicast_peers": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F.:]+$"}},
+    "check_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
+    "verify_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
+    "install": {"type": "boolean"}
+  }
+}"#;
+
+const CONF: &str = "/etc/keepalived/keepalived.conf";
+const CHECK: &str = "/etc/keepalived/check-haproxy.sh";
+const PID: &str = "/run/keepalived.pid";
+const RELOAD: &str = "kill -HUP $(cat /run/keepalived.pid)";
+const START: &str =
+    "keepalived --pid /run/keepalived.pid --use-file /etc/keepalived/keepalived.conf";
+const INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y keepalived";
+
+struct KeepalivedPlugin;
+
+impl Params {
+    fn check(&self, host: &str) -> Result<(u32, i64), String> {
+        let pos = self
+            .balancers
+            .iter()
+            .position(|b| b == host)
+            .ok_or_else(|| {
+                format!(
+                    "{host} is not in `balancers` ({})",
+                    self.balancers.join(", ")
+                )
+            })?;
+        let priority = self
+            .base_priority
+            .checked_sub(self.priority_step * pos as u32)
+            .filter(|p| *p >= 1)
+            .ok_or("base_priority is too low for this many balancers")?;
+        // The check must move the VIP: its weight exceeds the widest gap.
+        let gap = i64::from(self.priority_step) * (self.balancers.len() as i64 - 1);
+        let weight = -(gap + i64::from(self.priority_step) + 10);
+        if self.vrrp_version == 2 {
+            if self.advert_int.fract() != 0.0 {
+                return Err("advert_int below one second needs vrrp_version 3".into());
+            }
+            match &self.auth_pass {
+                Some(p) if p.len() > 8 => {
+                    return Err(format!(
+                        "auth_pass is {} characters: keepalived uses only the first 8 and ignores the rest, \
+                         so a longer password only looks stronger. Use at most 8 characters.",
+                        p.len()
+                    ));
+                }
+                _ => {}
+            }
+        } else if self.auth_pass.is_some() {
+            return Err(
+                "auth_pass with vrrp_version 3: VRRPv3 has no authentication and keepalived ignores it; \
+                 drop auth_pass (isolate the VRRP network or use unicast_peers) or use vrrp_version 2"
+                    .into(),
+            );
+        }
+        Ok((priority, weight))
+    }
+
+    fn render(&self, host: &str, priority: u32, weight: i64) -> String {
+        let mut s = format!(
+            "# Managed by runner (keepalived plugin) for {host}: edits are undone on the next play.\n\
+             global_defs {{\n    vrrp_version {}\n    script_user root\n    enable_script_security\n}}\n\n\
+             vrrp_script chk_haproxy {{\n    script \"{CHECK}\"\n    interval 1\n    timeout 2\n\
+             \x20   fall 2\n    rise 2\n    # More than the gap between balancers: a failing HAProxy hands the VIP on,\n\
+             \x20   # a recovered one takes it back.\n    weight {weight}\n}}\n\n\
+             vrrp_instance VI_RABBITMQ {{\n    state BACKUP\n    interface {}\n    virtual_router_id {}\n\
+             \x20   priority {priority}\n    advert_int {}\n",
+            self.vrrp_version, self.interface, self.virtual_router_id, self.advert_int
+        );
+        if let Some(p) = &self.auth_pass {
+            s.push_str(&format!(
+                "    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"
+            ));
+        }
+        if !self.unicast_peers.is_empty() {
+            s.push_str("    unicast_peer {\n");
+            for peer in &self.unicast_peers {
+                s.push_str(&format!("        {peer}\n"));
+            }
+            s.push_str("    }\n");
+        }
+        s.push_str(&format!(
+            "    virtual_ipaddress {{\n        {}/{} dev {}\n    }}\n    track_script {{\n        chk_haproxy\n    }}\n}}\n",
+            self.vip, self.prefix, self.interface
+        ));
+        s
+    }
+}
+
+fn check_script(url: &str) -> String {
+    format!(
+        "#!/bin/sh\n# Managed by runner: succeeds while HAProxy reports a RabbitMQ backend up.\n\
+         exec curl -fsS -m 1 -o /dev/null '{url}'\n"
+    )
+}
+
+impl Guest for KeepalivedPlugin {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "keepalived".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "keepalived holding a virtual IP on the balancers, tracking HAProxy's health."
+                .into(),
+            params_schema: SCHEMA.into(),
+            secret_params: vec!["auth_pass".into()],
+            capabilities: Capabilities {
+                probes: vec![
+                    "command -v keepalived".into(),
+                    format!("cat {PID}"),
+                    "pidof keepalived".into(),
+                    format!("stat -c %a {CONF}"),
+                    format!("stat -c %a {CHECK}"),
+                ],
+                reads: vec![CONF.into(), CHECK.into()],
+                writes: vec![CONF.into(), CHECK.into()],
+                runs: vec![
+                    INSTALL.into(),
+                    START.into(),
+                    RELOAD.into(),
+                    "keepalived -t -f {}".into(),
+                ],
+                http: vec!["{verify_url}".into()],
+            },
+        }
+    }
+
+    fn plan(request: PlanRequest) -> Result<Plan, String> {
+        let p: Params = params(&request)?;
+        let (priority, weight) = p.check(&request.host)?;
+        let mut out: Vec<Action> = Vec::new();
+        let installed = probe("command -v keepalived")?.exit_code == 0;
+        if !installed {
+            if !p.install {
+                return Err("keepalived is not installed and install is false".into());
+            }
+            out.push(actions::described(
+                actions::run_with(INSTALL, &[], 600_000),
+                "install keepalived",
+            ));
+        }
+        let mut changed = false;
+        if let Some(a) = ensure_file(CHECK, check_script(&p.check_url).as_bytes(), 0o755)? {
+            out.push(a);
+            changed = true;
+        }
+        if let Some(mut a) = ensure_file(
+            CONF,
+            p.render(&request.host, priority, weight).as_bytes(),
+            0o644,
+        )? {
+            if installed && let runner_plugin_sdk::ActionKind::WriteFile(w) = &mut a.kind {
+                w.validate = Some("keepalived -t -f {}".into());
+            }
+            out.push(a);
+            changed = true;
+        }
+        let running =
+            probe_ok("pidof keepalived")?.is_some() && probe_ok(&format!("cat {PID}"))?.is_some();
+        if !running {
+            out.push(actions::described(
+                actions::run(START),
+                format!("start keepalived (priority {priority})"),
+            ));
+        } else if changed {
+            out.push(actions::described(
+                actions::run(RELOAD),
+                "reload keepalived",
+            ));
+        }
+        // Converged here, but is the VIP answering? (Checked from the runner.)
+        let vip_down = match (&p.verify_url, out.is_empty()) {
+            (Some(url), true) => runner_plugin_sdk::http_get(url, &[])
+                .map(|r| !(200..300).contains(&r.status))
+                .unwrap_or(true),
+            _ => false,
+        };
+        if !out.is_empty() || vip_down {
+            out.push(actions::described(
+                actions::wait_command("pidof keepalived", None, 30_000),
+                "wait until keepalived runs",
+            ));
+            if let Some(url) = &p.verify_url {
+                out.push(runner_plugin_sdk::Action {
+                    summary: format!("wait until {url} answers through the VIP"),
+                    kind: runner_plugin_sdk::ActionKind::Wait(runner_plugin_sdk::WaitUntil {
+                        probe: runner_plugin_sdk::Probe::HttpGet(url.clone()),
+                        contains: None,
+                        timeout_ms: 60_000,
+                        interval_ms: 500,
+                    }),
+                });
+            }
+        }
+        Ok(Plan {
+            actions: out,
+            replan: false,
+        })
+    }
+}
+
+export_plugin!(KeepalivedPlugin);

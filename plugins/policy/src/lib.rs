@@ -1,0 +1,298 @@
+//! The `policy` plugin: RabbitMQ policies (name, vhost, pattern, apply-to,
+//! definition, priority) and a vhost's default queue type. On RabbitMQ 4.x,
+//! where classic queue mirroring no longer exists, an `ha-*` definition is
+//! refused with a pointer to quorum queues.
+//!
+//! Observes through the management API when `management_url` is given,
+//! through `rabbitmqctl` otherwise; changes go through `rabbitmqctl`.
+
+use runner_plugin_sdk::{
+    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, basic_auth, export_plugin,
+    get_json, params, probe, sh_quote,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default = "default_container")]
+    container: String,
+    #[serde(default = "default_vhost")]
+    vhost: String,
+    #[serde(default)]
+    policies: Vec<Policy>,
+    /// Policies to remove.
+    #[serde(default)]
+    absent: Vec<String>,
+    default_queue_type: Option<String>,
+    management_url: Option<String>,
+    #[serde(default = "default_admin")]
+    admin_user: String,
+    admin_password: Option<String>,
+}
+
+fn default_admin() -> String {
+    "admin".into()
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct Policy {
+    name: String,
+    pattern: String,
+    #[serde(default = "default_apply_to")]
+    apply_to: String,
+    definition: Map<String, Value>,
+    #[serde(default)]
+    priority: i64,
+}
+
+fn default_container() -> String {
+    "rabbit".into()
+}
+fn default_vhost() -> String {
+    "/".into()
+}
+fn default_apply_to() -> String {
+    "all".into()
+}
+
+const SCHEMA: &str = r#"{
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "container": {"type": "string", "default": "rabbit", "pattern": "^[A-Za-z0-9_.-]*$"},
+    "vhost": {"type": "string"},
+    "policies": {"type": "array", "items": {
+      "type": "object", "required": ["name", "pattern", "definition"], "additionalProperties": false,
+      "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "pattern": {"type": "string"},
+        "apply_to": {"enum": ["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]},
+        "definition": {"type": "object"},
+        "priority": {"type": "integer"}
+      }}},
+    "absent": {"type": "array", "items": {"type": "string"}},
+    "default_queue_type": {"enum": ["quorum", "classic", "stream"]},
+    "management_url": {"type": "string", "pattern": "^https?://[^/\\s]+$"},
+    "admin_user": {"type": "string"},
+    "admin_password": {"type": "string"}
+  }
+}"#;
+
+struct PolicyPlugin;
+
+fn ctl(container: &str, args: &str) -> String {
+    if container.is_empty() {
+        format!("rabbitmqctl {args}")
+    } else {
+        format!("docker exec {container} rabbitmqctl {args}")
+    }
+}
+
+fn json_probe(command: &str) -> Result<Value, String> {
+    let out = probe(command)?;
+    if out.exit_code != 0 {
+        return Err(format!("`{command}` failed: {}", out.stderr.trim()));
+    }
+    serde_json::from_str(&out.stdout).map_err(|e| format!("`{command}`: {e}"))
+}
+
+/// What the plugin needs to know, from the management API or the CLI.
+struct Observed {
+    major: u32,
+    policies: Vec<Value>,
+    vhosts: Vec<Value>,
+}
+
+fn observe(p: &Params) -> Result<Observed, String> {
+    let c = p.container.as_str();
+    let (version, policies, vhosts) = match &p.management_url {
+        Some(url) => {
+            let url = url.trim_end_matches('/');
+            let auth = [basic_auth(
+                &p.admin_user,
+                p.admin_password
+                    .as_deref()
+                    .ok_or("management_url needs admin_password")?,
+            )];
+            let vhost = percent_encode(&p.vhost);
+            let overview = get_json(&format!("{url}/api/overview"), &auth)?;
+            (
+                overview["rabbitmq_version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                get_json(&format!("{url}/api/policies/{vhost}"), &auth)?,
+                get_json(&format!("{url}/api/vhosts"), &auth)?,
+            )
+        }
+        None => (
+            probe(&ctl(c, "version"))?.stdout.trim().to_string(),
+            json_probe(&ctl(
+                c,
+                &format!("list_policies -p {} --formatter json", sh_quote(&p.vhost)),
+            ))?,
+            json_probe(&ctl(
+                c,
+                "list_vhosts name default_queue_type --formatter json",
+            ))?,
+        ),
+    };
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| format!("cannot read the RabbitMQ version from '{version}'"))?;
+    Ok(Observed {
+        major,
+        policies: policies.as_array().cloned().unwrap_or_default(),
+        vhosts: vhosts.as_array().cloned().unwrap_or_default(),
+    })
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A listed policy's definition, an object or (older servers) JSON text.
+fn definition_of(v: &Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        other => other.clone(),
+    }
+}
+
+impl Guest for PolicyPlugin {
+    fn describe() -> PluginInfo {
+        let c = "docker exec {container} rabbitmqctl";
+        PluginInfo {
+            name: "policy".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "RabbitMQ policies and a vhost's default queue type (no ha-* on 4.x).".into(),
+            params_schema: SCHEMA.into(),
+            secret_params: vec!["admin_password".into()],
+            capabilities: Capabilities {
+                probes: vec![
+                    format!("{c} version"),
+                    format!("{c} list_policies -p * --formatter json"),
+                    format!("{c} list_vhosts name default_queue_type --formatter json"),
+                    "rabbitmqctl version".into(),
+                    "rabbitmqctl list_policies -p * --formatter json".into(),
+                    "rabbitmqctl list_vhosts name default_queue_type --formatter json".into(),
+                ],
+                reads: vec![],
+                writes: vec![],
+                runs: vec![
+                    format!("{c} set_policy *"),
+                    format!("{c} clear_policy *"),
+                    format!("{c} update_vhost_metadata *"),
+                    "rabbitmqctl set_policy *".into(),
+                    "rabbitmqctl clear_policy *".into(),
+                    "rabbitmqctl update_vhost_metadata *".into(),
+                ],
+                http: vec!["{management_url}/api/*".into()],
+            },
+        }
+    }
+
+    fn plan(request: PlanRequest) -> Result<Plan, String> {
+        let p: Params = params(&request)?;
+        let c = p.container.as_str();
+        let seen = observe(&p)?;
+        if seen.major >= 4 {
+            for pol in &p.policies {
+                if let Some(key) = pol.definition.keys().find(|k| k.starts_with("ha-")) {
+                    return Err(format!(
+                        "policy '{}' sets '{key}': classic queue mirroring (ha-mode, ha-sync-mode, ...) was removed in RabbitMQ 4.0, \
+                         so this policy would replicate nothing. Use quorum queues instead: set `default_queue_type: quorum` \
+                         for the vhost (or declare queues with x-queue-type: quorum) and drop the ha-* keys.",
+                        pol.name
+                    ));
+                }
+            }
+        }
+        let vhost = sh_quote(&p.vhost);
+        let current = &seen.policies;
+        let mut out = Vec::new();
+        for pol in &p.policies {
+            let wanted_def = Value::Object(pol.definition.clone());
+            let same = current.iter().any(|c| {
+                c["name"] == pol.name.as_str()
+                    && c["pattern"] == pol.pattern.as_str()
+                    && c["apply-to"] == pol.apply_to.as_str()
+                    && c["priority"].as_i64() == Some(pol.priority)
+                    && definition_of(&c["definition"]) == wanted_def
+            });
+            if !same {
+                let def = serde_json::to_string(&wanted_def).map_err(|e| e.to_string())?;
+                out.push(actions::described(
+                    actions::run(&ctl(
+                        c,
+                        &format!(
+                            "set_policy -p {vhost} --priority {} --apply-to {} {} {} {}",
+                            pol.priority,
+                            sh_quote(&pol.apply_to),
+                            sh_quote(&pol.name),
+                            sh_quote(&pol.pattern),
+                            sh_quote(&def)
+                        ),
+                    )),
+                    format!("set policy {} on {} ({def})", pol.name, p.vhost),
+                ));
+            }
+        }
+        for name in &p.absent {
+            if current.iter().any(|c| c["name"] == name.as_str()) {
+                out.push(actions::described(
+                    actions::run(&ctl(
+                        c,
+                        &format!("clear_policy -p {vhost} {}", sh_quote(name)),
+                    )),
+                    format!("remove policy {name} from {}", p.vhost),
+                ));
+            }
+        }
+        if let Some(qt) = &p.default_queue_type {
+            let now = seen
+                .vhosts
+                .iter()
+                .find(|v| v["name"] == p.vhost.as_str())
+                .ok_or_else(|| format!("vhost '{}' does not exist", p.vhost))?;
+            let current_type = now["default_queue_type"]
+                .as_str()
+                .or(now["metadata"]["default_queue_type"].as_str())
+                .unwrap_or("classic");
+            if current_type != qt {
+                out.push(actions::described(
+                    actions::run(&ctl(
+                        c,
+                        &format!(
+                            "update_vhost_metadata {vhost} --default-queue-type {}",
+                            sh_quote(qt)
+                        ),
+                    )),
+                    format!(
+                        "make {qt} the default queue type of {} (was {current_type})",
+                        p.vhost
+                    ),
+                ));
+            }
+        }
+        Ok(Plan {
+            actions: out,
+            replan: false,
+        })
+    }
+}
+
+export_plugin!(PolicyPlugin);

@@ -1,0 +1,359 @@
+//! The `rabbitmqctl` plugin: RabbitMQ cluster membership, the seed how-to's
+//! way (`stop_app`, `reset`, `join_cluster`, `start_app`) but only on a node
+//! that is not yet a member; on the seed node also the cluster name,
+//! forgetting nodes no longer expected, and removing default users; then
+//! a wait until the cluster has every expected node running.
+//!
+//! It observes through the management API when `management_url` is given
+//! (milliseconds per question) and through `rabbitmqctl` otherwise (an
+//! Erlang VM start, about a second, per question). Changes always go
+//! through `rabbitmqctl`, in the node's container or natively.
+
+use runner_plugin_sdk::{
+    Action, Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, basic_auth, export_plugin,
+    get_json, params, probe, sh_quote,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    /// Container running the node; empty: rabbitmqctl runs on the host.
+    #[serde(default = "default_container")]
+    container: String,
+    /// The seed host (its node is `{node_prefix}{seed}`), which others join.
+    seed: String,
+    /// Every host whose node the cluster should have.
+    members: Vec<String>,
+    /// Node name = prefix + host name (`rabbit@` as in the image's default).
+    #[serde(default = "default_prefix")]
+    node_prefix: String,
+    cluster_name: Option<String>,
+    #[serde(default)]
+    absent_users: Vec<String>,
+    #[serde(default = "yes")]
+    wait: bool,
+    /// This node's management API, e.g. http://10.0.0.11:15672.
+    management_url: Option<String>,
+    #[serde(default = "default_admin")]
+    admin_user: String,
+    admin_password: Option<String>,
+    #[serde(default = "default_timeout")]
+    timeout_s: u32,
+}
+
+fn default_container() -> String {
+    "rabbit".into()
+}
+fn default_admin() -> String {
+    "admin".into()
+}
+fn default_prefix() -> String {
+    "rabbit@".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_timeout() -> u32 {
+    180
+}
+
+const SCHEMA: &str = r#"{
+  "type": "object",
+  "required": ["seed", "members"],
+  "additionalProperties": false,
+  "properties": {
+    "container": {"type": "string", "default": "rabbit", "pattern": "^[A-Za-z0-9_.-]*$", "description": "container of the node (default rabbit); empty for a native install"},
+    "seed": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "host whose node the others join"},
+    "members": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}, "description": "hosts whose nodes form the cluster"},
+    "node_prefix": {"type": "string", "pattern": "^[A-Za-z0-9_-]+@$"},
+    "cluster_name": {"type": "string", "minLength": 1},
+    "absent_users": {"type": "array", "items": {"type": "string"}},
+    "wait": {"type": "boolean"},
+    "management_url": {"type": "string", "pattern": "^https?://[^/\\s]+$", "description": "observe through this node's management API"},
+    "admin_user": {"type": "string"},
+    "admin_password": {"type": "string"},
+    "timeout_s": {"type": "integer", "minimum": 1}
+  }
+}"#;
+
+struct RabbitmqctlPlugin;
+
+struct Ctl {
+    prefix: String,
+}
+
+impl Ctl {
+    fn new(container: &str) -> Ctl {
+        let prefix = if container.is_empty() {
+            String::new()
+        } else {
+            format!("docker exec {container} ")
+        };
+        Ctl { prefix }
+    }
+    fn cmd(&self, args: &str) -> String {
+        format!("{}rabbitmqctl {args}", self.prefix)
+    }
+    fn run(&self, args: &str, summary: String) -> Action {
+        actions::described(actions::run(&self.cmd(args)), summary)
+    }
+}
+
+/// Members and running nodes from `cluster_status --formatter json`.
+struct Status {
+    name: String,
+    members: Vec<String>,
+    running: Vec<String>,
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Where the plugin looks: the management API or the CLI.
+enum Source<'a> {
+    Api {
+        url: &'a str,
+        auth: (String, String),
+    },
+    Cli(&'a Ctl),
+}
+
+impl Source<'_> {
+    /// Whether the node's RabbitMQ application runs.
+    fn running(&self) -> Result<bool, String> {
+        match self {
+            Source::Api { url, auth } => Ok(runner_plugin_sdk::http_get(
+                &format!("{url}/api/overview"),
+                std::slice::from_ref(auth),
+            )
+            .is_ok_and(|r| r.status == 200)),
+            Source::Cli(ctl) => Ok(probe(&format!(
+                "{}rabbitmq-diagnostics -q check_running",
+                ctl.prefix
+            ))?
+            .exit_code
+                == 0),
+        }
+    }
+
+    fn status(&self) -> Result<Status, String> {
+        match self {
+            Source::Api { url, auth } => {
+                let auth = std::slice::from_ref(auth);
+                let nodes = get_json(&format!("{url}/api/nodes"), auth)?;
+                let list = nodes.as_array().cloned().unwrap_or_default();
+                let name = get_json(&format!("{url}/api/cluster-name"), auth)?;
+                Ok(Status {
+                    name: name["name"].as_str().unwrap_or_default().to_string(),
+                    members: list
+                        .iter()
+                        .filter_map(|n| n["name"].as_str().map(str::to_string))
+                        .collect(),
+                    running: list
+                        .iter()
+                        .filter(|n| n["running"] == true)
+                        .filter_map(|n| n["name"].as_str().map(str::to_string))
+                        .collect(),
+                })
+            }
+            Source::Cli(ctl) => {
+                let out = probe(&ctl.cmd("cluster_status --formatter json"))?;
+                if out.exit_code != 0 {
+                    return Err(format!("cluster_status failed: {}", out.stderr.trim()));
+                }
+                let v: Value = serde_json::from_str(&out.stdout).map_err(|e| {
+                    format!("cannot read cluster_status: {e}: {}", out.stdout.trim())
+                })?;
+                let mut members = strings(&v["disk_nodes"]);
+                members.extend(strings(&v["ram_nodes"]));
+                Ok(Status {
+                    name: v["cluster_name"].as_str().unwrap_or_default().to_string(),
+                    members,
+                    running: strings(&v["running_nodes"]),
+                })
+            }
+        }
+    }
+
+    fn users(&self) -> Result<Vec<String>, String> {
+        let listed = match self {
+            Source::Api { url, auth } => {
+                get_json(&format!("{url}/api/users"), std::slice::from_ref(auth))?
+            }
+            Source::Cli(ctl) => {
+                let out = probe(&ctl.cmd("list_users --formatter json"))?;
+                serde_json::from_str(&out.stdout).unwrap_or_default()
+            }
+        };
+        Ok(listed
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| {
+                        u["user"]
+                            .as_str()
+                            .or(u["name"].as_str())
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+impl Guest for RabbitmqctlPlugin {
+    fn describe() -> PluginInfo {
+        let c = "{container}";
+        PluginInfo {
+            name: "rabbitmqctl".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "RabbitMQ cluster membership: join, name, forget, default users, wait for all nodes.".into(),
+            params_schema: SCHEMA.into(),
+            secret_params: vec!["admin_password".into()],
+            capabilities: Capabilities {
+                probes: vec![
+                    format!("docker exec {c} rabbitmqctl cluster_status --formatter json"),
+                    format!("docker exec {c} rabbitmqctl list_users --formatter json"),
+                    format!("docker exec {c} rabbitmq-diagnostics -q check_running"),
+                    format!("docker exec {c} rabbitmqctl await_online_nodes * --timeout 10"),
+                    "rabbitmqctl await_online_nodes * --timeout 10".into(),
+                    "rabbitmqctl cluster_status --formatter json".into(),
+                    "rabbitmqctl list_users --formatter json".into(),
+                    "rabbitmq-diagnostics -q check_running".into(),
+                ],
+                reads: vec![],
+                writes: vec![],
+                runs: vec![
+                    format!("docker exec {c} rabbitmqctl *"),
+                    format!("docker exec {c} rabbitmq-diagnostics *"),
+                    "rabbitmqctl *".into(),
+                    "rabbitmq-diagnostics *".into(),
+                ],
+                http: vec!["{management_url}/api/*".into()],
+            },
+        }
+    }
+
+    fn plan(request: PlanRequest) -> Result<Plan, String> {
+        let p: Params = params(&request)?;
+        let node_of = |h: &str| format!("{}{h}", p.node_prefix);
+        let node = node_of(&request.host);
+        let seed = node_of(&p.seed);
+        let nodes: Vec<String> = p.members.iter().map(|h| node_of(h)).collect();
+        if !p.members.contains(&request.host) {
+            return Err(format!(
+                "{} is not in members ({})",
+                request.host,
+                p.members.join(", ")
+            ));
+        }
+        let ctl = Ctl::new(&p.container);
+        let timeout_ms = p.timeout_s.saturating_mul(1000);
+        let source = match &p.management_url {
+            Some(url) => Source::Api {
+                url: url.trim_end_matches('/'),
+                auth: basic_auth(
+                    &p.admin_user,
+                    p.admin_password
+                        .as_deref()
+                        .ok_or("management_url needs admin_password")?,
+                ),
+            },
+            None => Source::Cli(&ctl),
+        };
+        // Not booted yet (a fresh container): wait, then plan again.
+        if !source.running()? {
+            let diag = format!("{}rabbitmq-diagnostics -q check_running", ctl.prefix);
+            return Ok(Plan {
+                actions: vec![actions::described(
+                    actions::wait_command(&diag, None, timeout_ms),
+                    format!("wait until {node} runs"),
+                )],
+                replan: true,
+            });
+        }
+        let st = source.status()?;
+        let mut out = Vec::new();
+        let joined = node == seed || st.members.contains(&seed);
+        if !joined {
+            // Not a member: the seed's sequence. `reset` wipes this node,
+            // which is right only because it holds nothing of the cluster.
+            out.push(ctl.run("stop_app", format!("stop the RabbitMQ app on {}", node)));
+            out.push(ctl.run(
+                "reset",
+                format!("reset {} (not yet a cluster member)", node),
+            ));
+            out.push(ctl.run(
+                &format!("join_cluster {}", sh_quote(&seed)),
+                format!("join {} to {}", node, seed),
+            ));
+            out.push(ctl.run("start_app", format!("start the RabbitMQ app on {}", node)));
+            return Ok(Plan {
+                actions: out,
+                replan: true,
+            });
+        }
+        if node == seed {
+            for extra in st.members.iter().filter(|m| !nodes.contains(m)) {
+                if st.running.contains(extra) {
+                    out.push(actions::described(
+                        actions::run_with(
+                            &ctl.cmd(&format!("-n {} stop_app", sh_quote(extra))),
+                            &[0, 64, 65, 68, 69, 70, 75],
+                            60_000,
+                        ),
+                        format!("stop the RabbitMQ app on {extra}, which leaves the cluster"),
+                    ));
+                }
+                out.push(ctl.run(
+                    &format!("forget_cluster_node {}", sh_quote(extra)),
+                    format!("forget {extra}: no longer in the inventory"),
+                ));
+            }
+            if let Some(name) = &p.cluster_name
+                && *name != st.name
+            {
+                out.push(ctl.run(
+                    &format!("set_cluster_name {}", sh_quote(name)),
+                    format!("name the cluster {name}"),
+                ));
+            }
+            if !p.absent_users.is_empty() {
+                let present = source.users()?;
+                for u in p.absent_users.iter().filter(|u| present.contains(u)) {
+                    out.push(ctl.run(
+                        &format!("delete_user {}", sh_quote(u)),
+                        format!("remove the user {u}"),
+                    ));
+                }
+            }
+        }
+        let all_running = nodes.iter().all(|n| st.running.contains(n))
+            && st.running.iter().all(|n| nodes.contains(n));
+        if p.wait && (!all_running || !out.is_empty()) {
+            out.push(actions::described(
+                actions::wait_command(
+                    &ctl.cmd(&format!("await_online_nodes {} --timeout 10", nodes.len())),
+                    None,
+                    timeout_ms,
+                ),
+                format!("wait until {} nodes run in the cluster", nodes.len()),
+            ));
+        }
+        Ok(Plan {
+            actions: out,
+            replan: false,
+        })
+    }
+}
+
+export_plugin!(RabbitmqctlPlugin);
