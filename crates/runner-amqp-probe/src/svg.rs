@@ -64,7 +64,7 @@ pub fn timeline(report: &Report) -> String {
         .map(|p| p.confirmed.max(p.consumed))
         .max()
         .unwrap_or(0) as f64;
-    let ymax = nice_max(peak);
+    let ymax = nice_max(peak * 1.1);
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let x = |t: f64| LEFT + (t / span).clamp(0.0, 1.0) * pw;

@@ -63,6 +63,9 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// An AMQP workload against any cluster: throughput, confirm latency,
+    /// and whether every confirmed message came back.
+    Probe(runner_amqp_probe::cli::ProbeArgs),
     /// Local lab hosts (containers with sshd and Docker).
     Lab {
         #[command(subcommand)]

@@ -388,7 +388,16 @@ pub async fn down(state_dir: &Path, purge: bool) -> Result<DownReport> {
     let mut report = DownReport::default();
     let mut tasks = tokio::task::JoinSet::new();
     for h in hosts::existing_hosts().await? {
-        tasks.spawn(async move { hosts::remove(&h).await.map(|_| h) });
+        tasks.spawn(async move {
+            // Empty the engine first, so its cached /var/lib/docker holds
+            // no container that would restart (and create bind-mount
+            // paths) in the next lab before `up` cleans it. Best effort:
+            // a killed or paused host is removed all the same.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(60), hosts::clean_engine(&h))
+                    .await;
+            hosts::remove(&h).await.map(|_| h)
+        });
     }
     while let Some(r) = tasks.join_next().await {
         report.hosts.push(r??);

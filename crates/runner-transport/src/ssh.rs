@@ -3,11 +3,12 @@
 //! strictly against known_hosts.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 
 use crate::{Output, Transport, TransportError, quote};
 
@@ -27,50 +28,71 @@ pub struct SshTarget {
 
 pub struct SshTransport {
     target: SshTarget,
-    session: OnceCell<Session>,
+    session: Mutex<Option<Arc<Session>>>,
 }
+
+/// How long an idle master lives on its own: long enough for any pause
+/// between steps, short enough that a killed runner leaves nothing behind
+/// for long. A master that exited anyway is reopened on the next command.
+const MASTER_IDLE_S: usize = 600;
 
 impl SshTransport {
     /// A transport that connects on first use.
     pub fn new(target: SshTarget) -> Self {
         SshTransport {
             target,
-            session: OnceCell::new(),
+            session: Mutex::new(None),
         }
     }
 
-    /// Connect now (or return the open master).
-    pub async fn connect(&self) -> Result<&Session, TransportError> {
-        self.session
-            .get_or_try_init(|| async {
-                let t = &self.target;
-                let mut b = SessionBuilder::default();
-                b.known_hosts_check(KnownHosts::Strict)
-                    .connect_timeout(t.connect_timeout)
-                    .server_alive_interval(Duration::from_secs(15))
-                    // An orphaned master (the runner was killed) exits on its own.
-                    .control_persist(ControlPersist::IdleFor(60.try_into().expect("non-zero")))
-                    .control_directory(std::env::temp_dir());
-                if let Some(u) = &t.user {
-                    b.user(u.clone());
-                }
-                if let Some(p) = t.port {
-                    b.port(p);
-                }
-                if let Some(k) = &t.key {
-                    b.keyfile(k);
-                }
-                if let Some(k) = &t.known_hosts {
-                    b.user_known_hosts_file(k);
-                }
-                b.connect_mux(&t.address)
-                    .await
-                    .map_err(|e| TransportError::Unreachable {
-                        host: t.name.clone(),
-                        reason: describe_ssh_error(&e),
-                    })
-            })
+    /// The open master, connecting when there is none.
+    pub async fn connect(&self) -> Result<Arc<Session>, TransportError> {
+        let mut slot = self.session.lock().await;
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let session = Arc::new(self.open().await?);
+        *slot = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Forget a master that stopped answering, so the next command reopens it.
+    async fn reset(&self, dead: &Arc<Session>) {
+        let mut slot = self.session.lock().await;
+        if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, dead)) {
+            *slot = None;
+        }
+    }
+
+    async fn open(&self) -> Result<Session, TransportError> {
+        let t = &self.target;
+        let mut b = SessionBuilder::default();
+        b.known_hosts_check(KnownHosts::Strict)
+            .connect_timeout(t.connect_timeout)
+            .server_alive_interval(Duration::from_secs(15))
+            // An orphaned master (the runner was killed) exits on its own.
+            .control_persist(ControlPersist::IdleFor(
+                MASTER_IDLE_S.try_into().expect("non-zero"),
+            ))
+            .control_directory(std::env::temp_dir());
+        if let Some(u) = &t.user {
+            b.user(u.clone());
+        }
+        if let Some(p) = t.port {
+            b.port(p);
+        }
+        if let Some(k) = &t.key {
+            b.keyfile(k);
+        }
+        if let Some(k) = &t.known_hosts {
+            b.user_known_hosts_file(k);
+        }
+        b.connect_mux(&t.address)
             .await
+            .map_err(|e| TransportError::Unreachable {
+                host: t.name.clone(),
+                reason: describe_ssh_error(&e),
+            })
     }
 }
 
@@ -101,6 +123,41 @@ impl Transport for SshTransport {
         timeout: Duration,
     ) -> Result<Output, TransportError> {
         let session = self.connect().await?;
+        match self.run_on(&session, command, stdin, timeout).await {
+            Err(RunError::MasterGone(reason)) => {
+                // The master exited (idle, or the host restarted): reopen
+                // once. The command had not started, so this repeats nothing.
+                self.reset(&session).await;
+                let session = self.connect().await?;
+                match self.run_on(&session, command, stdin, timeout).await {
+                    Err(RunError::MasterGone(_)) => Err(TransportError::Unreachable {
+                        host: self.target.name.clone(),
+                        reason,
+                    }),
+                    Err(RunError::Other(e)) => Err(e),
+                    Ok(o) => Ok(o),
+                }
+            }
+            Err(RunError::Other(e)) => Err(e),
+            Ok(o) => Ok(o),
+        }
+    }
+}
+
+enum RunError {
+    /// The command could not even start: the mux master is gone.
+    MasterGone(String),
+    Other(TransportError),
+}
+
+impl SshTransport {
+    async fn run_on(
+        &self,
+        session: &Session,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output, RunError> {
         let host = self.target.name.clone();
         // The remote `timeout` stops the command on the host too; the local
         // one (a little longer) covers a connection that hangs.
@@ -119,25 +176,33 @@ impl Transport for SshTransport {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-            let mut child = cmd.spawn().await.map_err(failed)?;
+            let mut child = cmd
+                .spawn()
+                .await
+                .map_err(|e| RunError::MasterGone(describe_ssh_error(&e)))?;
             if let (Some(data), Some(mut pipe)) = (stdin, child.stdin().take()) {
                 let _ = pipe.write_all(data).await;
                 let _ = pipe.shutdown().await;
             }
-            child.wait_with_output().await.map_err(failed)
+            child
+                .wait_with_output()
+                .await
+                .map_err(|e| RunError::Other(failed(e)))
         };
         let out = tokio::time::timeout(timeout + Duration::from_secs(10), run)
             .await
-            .map_err(|_| TransportError::Timeout {
-                host: host.clone(),
-                after: timeout,
+            .map_err(|_| {
+                RunError::Other(TransportError::Timeout {
+                    host: host.clone(),
+                    after: timeout,
+                })
             })??;
         let exit_code = out.status.code().unwrap_or(255);
         if exit_code == 124 {
-            return Err(TransportError::Timeout {
+            return Err(RunError::Other(TransportError::Timeout {
                 host,
                 after: timeout,
-            });
+            }));
         }
         Ok(Output {
             exit_code,

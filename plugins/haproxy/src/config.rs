@@ -31,6 +31,16 @@ pub struct Params {
     /// Idle timeout of client and server sides, seconds.
     #[serde(default = "default_timeout")]
     pub timeout_s: u32,
+    /// Accept a `timeout_s` at or under twice AMQP's heartbeat, which cuts
+    /// idle AMQP connections. Only for reproducing the seed's 5 s (the chaos
+    /// comparison); never for a real cluster.
+    #[serde(default)]
+    pub allow_short_timeouts: bool,
+    /// `on-marked-down shutdown-sessions`: when a node is marked down, its
+    /// clients are cut at once and reconnect elsewhere (default true; the
+    /// seed has it off, so clients stay pinned to a dead node).
+    #[serde(default = "default_true")]
+    pub shutdown_sessions: bool,
     /// Connections at most. HAProxy needs about two file descriptors each.
     #[serde(default = "default_maxconn")]
     pub maxconn: u32,
@@ -107,6 +117,9 @@ fn default_stats_user() -> String {
 fn default_timeout() -> u32 {
     3 * 3600
 }
+fn default_true() -> bool {
+    true
+}
 fn default_maxconn() -> u32 {
     8000
 }
@@ -168,6 +181,8 @@ pub const SCHEMA: &str = r#"{
       "fall": {"type": "integer", "minimum": 1},
       "rise": {"type": "integer", "minimum": 1}}},
     "timeout_s": {"type": "integer", "minimum": 1, "description": "idle timeout; must exceed the 60 s AMQP heartbeat"},
+    "allow_short_timeouts": {"type": "boolean", "default": false, "description": "opt-out: accept timeout_s <= 120 s (cuts idle AMQP connections); only to reproduce the seed's settings for comparison"},
+    "shutdown_sessions": {"type": "boolean", "default": true, "description": "on-marked-down shutdown-sessions: cut a down node's clients at once"},
     "maxconn": {"type": "integer", "minimum": 1, "description": "default 8000 (needs ~2 file descriptors each)"}
   }
 }"#;
@@ -182,10 +197,11 @@ impl Params {
     }
 
     pub fn check(&self) -> Result<(), String> {
-        if self.timeout_s <= 2 * AMQP_HEARTBEAT_S {
+        if self.timeout_s <= 2 * AMQP_HEARTBEAT_S && !self.allow_short_timeouts {
             return Err(format!(
                 "timeout_s {} would cut idle AMQP connections: RabbitMQ's heartbeat is {AMQP_HEARTBEAT_S} s, \
-                 so the proxy's client/server timeouts must be well above it (more than {} s; default 3 h)",
+                 so the proxy's client/server timeouts must be well above it (more than {} s; default 3 h; \
+                 `allow_short_timeouts: true` accepts it, only to reproduce the seed for comparison)",
                 self.timeout_s,
                 2 * AMQP_HEARTBEAT_S
             ));
@@ -218,13 +234,20 @@ impl Params {
         let c = &self.check;
         let t = self.timeout_s;
         let maxconn = self.maxconn;
+        let timeout_note = if t > 2 * AMQP_HEARTBEAT_S {
+            format!("Longer than AMQP's {AMQP_HEARTBEAT_S} s heartbeat, so idle connections live.")
+        } else {
+            format!(
+                "allow_short_timeouts: under AMQP's {AMQP_HEARTBEAT_S} s heartbeat, idle connections are cut."
+            )
+        };
         let mut s = String::new();
         s.push_str(&format!(
             "# Managed by runner (haproxy plugin): edits are undone on the next play.\n\
              global\n    maxconn {maxconn}\n    log stdout format raw local0 info\n\n\
              defaults\n    log global\n    mode tcp\n    option tcplog\n    option dontlognull\n\
              \x20   retries 3\n    option redispatch\n    timeout connect 5s\n    timeout check 2s\n\
-             \x20   # Longer than AMQP's {AMQP_HEARTBEAT_S} s heartbeat, so idle connections live.\n\
+             \x20   # {timeout_note}\n\
              \x20   timeout client {t}s\n    timeout server {t}s\n\n"
         ));
         s.push_str(&format!("frontend amqp\n    bind *:{}\n", self.amqp_port));
@@ -235,10 +258,21 @@ impl Params {
             ));
         }
         s.push_str("    default_backend rabbitmq\n\n");
+        let (note, on_down) = if self.shutdown_sessions {
+            (
+                "Fast checks; on a node's death its clients are cut at once and reconnect.",
+                " on-marked-down shutdown-sessions",
+            )
+        } else {
+            (
+                "No shutdown-sessions: a down node's clients stay until their connection breaks.",
+                "",
+            )
+        };
         s.push_str(&format!(
             "backend rabbitmq\n    balance leastconn\n    option tcpka\n\
-             \x20   # Fast checks; on a node's death its clients are cut at once and reconnect.\n\
-             \x20   default-server check inter {}ms fall {} rise {} on-marked-down shutdown-sessions\n",
+             \x20   # {note}\n\
+             \x20   default-server check inter {}ms fall {} rise {}{on_down}\n",
             c.inter_ms, c.fall, c.rise
         ));
         for b in &backends {

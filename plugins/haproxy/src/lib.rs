@@ -10,6 +10,11 @@
 //! heartbeat (refused otherwise), one-second checks with
 //! `on-marked-down shutdown-sessions` so clients leave a dead node at once,
 //! and the stats password generated rather than admin/admin.
+//!
+//! For the chaos comparison only, the seed's settings can be reproduced:
+//! `allow_short_timeouts: true` (an explicit opt-out of the timeout lint)
+//! with `timeout_s: 5`, `shutdown_sessions: false`, and `check` at
+//! `inter_ms: 5000, fall: 3, rise: 2`.
 
 mod config;
 

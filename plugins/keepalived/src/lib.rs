@@ -10,6 +10,13 @@
 //! recovered HAProxy takes the VIP back — no `killall keepalived`; VRRPv3
 //! for sub-second adverts (v3 has no authentication; with v2 an `auth_pass`
 //! over 8 characters is refused, keepalived would silently cut it).
+//!
+//! For the chaos comparison, the seed's settings can be reproduced with
+//! parameters: `vrrp_version: 2`, `advert_int: 1`, `base_priority: 101`,
+//! `priority_step: 1`, `check_weight: -2`, `check_interval: 2`,
+//! `check_fall: 1`, `check_rise: 1` and `check_command: nc -z localhost 8100`
+//! (the seed's check: HAProxy's stats port listens, nothing more; its
+//! `killall keepalived` is not reproduced).
 
 use runner_plugin_sdk::{
     Action, Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, ensure_file,
@@ -42,6 +49,20 @@ struct Params {
     unicast_peers: Vec<String>,
     #[serde(default = "d_check")]
     check_url: String,
+    /// A shell command that replaces the check of `check_url`.
+    check_command: Option<String>,
+    /// Seconds between checks.
+    #[serde(default = "d1")]
+    check_interval: u32,
+    /// Failed checks before the weight applies.
+    #[serde(default = "d2")]
+    check_fall: u32,
+    /// Good checks before it is lifted.
+    #[serde(default = "d2")]
+    check_rise: u32,
+    /// Priority change while the check fails; default: more than the gap
+    /// between the highest and lowest balancer. Must exceed the gap.
+    check_weight: Option<i64>,
     /// A URL on the VIP that must answer once the VIP is up (checked from the runner).
     verify_url: Option<String>,
     #[serde(default = "d_install")]
@@ -62,6 +83,12 @@ fn d10() -> u32 {
 }
 fn d3() -> u8 {
     3
+}
+fn d1() -> u32 {
+    1
+}
+fn d2() -> u32 {
+    2
 }
 fn d_advert() -> f64 {
     0.5
@@ -87,9 +114,14 @@ const SCHEMA: &str = r#"{
     "priority_step": {"type": "integer", "minimum": 1, "maximum": 100},
     "vrrp_version": {"enum": [2, 3]},
     "advert_int": {"type": "number", "minimum": 0.01, "maximum": 255},
-    "auth_pass": {"type": "string", "minLength": 1},
+    "auth_pass": {"type": ["string", "null"], "minLength": 1},
     "unicast_peers": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F.:]+$"}},
     "check_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
+    "check_command": {"type": ["string", "null"], "pattern": "^[^\\n]+$", "description": "shell command instead of checking check_url (the seed's: nc -z localhost 8100)"},
+    "check_interval": {"type": "integer", "minimum": 1, "maximum": 255},
+    "check_fall": {"type": "integer", "minimum": 1, "maximum": 255},
+    "check_rise": {"type": "integer", "minimum": 1, "maximum": 255},
+    "check_weight": {"type": ["integer", "null"], "minimum": -253, "maximum": -1, "description": "default: more than the priority gap"},
     "verify_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
     "install": {"type": "boolean"}
   }
@@ -124,7 +156,16 @@ impl Params {
             .ok_or("base_priority is too low for this many balancers")?;
         // The check must move the VIP: its weight exceeds the widest gap.
         let gap = i64::from(self.priority_step) * (self.balancers.len() as i64 - 1);
-        let weight = -(gap + i64::from(self.priority_step) + 10);
+        let weight = match self.check_weight {
+            None => -(gap + i64::from(self.priority_step) + 10),
+            Some(w) if w >= 0 || -w <= gap => {
+                return Err(format!(
+                    "check_weight {w} does not exceed the priority gap {gap} between the balancers: \
+                     a balancer whose HAProxy fails would keep the VIP"
+                ));
+            }
+            Some(w) => w,
+        };
         if self.vrrp_version == 2 {
             if self.advert_int.fract() != 0.0 {
                 return Err("advert_int below one second needs vrrp_version 3".into());
@@ -153,12 +194,18 @@ impl Params {
         let mut s = format!(
             "# Managed by runner (keepalived plugin) for {host}: edits are undone on the next play.\n\
              global_defs {{\n    vrrp_version {}\n    script_user root\n    enable_script_security\n}}\n\n\
-             vrrp_script chk_haproxy {{\n    script \"{CHECK}\"\n    interval 1\n    timeout 2\n\
-             \x20   fall 2\n    rise 2\n    # More than the gap between balancers: a failing HAProxy hands the VIP on,\n\
+             vrrp_script chk_haproxy {{\n    script \"{CHECK}\"\n    interval {}\n    timeout 2\n\
+             \x20   fall {}\n    rise {}\n    # More than the gap between balancers: a failing HAProxy hands the VIP on,\n\
              \x20   # a recovered one takes it back.\n    weight {weight}\n}}\n\n\
              vrrp_instance VI_RABBITMQ {{\n    state BACKUP\n    interface {}\n    virtual_router_id {}\n\
              \x20   priority {priority}\n    advert_int {}\n",
-            self.vrrp_version, self.interface, self.virtual_router_id, self.advert_int
+            self.vrrp_version,
+            self.check_interval,
+            self.check_fall,
+            self.check_rise,
+            self.interface,
+            self.virtual_router_id,
+            self.advert_int
         );
         if let Some(p) = &self.auth_pass {
             s.push_str(&format!(
@@ -180,11 +227,17 @@ impl Params {
     }
 }
 
-fn check_script(url: &str) -> String {
-    format!(
-        "#!/bin/sh\n# Managed by runner: succeeds while HAProxy reports a RabbitMQ backend up.\n\
-         exec curl -fsS -m 1 -o /dev/null '{url}'\n"
-    )
+fn check_script(p: &Params) -> String {
+    match &p.check_command {
+        Some(cmd) => {
+            format!("#!/bin/sh\n# Managed by runner: the check_command parameter.\n{cmd}\n")
+        }
+        None => format!(
+            "#!/bin/sh\n# Managed by runner: succeeds while HAProxy reports a RabbitMQ backend up.\n\
+             exec curl -fsS -m 1 -o /dev/null '{}'\n",
+            p.check_url
+        ),
+    }
 }
 
 impl Guest for KeepalivedPlugin {
@@ -232,7 +285,7 @@ impl Guest for KeepalivedPlugin {
             ));
         }
         let mut changed = false;
-        if let Some(a) = ensure_file(CHECK, check_script(&p.check_url).as_bytes(), 0o755)? {
+        if let Some(a) = ensure_file(CHECK, check_script(&p).as_bytes(), 0o755)? {
             out.push(a);
             changed = true;
         }

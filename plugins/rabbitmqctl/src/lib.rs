@@ -233,6 +233,8 @@ impl Guest for RabbitmqctlPlugin {
                 reads: vec![],
                 writes: vec![],
                 runs: vec![
+                    format!("docker exec {c} rabbitmqctl eval 'rpc:call(list_to_atom(\"*\"), rabbit, stop, []).'"),
+                    "rabbitmqctl eval 'rpc:call(list_to_atom(\"*\"), rabbit, stop, []).'".into(),
                     format!("docker exec {c} rabbitmqctl *"),
                     format!("docker exec {c} rabbitmq-diagnostics *"),
                     "rabbitmqctl *".into(),
@@ -305,12 +307,12 @@ impl Guest for RabbitmqctlPlugin {
         if node == seed {
             for extra in st.members.iter().filter(|m| !nodes.contains(m)) {
                 if st.running.contains(extra) {
+                    // Through the cluster's own connection: the leaver is no
+                    // longer in the inventory, so its name may not resolve.
                     out.push(actions::described(
-                        actions::run_with(
-                            &ctl.cmd(&format!("-n {} stop_app", sh_quote(extra))),
-                            &[0, 64, 65, 68, 69, 70, 75],
-                            60_000,
-                        ),
+                        actions::run(&ctl.cmd(&format!(
+                            "eval 'rpc:call(list_to_atom(\"{extra}\"), rabbit, stop, []).'"
+                        ))),
                         format!("stop the RabbitMQ app on {extra}, which leaves the cluster"),
                     ));
                 }

@@ -35,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin {
             command: PluginCommand::New { name, dir },
         } => scaffold::new_plugin(&name, &dir),
+        Command::Probe(args) => runner_amqp_probe::cli::run(args).await,
         Command::Lab { command } => runner_lab::run(command).await,
     }
 }

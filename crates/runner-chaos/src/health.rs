@@ -1,0 +1,320 @@
+//! Is the cluster whole? Every lab host running and not partitioned, every
+//! RabbitMQ node answering its management API and seeing all nodes running
+//! with no partition, every RabbitMQ backend UP in HAProxy on both
+//! balancers, keepalived running on both, and exactly one VIP holder.
+//! Also the smaller questions the scenarios ask: where a queue's leader is,
+//! whether its replicas are all online, which balancer holds the VIP.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::cluster::{
+    ADMIN_USER, Cluster, HEALTH_PORT, Host, NODE_MANAGEMENT_PORT, STATS_PORT, STATS_USER,
+};
+use crate::http;
+
+const HTTP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One look at the cluster: what is wrong (nothing when whole).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    pub problems: Vec<String>,
+    pub vip_holders: Vec<String>,
+}
+
+impl Health {
+    pub fn whole(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The problems as one line.
+    pub fn summary(&self) -> String {
+        if self.problems.is_empty() {
+            "whole".into()
+        } else {
+            self.problems.join("; ")
+        }
+    }
+}
+
+/// Checks everything at once (see the module doc).
+pub async fn check(c: &Cluster) -> Health {
+    let mut problems = Vec::new();
+    let hosts: Vec<&Host> = c.rabbits.iter().chain(&c.balancers).collect();
+    for p in join_all(hosts.iter().map(|h| host_problems(&h.name))).await {
+        problems.extend(p);
+    }
+    for p in join_all(c.rabbits.iter().map(|h| node_problems(c, h))).await {
+        problems.extend(p);
+    }
+    for p in join_all(c.balancers.iter().map(|h| balancer_problems(c, h))).await {
+        problems.extend(p);
+    }
+    let vip_holders = vip_holders(c).await;
+    match vip_holders.len() {
+        1 => {}
+        0 => problems.push(format!("nobody holds the VIP {}", c.vip)),
+        _ => problems.push(format!(
+            "split brain: {} all hold the VIP {}",
+            vip_holders.join(" and "),
+            c.vip
+        )),
+    }
+    Health {
+        problems,
+        vip_holders,
+    }
+}
+
+/// Waits until two checks in a row a second apart find the cluster whole;
+/// returns how long it took, or the last health on timeout.
+pub async fn wait_whole(c: &Cluster, timeout: Duration) -> Result<Duration, Health> {
+    let start = Instant::now();
+    let mut streak = 0;
+    loop {
+        let h = check(c).await;
+        if h.whole() {
+            streak += 1;
+            if streak >= 2 {
+                return Ok(start.elapsed());
+            }
+        } else {
+            streak = 0;
+        }
+        if start.elapsed() >= timeout {
+            return Err(h);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn host_problems(host: &str) -> Vec<String> {
+    match runner_lab::hosts::container_info(host).await {
+        Ok(Some(info)) if info.status == "running" => {
+            if runner_lab::faults::is_partitioned(host)
+                .await
+                .unwrap_or(false)
+            {
+                vec![format!("{host} is partitioned")]
+            } else {
+                vec![]
+            }
+        }
+        Ok(Some(info)) => vec![format!("lab host {host} is {}", info.status)],
+        Ok(None) => vec![format!("lab host {host} does not exist")],
+        Err(e) => vec![format!("lab host {host}: {e}")],
+    }
+}
+
+fn api_url(h: &Host, path: &str) -> String {
+    format!("http://{}:{NODE_MANAGEMENT_PORT}/api/{path}", h.ip)
+}
+
+/// `GET /api/<path>` on one node's own management port.
+pub async fn node_api(c: &Cluster, h: &Host, path: &str) -> anyhow::Result<Value> {
+    http::get_json(
+        &api_url(h, path),
+        (ADMIN_USER, &c.admin_password),
+        HTTP_TIMEOUT,
+    )
+    .await
+}
+
+async fn node_problems(c: &Cluster, h: &Host) -> Vec<String> {
+    let nodes = match node_api(c, h, "nodes").await {
+        Ok(v) => v,
+        Err(e) => return vec![format!("{}: management API: {e}", h.name)],
+    };
+    let list = nodes.as_array().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for want in c.node_names() {
+        match list.iter().find(|n| n["name"] == want.as_str()) {
+            Some(n) if n["running"] == true => {
+                if let Some(parts) = n["partitions"].as_array()
+                    && !parts.is_empty()
+                {
+                    out.push(format!(
+                        "{} reports a partition of {want} from {}",
+                        h.name,
+                        parts
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            Some(_) => out.push(format!("{} sees {want} not running", h.name)),
+            None => out.push(format!("{} does not list {want}", h.name)),
+        }
+    }
+    out
+}
+
+/// HAProxy's `rabbitmq` backend servers and their status on one balancer.
+pub async fn backends(c: &Cluster, lb: &Host) -> anyhow::Result<Vec<(String, String)>> {
+    let url = format!("http://{}:{STATS_PORT}/;csv", lb.ip);
+    let (status, csv) =
+        http::get(&url, Some((STATS_USER, &c.stats_password)), HTTP_TIMEOUT).await?;
+    anyhow::ensure!(status == 200, "HTTP {status}");
+    Ok(parse_backends(&csv))
+}
+
+fn parse_backends(csv: &str) -> Vec<(String, String)> {
+    csv.lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f.len() > 17 && f[0] == "rabbitmq" && f[1] != "BACKEND" && f[1] != "FRONTEND")
+        .map(|f| (f[1].to_string(), f[17].to_string()))
+        .collect()
+}
+
+async fn balancer_problems(c: &Cluster, lb: &Host) -> Vec<String> {
+    let mut out = Vec::new();
+    match backends(c, lb).await {
+        Ok(b) => {
+            for r in &c.rabbits {
+                match b.iter().find(|(n, _)| n == &r.name) {
+                    Some((_, s)) if s == "UP" => {}
+                    Some((_, s)) => out.push(format!("{}: backend {} is {s}", lb.name, r.name)),
+                    None => out.push(format!("{}: no backend {}", lb.name, r.name)),
+                }
+            }
+        }
+        Err(e) => out.push(format!("{}: HAProxy stats: {e}", lb.name)),
+    }
+    if !keepalived_running(&lb.name).await {
+        out.push(format!("{}: keepalived is not running", lb.name));
+    }
+    out
+}
+
+/// `pidof keepalived` on a balancer.
+pub async fn keepalived_running(host: &str) -> bool {
+    runner_lab::exec(host, "pidof keepalived")
+        .await
+        .is_ok_and(|o| o.ok())
+}
+
+/// HAProxy's health URL on one balancer answers 200.
+pub async fn haproxy_healthy(lb: &Host) -> bool {
+    let url = format!("http://{}:{HEALTH_PORT}/health", lb.ip);
+    matches!(
+        http::get(&url, None, Duration::from_secs(2)).await,
+        Ok((200, _))
+    )
+}
+
+/// The balancers that carry the VIP now.
+pub async fn vip_holders(c: &Cluster) -> Vec<String> {
+    let held = join_all(
+        c.balancers
+            .iter()
+            .map(|h| runner_lab::status::holds_vip(&h.name, c.vip)),
+    )
+    .await;
+    c.balancers
+        .iter()
+        .zip(held)
+        .filter(|(_, yes)| *yes)
+        .map(|(h, _)| h.name.clone())
+        .collect()
+}
+
+/// Polls until a balancer other than `from` holds the VIP; returns how long
+/// that took, or `None` after `timeout`.
+pub async fn wait_vip_moved(c: &Cluster, from: &str, timeout: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let others: Vec<&Host> = c.balancers.iter().filter(|h| h.name != from).collect();
+    while start.elapsed() < timeout {
+        for h in &others {
+            if runner_lab::status::holds_vip(&h.name, c.vip).await {
+                return Some(start.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// A queue's leader (quorum) or master (classic) node, asked of any node
+/// that answers.
+pub async fn queue_leader(c: &Cluster, queue: &str) -> Option<String> {
+    let q = queue_info(c, queue).await?;
+    q["leader"]
+        .as_str()
+        .or_else(|| q["node"].as_str())
+        .map(str::to_string)
+}
+
+async fn queue_info(c: &Cluster, queue: &str) -> Option<Value> {
+    let path = format!("queues/%2F/{}", crate::cluster::percent_encode(queue));
+    for h in &c.rabbits {
+        if let Ok(v) = node_api(c, h, &path).await {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Every replica of `queue` online: for a quorum queue all members online,
+/// for a mirrored classic queue every mirror synchronised.
+pub async fn queue_replicated(c: &Cluster, queue: &str) -> bool {
+    let Some(q) = queue_info(c, queue).await else {
+        return false;
+    };
+    let len = |k: &str| q[k].as_array().map_or(0, Vec::len);
+    if q["type"] == "quorum" {
+        let members = len("members");
+        members >= c.rabbits.len() && len("online") == members
+    } else {
+        // Classic: the master plus synchronised mirrors (ha-all: all nodes).
+        len("synchronised_slave_nodes") + 1 >= c.rabbits.len()
+    }
+}
+
+/// One node runs, as every node that answers sees it.
+pub async fn node_running(c: &Cluster, node: &str) -> bool {
+    let mut seen = false;
+    for h in &c.rabbits {
+        if let Ok(v) = node_api(c, h, "nodes").await {
+            let running = v
+                .as_array()
+                .is_some_and(|l| l.iter().any(|n| n["name"] == node && n["running"] == true));
+            if !running {
+                return false;
+            }
+            seen = true;
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_from_csv() {
+        let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status\n\
+                   amqp,FRONTEND,,,0,0,8000,0,0,0,0,0,0,,,,,OPEN\n\
+                   rabbitmq,rabbit1,0,0,1,1,,1,0,0,,0,,0,0,0,0,UP\n\
+                   rabbitmq,rabbit2,0,0,1,1,,1,0,0,,0,,0,0,0,0,DOWN 1/2\n\
+                   rabbitmq,BACKEND,0,0,1,1,,1,0,0,,0,,0,0,0,0,UP\n";
+        assert_eq!(
+            parse_backends(csv),
+            vec![
+                ("rabbit1".to_string(), "UP".to_string()),
+                ("rabbit2".to_string(), "DOWN 1/2".to_string())
+            ]
+        );
+        let h = Health {
+            problems: vec!["a".into(), "b".into()],
+            vip_holders: vec![],
+        };
+        assert!(!h.whole());
+        assert_eq!(h.summary(), "a; b");
+    }
+}

@@ -1,0 +1,361 @@
+//! The scenarios and how one runs: start the AMQP workload through the VIP,
+//! let it run, mark and inject the fault, keep the load on for the fault's
+//! length, mark and heal, wait until the cluster is whole again (marked),
+//! let the load settle, stop publishing, drain, and keep the probe's
+//! report. The rolling restart has no heal: it restarts the nodes one at a
+//! time, waiting for each to run and for the queue's replicas to be online
+//! (quorum) before the next.
+
+use std::time::Duration;
+
+use runner_amqp_probe::{Workload, WorkloadConfig, WorkloadHandle};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::cluster::Cluster;
+use crate::report::ScenarioResult;
+use crate::{faults, health};
+
+/// One kind of fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Kill the RabbitMQ container on the host of the queue's leader.
+    KillRabbitContainer,
+    /// Crash the whole RabbitMQ host of the queue's leader.
+    CrashRabbitHost,
+    /// Kill HAProxy on the balancer holding the VIP.
+    KillHaproxy,
+    /// Crash the balancer host holding the VIP.
+    CrashBalancer,
+    /// Stop keepalived on the balancer holding the VIP.
+    StopKeepalived,
+    /// Cut the queue leader's RabbitMQ host off the network, then heal.
+    PartitionRabbitHost,
+    /// Restart the three RabbitMQ nodes one at a time, waiting for quorum.
+    RollingRestart,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 7] = [
+        Scenario::KillRabbitContainer,
+        Scenario::CrashRabbitHost,
+        Scenario::KillHaproxy,
+        Scenario::CrashBalancer,
+        Scenario::StopKeepalived,
+        Scenario::PartitionRabbitHost,
+        Scenario::RollingRestart,
+    ];
+
+    /// The `--scenario` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::KillRabbitContainer => "kill-rabbit-container",
+            Scenario::CrashRabbitHost => "crash-rabbit-host",
+            Scenario::KillHaproxy => "kill-haproxy",
+            Scenario::CrashBalancer => "crash-balancer",
+            Scenario::StopKeepalived => "stop-keepalived",
+            Scenario::PartitionRabbitHost => "partition-rabbit-host",
+            Scenario::RollingRestart => "rolling-restart",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Scenario::KillRabbitContainer => {
+                "docker kill the RabbitMQ container on the queue leader's host; start it again"
+            }
+            Scenario::CrashRabbitHost => {
+                "crash the queue leader's whole RabbitMQ host (docker kill); start it again"
+            }
+            Scenario::KillHaproxy => "docker kill HAProxy on the VIP holder; start it again",
+            Scenario::CrashBalancer => {
+                "crash the VIP-holding balancer host; start it again (and keepalived, as its init would)"
+            }
+            Scenario::StopKeepalived => {
+                "stop keepalived on the VIP holder (SIGTERM); start it again"
+            }
+            Scenario::PartitionRabbitHost => {
+                "cut the queue leader's RabbitMQ host off the network; heal"
+            }
+            Scenario::RollingRestart => {
+                "restart each RabbitMQ node in turn, waiting for it and for the queue's replicas"
+            }
+        }
+    }
+
+    fn hits_balancer(self) -> bool {
+        matches!(
+            self,
+            Scenario::KillHaproxy | Scenario::CrashBalancer | Scenario::StopKeepalived
+        )
+    }
+}
+
+/// Timings and load of every scenario.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Load before the fault.
+    pub warmup: Duration,
+    /// How long a fault lasts under load before the heal.
+    pub fault: Duration,
+    /// How long the partition lasts.
+    pub partition: Duration,
+    /// Load after the cluster is whole again.
+    pub settle: Duration,
+    /// Longest wait for whole after a heal (and per node of a rolling restart).
+    pub heal_timeout: Duration,
+    /// Longest wait for the drain.
+    pub drain_timeout: Duration,
+    pub rate: u32,
+    pub publishers: u32,
+    pub consumers: u32,
+}
+
+fn log(s: Scenario, msg: &str) {
+    eprintln!("[{}] {msg}", s.name());
+}
+
+/// Runs one scenario (see the module doc). Never panics on a failed step:
+/// the error is recorded and the heal and the wait for whole still run.
+pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
+    let mut result = ScenarioResult::new(s.name(), s.description());
+    let mut cfg = WorkloadConfig::new(c.amqp_url());
+    cfg.queue = format!("chaos-{}", s.name());
+    cfg.queue_kind = c.queue_kind();
+    cfg.rate_per_sec = plan.rate;
+    cfg.publishers = plan.publishers;
+    cfg.consumers = plan.consumers;
+    let queue = cfg.queue.clone();
+    log(
+        s,
+        &format!(
+            "{} workload through {}:5670 ({} queue {queue}, {} msg/s)",
+            s.description(),
+            c.vip,
+            cfg.queue_kind.as_str(),
+            plan.rate
+        ),
+    );
+    let handle = match Workload::start(cfg).await {
+        Ok(h) => h,
+        Err(e) => {
+            result.error = Some(format!("the workload did not start: {e:#}"));
+            heal_and_wait(c, s, plan, None, &mut result, Instant::now()).await;
+            return result;
+        }
+    };
+    tokio::time::sleep(plan.warmup).await;
+
+    let healed_from = if s == Scenario::RollingRestart {
+        rolling_restart(c, s, plan, &handle, &queue, &mut result).await;
+        Instant::now()
+    } else {
+        if let Err(e) = inject(c, s, plan, &handle, &queue, &mut result).await {
+            log(s, &format!("fault failed: {e:#}"));
+            result.error = Some(format!("{e:#}"));
+        }
+        handle.mark("heal");
+        Instant::now()
+    };
+    heal_and_wait(c, s, plan, Some(&handle), &mut result, healed_from).await;
+    if result.healed {
+        tokio::time::sleep(plan.settle).await;
+    }
+    log(s, "draining");
+    let report = handle.drain(plan.drain_timeout).await;
+    log(
+        s,
+        &format!(
+            "published {}, confirmed {}, consumed {}, lost {}, duplicates {}, longest outage {:.2} s",
+            report.published,
+            report.confirmed,
+            report.consumed,
+            report.lost,
+            report.duplicates,
+            report.max_outage_s().unwrap_or(0.0)
+        ),
+    );
+    result.set_probe(report);
+    result
+}
+
+/// Picks the target, marks and injects the fault, keeps the load on for the
+/// fault's length (timing the VIP's move when a balancer is hit).
+async fn inject(
+    c: &Cluster,
+    s: Scenario,
+    plan: &Plan,
+    handle: &WorkloadHandle,
+    queue: &str,
+    result: &mut ScenarioResult,
+) -> anyhow::Result<()> {
+    let target = if s.hits_balancer() {
+        let holders = health::vip_holders(c).await;
+        anyhow::ensure!(holders.len() == 1, "VIP holders: {holders:?}, expected one");
+        holders[0].clone()
+    } else {
+        leader_host(c, queue).await
+    };
+    result.target = Some(target.clone());
+    let label = match s {
+        Scenario::KillRabbitContainer => format!("kill rabbit on {target}"),
+        Scenario::CrashRabbitHost => format!("crash {target}"),
+        Scenario::KillHaproxy => format!("kill haproxy on {target}"),
+        Scenario::CrashBalancer => format!("crash {target}"),
+        Scenario::StopKeepalived => format!("stop keepalived on {target}"),
+        Scenario::PartitionRabbitHost => format!("partition {target}"),
+        Scenario::RollingRestart => unreachable!("no single fault"),
+    };
+    log(s, &label);
+    let t0 = Instant::now();
+    handle.mark(label);
+    match s {
+        Scenario::KillRabbitContainer => faults::kill_container(&target, faults::RABBIT).await?,
+        Scenario::CrashRabbitHost | Scenario::CrashBalancer => faults::crash_host(&target).await?,
+        Scenario::KillHaproxy => faults::kill_container(&target, faults::HAPROXY).await?,
+        Scenario::StopKeepalived => faults::stop_keepalived(&target).await?,
+        Scenario::PartitionRabbitHost => faults::partition(&target).await?,
+        Scenario::RollingRestart => {}
+    }
+    let hold = if s == Scenario::PartitionRabbitHost {
+        plan.partition
+    } else {
+        plan.fault
+    };
+    let deadline = t0 + hold;
+    if s.hits_balancer() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if health::wait_vip_moved(c, &target, left).await.is_some() {
+            let moved = t0.elapsed().as_secs_f64();
+            log(s, &format!("the VIP moved in {moved:.2} s"));
+            result.vip_moved_s = Some(moved);
+        } else {
+            log(s, "the VIP did not move");
+        }
+    }
+    tokio::time::sleep_until(deadline).await;
+    Ok(())
+}
+
+/// The host of the queue's leader (quorum) or master (classic); the first
+/// RabbitMQ host when no node answers.
+async fn leader_host(c: &Cluster, queue: &str) -> String {
+    health::queue_leader(c, queue)
+        .await
+        .and_then(|n| c.rabbit_by_node(&n).map(|h| h.name.clone()))
+        .unwrap_or_else(|| c.rabbits[0].name.clone())
+}
+
+async fn rolling_restart(
+    c: &Cluster,
+    s: Scenario,
+    plan: &Plan,
+    handle: &WorkloadHandle,
+    queue: &str,
+    result: &mut ScenarioResult,
+) {
+    result.target = Some(
+        c.rabbits
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    for h in &c.rabbits {
+        let label = format!("restart {}", h.name);
+        log(s, &label);
+        handle.mark(label);
+        if let Err(e) = faults::restart_rabbit(&h.name).await {
+            result.error = Some(format!("{e:#}"));
+            return;
+        }
+        let node = format!("rabbit@{}", h.name);
+        let start = Instant::now();
+        loop {
+            if health::node_running(c, &node).await && health::queue_replicated(c, queue).await {
+                log(
+                    s,
+                    &format!(
+                        "{node} runs and the queue's replicas are online after {:.1} s",
+                        start.elapsed().as_secs_f64()
+                    ),
+                );
+                break;
+            }
+            if start.elapsed() > plan.heal_timeout {
+                result.error = Some(format!(
+                    "{node} or the queue's replicas not back within {} s",
+                    plan.heal_timeout.as_secs()
+                ));
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Undoes the fault and waits for whole; marks `whole` on the workload.
+async fn heal_and_wait(
+    c: &Cluster,
+    s: Scenario,
+    plan: &Plan,
+    handle: Option<&WorkloadHandle>,
+    result: &mut ScenarioResult,
+    from: Instant,
+) {
+    log(s, "heal");
+    match faults::restore(c).await {
+        Ok(done) => {
+            for d in &done {
+                log(s, d);
+            }
+            result.heal_actions = done;
+        }
+        Err(e) => {
+            log(s, &format!("heal failed: {e:#}"));
+            let msg = format!("heal: {e:#}");
+            result.error = Some(match result.error.take() {
+                Some(prev) => format!("{prev}; {msg}"),
+                None => msg,
+            });
+        }
+    }
+    match health::wait_whole(c, plan.heal_timeout).await {
+        Ok(_) => {
+            if let Some(h) = handle {
+                h.mark("whole");
+            }
+            let t = from.elapsed().as_secs_f64();
+            log(s, &format!("whole again {t:.1} s after the heal"));
+            result.time_to_whole_s = Some(t);
+            result.healed = true;
+        }
+        Err(h) => {
+            log(
+                s,
+                &format!(
+                    "NOT whole after {} s: {}",
+                    plan.heal_timeout.as_secs(),
+                    h.summary()
+                ),
+            );
+            result.problems = h.problems;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn names_match_clap_values() {
+        for s in Scenario::ALL {
+            let v = s.to_possible_value().unwrap();
+            assert_eq!(v.get_name(), s.name());
+            assert_eq!(Scenario::from_str(s.name(), false).unwrap(), s);
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! End-to-end on the lab: `runner lab up`, then `runner play
+//! playbooks/rabbit-ha.yaml` builds the seed's cluster — checked through
+//! the virtual IP with real AMQP and HTTP — re-runs change nothing, a
+//! changed check interval is previewed exactly and applied without
+//! dropping an open AMQP connection, a node removed from the inventory
+//! leaves the cluster; and on RabbitMQ 3.10 the seed's ha-all policy.
+
+#[path = "support/amqp.rs"]
+mod amqp;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::*;
+
+/// The lab's Docker names are fixed: one lab at a time.
+static LAB: Mutex<()> = Mutex::new(());
+
+struct Lab {
+    work: tempfile::TempDir,
+}
+
+impl Lab {
+    fn up(version: &str) -> Option<Lab> {
+        if std::process::Command::new("docker")
+            .arg("info")
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
+            eprintln!("\n*** SKIPPING: no Docker engine answers (run ./dev setup) ***\n");
+            return None;
+        }
+        let lab = Lab { work: scratch() };
+        lab.lab(&["down"]);
+        let out = lab.lab(&["up", "--rabbitmq", version]);
+        assert!(out.status.success(), "lab up failed:\n{}", stderr(&out));
+        Some(lab)
+    }
+
+    fn dir(&self) -> &Path {
+        self.work.path()
+    }
+
+    fn lab(&self, args: &[&str]) -> Output {
+        let mut full = vec!["lab"];
+        full.extend_from_slice(args);
+        let mut c = runner(self.dir());
+        c.env("RUNNER_LAB_DIR", self.dir().join("lab")).args(&full);
+        let out = c.output().expect("runner lab");
+        eprintln!(
+            "$ runner {}\n{}{}",
+            full.join(" "),
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    }
+
+    fn inventory(&self) -> PathBuf {
+        self.dir().join("lab/inventory.yaml")
+    }
+
+    fn play(&self, inventory: &Path, extra: &[&str]) -> Output {
+        let playbook = root().join("playbooks/rabbit-ha.yaml");
+        let mut args = vec![
+            "play",
+            playbook.to_str().unwrap(),
+            "-i",
+            inventory.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let mut c = runner(self.dir());
+        c.env("RUNNER_PLUGIN_PATH", plugins()).args(&args);
+        let out = c.output().expect("runner play");
+        eprintln!(
+            "$ runner {}\n{}{}",
+            args.join(" "),
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    }
+
+    fn secret(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(self.dir().join("lab/rabbit-ha.secrets.yaml")).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no secret {name}"))
+            .trim_matches('"')
+            .to_string()
+    }
+
+    fn ssh(&self, host: &str, cmd: &str) -> String {
+        let out = self.lab(&["ssh", host, "--", cmd]);
+        stdout(&out)
+    }
+
+    fn vip(&self) -> String {
+        let inv = std::fs::read_to_string(self.inventory()).unwrap();
+        inv.lines()
+            .find_map(|l| l.trim().strip_prefix("vip: "))
+            .unwrap()
+            .trim_matches('\'')
+            .to_string()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.lab(&["down"]);
+    }
+}
+
+/// All the plugins the playbook uses, from the workspace build.
+fn plugins() -> PathBuf {
+    let dir = plugin_dir();
+    for p in [
+        "docker_compose",
+        "rabbitmqctl",
+        "policy",
+        "haproxy",
+        "keepalived",
+    ] {
+        assert!(
+            dir.join(format!("runner_plugin_{p}.wasm")).exists(),
+            "plugin {p} is not built (./dev build)"
+        );
+    }
+    dir
+}
+
+fn get(url: &str, user: &str, pass: &str) -> (u16, String) {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    match ureq::get(url)
+        .set("Authorization", &format!("Basic {auth}"))
+        .timeout(Duration::from_secs(10))
+        .call()
+    {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+fn api(lab: &Lab, path: &str) -> Value {
+    let (status, body) = get(
+        &format!("http://{}:15670/api/{path}", lab.vip()),
+        "admin",
+        &lab.secret("rabbitmq_admin_password"),
+    );
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn running_nodes(lab: &Lab) -> Vec<String> {
+    let nodes = api(lab, "nodes");
+    let mut names: Vec<String> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["running"] == true)
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Servers in HAProxy's `rabbitmq` backend and their status, per balancer.
+fn backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
+    let (status, csv) = get(
+        &format!("http://{balancer_ip}:8100/;csv"),
+        "stats",
+        &lab.secret("haproxy_stats_password"),
+    );
+    assert_eq!(status, 200);
+    csv.lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f.len() > 17 && f[0] == "rabbitmq" && f[1] != "BACKEND" && f[1] != "FRONTEND")
+        .map(|f| (f[1].to_string(), f[17].to_string()))
+        .collect()
+}
+
+fn vip_holders(lab: &Lab) -> Vec<String> {
+    let vip = lab.vip();
+    ["lb1", "lb2"]
+        .into_iter()
+        .filter(|lb| {
+            lab.ssh(lb, "ip -4 -o addr show dev eth0")
+                .contains(&format!("{vip}/"))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn changed(out: &Output) -> u64 {
+    total(&recap(out), "changed")
+}
+
+#[test]
+fn rabbit_ha_on_rabbitmq_4() {
+    let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(lab) = Lab::up("4.0") else { return };
+    let inv = lab.inventory();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    // Build it.
+    let first = lab.play(&inv, &["--output", "json"]);
+    assert_eq!(first.status.code(), Some(0), "the cluster builds");
+    assert_eq!(total(&recap(&first), "failed"), 0);
+
+    // One cluster, all three nodes running, quorum by default, no guest,
+    // no admin/admin; the management API through VIP:15670.
+    assert_eq!(
+        running_nodes(&lab),
+        ["rabbit@rabbit1", "rabbit@rabbit2", "rabbit@rabbit3"]
+    );
+    let overview = api(&lab, "overview");
+    assert_eq!(overview["cluster_name"], "rabbit-ha");
+    let vhost = api(&lab, "vhosts/%2F");
+    assert_eq!(vhost["default_queue_type"], "quorum", "{vhost}");
+    let vip = lab.vip();
+    assert_eq!(
+        get(
+            &format!("http://{vip}:15670/api/overview"),
+            "guest",
+            "guest"
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        get(
+            &format!("http://{vip}:15670/api/overview"),
+            "admin",
+            "admin"
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        lab.ssh("rabbit1", "stat -c %a /opt/rabbitmq/erlang.cookie")
+            .trim(),
+        "400"
+    );
+
+    // Every backend UP on both balancers; exactly one VIP holder.
+    for ip in ["10.213.57.21", "10.213.57.22"] {
+        let b = backends(&lab, ip);
+        assert_eq!(b.len(), 3, "{b:?}");
+        assert!(b.iter().all(|(_, s)| s == "UP"), "{ip}: {b:?}");
+    }
+    assert_eq!(
+        vip_holders(&lab).len(),
+        1,
+        "exactly one balancer holds the VIP"
+    );
+
+    // AMQP through VIP:5670: publish with confirms, consume; quorum queue.
+    let url = format!(
+        "amqp://admin:{}@{vip}:5670/%2f",
+        lab.secret("rabbitmq_admin_password")
+    );
+    let client = rt
+        .block_on(amqp::Amqp::connect(&url))
+        .expect("AMQP through the VIP");
+    rt.block_on(client.declare("e2e")).unwrap();
+    for i in 0..20 {
+        rt.block_on(client.publish("e2e", format!("m{i}").as_bytes()))
+            .unwrap();
+    }
+    let mut got = 0;
+    while rt.block_on(client.get("e2e")).unwrap().is_some() {
+        got += 1;
+    }
+    assert_eq!(got, 20);
+    assert_eq!(api(&lab, "queues/%2F/e2e")["type"], "quorum");
+
+    // Converged: the second play changes nothing, a dry-run plans nothing.
+    let again = lab.play(&inv, &["--output", "json"]);
+    assert_eq!(changed(&again), 0, "second play: 0 changed");
+    let dry = lab.play(&inv, &["--dry-run"]);
+    assert!(
+        !stdout(&dry).contains("→"),
+        "nothing to do:\n{}",
+        stdout(&dry)
+    );
+
+    // One variable changes: the preview shows exactly haproxy.cfg on both
+    // balancers, the apply keeps an open AMQP connection, then 0 changed.
+    let dry = lab.play(&inv, &["--dry-run", "-e", "check_inter_ms=2000"]);
+    let text = stdout(&dry);
+    let diffs: Vec<&str> = text.lines().filter(|l| l.contains("+++ ")).collect();
+    assert_eq!(diffs.len(), 2, "{text}");
+    assert!(
+        diffs
+            .iter()
+            .all(|d| d.contains("/opt/haproxy/conf/haproxy.cfg")),
+        "{text}"
+    );
+    assert!(
+        text.contains("-    default-server check inter 1000ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("+    default-server check inter 2000ms"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("default-server check inter 2000ms").count(),
+        4,
+        "the amqp and management sections on two balancers:\n{text}"
+    );
+    let applied = lab.play(&inv, &["-e", "check_inter_ms=2000", "--output", "json"]);
+    assert_eq!(applied.status.code(), Some(0));
+    assert_eq!(changed(&applied), 2, "haproxy on lb1 and lb2");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        client.conn.status().connected(),
+        "the AMQP connection survived the reload"
+    );
+    rt.block_on(client.publish("e2e", b"after reload"))
+        .expect("the same connection still publishes");
+    assert_eq!(
+        rt.block_on(client.get("e2e")).unwrap().as_deref(),
+        Some(&b"after reload"[..])
+    );
+    let again = lab.play(&inv, &["-e", "check_inter_ms=2000", "--output", "json"]);
+    assert_eq!(changed(&again), 0);
+
+    // RabbitMQ 4 refuses the seed's ha-all policy, pointing at quorum queues.
+    std::fs::write(
+        lab.dir().join("ha-all.yaml"),
+        "steps:\n  - name: ha-all\n    plugin: policy\n    on: rabbits[0]\n    with:\n      policies:\n        - { name: ha-all, pattern: '.*', definition: { ha-mode: all } }\n",
+    )
+    .unwrap();
+    let mut c = runner(lab.dir());
+    c.env("RUNNER_PLUGIN_PATH", plugins()).args([
+        "play",
+        "ha-all.yaml",
+        "-i",
+        inv.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let refused = c.output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stdout(&refused).contains("removed in RabbitMQ 4.0"),
+        "{}",
+        stdout(&refused)
+    );
+    assert!(stdout(&refused).contains("quorum"), "{}", stdout(&refused));
+
+    // A node removed from the inventory leaves the cluster cleanly.
+    let text = std::fs::read_to_string(&inv).unwrap();
+    let without: String = {
+        let mut out = Vec::new();
+        let mut skip = false;
+        for line in text.lines() {
+            if line.trim_start().starts_with("rabbit3:") {
+                skip = true;
+                continue;
+            }
+            if skip && line.starts_with("          ") {
+                continue;
+            }
+            skip = false;
+            out.push(line);
+        }
+        out.join("\n") + "\n"
+    };
+    assert!(!without.contains("rabbit3"));
+    let two = lab.dir().join("lab/two-nodes.yaml");
+    std::fs::write(&two, without).unwrap();
+    let shrink = lab.play(&two, &["--output", "json"]);
+    assert_eq!(shrink.status.code(), Some(0));
+    let nodes = api(&lab, "nodes");
+    let names: Vec<&str> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "rabbit3 was forgotten: {names:?}");
+    assert!(!names.contains(&"rabbit@rabbit3"));
+    assert_eq!(backends(&lab, "10.213.57.21").len(), 2);
+    let again = lab.play(&two, &["--output", "json"]);
+    assert_eq!(changed(&again), 0);
+    drop(client);
+}
+
+#[test]
+fn rabbit_ha_on_rabbitmq_3_10_with_the_seed_mirroring() {
+    let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(lab) = Lab::up("3.10") else { return };
+    let inv = lab.inventory();
+    let first = lab.play(&inv, &["--output", "json"]);
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(running_nodes(&lab).len(), 3);
+    assert!(
+        api(&lab, "overview")["rabbitmq_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("3.10")
+    );
+    let policies = api(&lab, "policies/%2F");
+    let ha = policies
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ha-all")
+        .expect("ha-all");
+    assert_eq!(ha["definition"]["ha-mode"], "all");
+    assert_eq!(ha["definition"]["ha-sync-mode"], "automatic");
+    let again = lab.play(&inv, &["--output", "json"]);
+    assert_eq!(changed(&again), 0);
+}

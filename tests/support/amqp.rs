@@ -1,0 +1,82 @@
+//! A small AMQP client for the end-to-end tests (lapin): publish with a
+//! confirm, get with an ack, on one long-lived connection.
+
+use lapin::options::{
+    BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+
+pub struct Amqp {
+    pub conn: Connection,
+    channel: Channel,
+}
+
+impl Amqp {
+    pub async fn connect(url: &str) -> Result<Amqp, String> {
+        let conn = Connection::connect(url, ConnectionProperties::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Amqp { conn, channel })
+    }
+
+    /// Declare `queue` durable with the vhost's default type.
+    pub async fn declare(&self, queue: &str) -> Result<(), String> {
+        self.channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions::durable(),
+                FieldTable::default(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Publish persistently and wait for the broker's confirm.
+    pub async fn publish(&self, queue: &str, body: &[u8]) -> Result<(), String> {
+        let confirm = self
+            .channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        if confirm.is_ack() {
+            Ok(())
+        } else {
+            Err(format!("not confirmed: {confirm:?}"))
+        }
+    }
+
+    /// Get one message and ack it.
+    pub async fn get(&self, queue: &str) -> Result<Option<Vec<u8>>, String> {
+        let msg = self
+            .channel
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        match msg {
+            None => Ok(None),
+            Some(m) => {
+                m.delivery
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Some(m.delivery.data.clone()))
+            }
+        }
+    }
+}
