@@ -1,7 +1,8 @@
 //! Is the cluster whole? Every lab host running and not partitioned, every
 //! RabbitMQ node answering its management API and seeing all nodes running
 //! with no partition, every RabbitMQ backend UP in HAProxy on both
-//! balancers, keepalived running on both, and exactly one VIP holder.
+//! balancers, keepalived running on both, and exactly one VIP holder: the
+//! first balancer, which has the highest priority.
 //! Also the smaller questions the scenarios ask: where a queue's leader is,
 //! whether its replicas are all online, which balancer holds the VIP.
 
@@ -55,6 +56,12 @@ pub async fn check(c: &Cluster) -> Health {
     }
     let vip_holders = vip_holders(c).await;
     match vip_holders.len() {
+        // keepalived preempts: with both balancers healthy the first (the
+        // highest priority) holds the VIP; until then it is still moving.
+        1 if vip_holders[0] != c.balancers[0].name => problems.push(format!(
+            "the VIP is on {}, not yet back on {} (the highest priority)",
+            vip_holders[0], c.balancers[0].name
+        )),
         1 => {}
         0 => problems.push(format!("nobody holds the VIP {}", c.vip)),
         _ => problems.push(format!(

@@ -1,0 +1,76 @@
+//! Property tests of the YAML, inventory and playbook parsers: whatever the
+//! input, they return a value or an error naming the file and a line —
+//! never a panic.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use runner_engine::yaml::Document;
+use runner_engine::{Inventory, Playbook};
+
+/// YAML-looking text: keys, indentation, lists, flow collections, quotes,
+/// templates and junk, in random order.
+fn yamlish() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        Just("all:".to_string()),
+        Just("children:".to_string()),
+        Just("hosts:".to_string()),
+        Just("vars:".to_string()),
+        Just("steps:".to_string()),
+        Just("- name: x".to_string()),
+        Just("  plugin: file".to_string()),
+        Just("  on: all".to_string()),
+        Just("  with: {path: /x}".to_string()),
+        Just("    h1: {ansible_host: 10.0.0.1}".to_string()),
+        Just("[1, 2".to_string()),
+        Just("{a: 1}".to_string()),
+        Just("'quoted: text'".to_string()),
+        Just("\"{{ template }}\"".to_string()),
+        Just("&anchor".to_string()),
+        Just("*alias".to_string()),
+        Just("!!tag x".to_string()),
+        Just("key: key: key".to_string()),
+        Just("\t".to_string()),
+        "[ -~]{0,12}".prop_map(|s| s),
+    ];
+    prop::collection::vec((0usize..6, token), 0..24).prop_map(|lines| {
+        lines
+            .into_iter()
+            .map(|(indent, t)| format!("{}{}", "  ".repeat(indent), t))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn check_error(text: &str) {
+    assert!(
+        text.starts_with("f.yaml:"),
+        "error without a location: {text}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_text_parses_or_fails_with_a_location(text in "\\PC{0,200}") {
+        if let Err(e) = Document::parse(Path::new("f.yaml"), &text) {
+            check_error(&e.to_string());
+        }
+    }
+
+    #[test]
+    fn yamlish_inventories_and_playbooks_never_panic(text in yamlish()) {
+        match Document::parse(Path::new("f.yaml"), &text) {
+            Err(e) => check_error(&e.to_string()),
+            Ok(doc) => {
+                if let Err(e) = Inventory::from_document(&doc) {
+                    check_error(&e.to_string());
+                }
+                if let Err(e) = Playbook::from_document(doc) {
+                    check_error(&e.to_string());
+                }
+            }
+        }
+    }
+}

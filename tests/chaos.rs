@@ -1,0 +1,170 @@
+//! End-to-end on the lab (RabbitMQ 4.0, our balancer defaults): `runner lab
+//! up`, `runner play playbooks/rabbit-ha.yaml`, then `runner lab chaos`
+//! runs every fault scenario under an AMQP workload through the VIP. Every
+//! scenario must lose no confirmed message, drain, and leave the cluster
+//! whole again; outages are bounded generously (noisy 2-core machines; the
+//! real figures are in docs/BENCHMARKS.md). Shorter faults than the
+//! figures' to keep the wall time near ten minutes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+use support::*;
+
+/// Generous: the goals are 2 s (VIP) and 5 s (clients), the test machine
+/// is slow and shared.
+const MAX_OUTAGE_S: f64 = 60.0;
+
+struct Lab {
+    work: tempfile::TempDir,
+}
+
+impl Lab {
+    fn up(version: &str) -> Option<Lab> {
+        if std::process::Command::new("docker")
+            .arg("info")
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
+            eprintln!("\n*** SKIPPING: no Docker engine answers (run ./dev setup) ***\n");
+            return None;
+        }
+        let lab = Lab { work: scratch() };
+        lab.runner(&["lab", "down"]);
+        let out = lab.runner(&["lab", "up", "--rabbitmq", version]);
+        assert!(out.status.success(), "lab up failed:\n{}", stderr(&out));
+        Some(lab)
+    }
+
+    fn dir(&self) -> &Path {
+        self.work.path()
+    }
+
+    fn runner(&self, args: &[&str]) -> Output {
+        let mut c = runner(self.dir());
+        c.env("RUNNER_LAB_DIR", self.dir().join("lab")).args(args);
+        let out = c.output().expect("runner");
+        eprintln!(
+            "$ runner {}\n{}{}",
+            args.join(" "),
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    }
+
+    fn play(&self) -> Output {
+        let playbook = root().join("playbooks/rabbit-ha.yaml");
+        let inv = self.dir().join("lab/inventory.yaml");
+        self.runner(&[
+            "play",
+            playbook.to_str().unwrap(),
+            "-i",
+            inv.to_str().unwrap(),
+            "--output",
+            "json",
+        ])
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.runner(&["lab", "down"]);
+    }
+}
+
+#[test]
+fn every_fault_loses_nothing_and_heals_on_rabbitmq_4() {
+    let Some(lab) = Lab::up("4.0") else { return };
+    let built = lab.play();
+    assert_eq!(built.status.code(), Some(0), "the cluster builds");
+
+    let report_dir: PathBuf = lab.dir().join("chaos");
+    let out = lab.runner(&[
+        "lab",
+        "chaos",
+        "--report",
+        report_dir.to_str().unwrap(),
+        "--duration",
+        "8s",
+        "--partition",
+        "15s",
+        "--warmup",
+        "3s",
+        "--settle",
+        "3s",
+        "--rate",
+        "100",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("outage s"),
+        "the HA table is printed:\n{text}"
+    );
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["rabbitmq"], "4.0");
+    assert_eq!(report["queue_kind"], "quorum");
+    assert_eq!(report["settings"], "ours");
+    assert_eq!(report["not_run"].as_array().unwrap().len(), 0, "{text}");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "kill-rabbit-container",
+            "crash-rabbit-host",
+            "kill-haproxy",
+            "crash-balancer",
+            "stop-keepalived",
+            "partition-rabbit-host",
+            "rolling-restart"
+        ]
+    );
+    for s in scenarios {
+        let name = s["scenario"].as_str().unwrap();
+        assert!(s["error"].is_null(), "{name}: {}", s["error"]);
+        assert_eq!(
+            s["healed"], true,
+            "{name}: the cluster is whole again: {}",
+            s["problems"]
+        );
+        let p = &s["probe"];
+        assert_eq!(
+            p["lost"], 0,
+            "{name}: confirmed messages lost: {}",
+            p["lost_sample"]
+        );
+        assert_eq!(p["drained"], true, "{name}: drained");
+        assert!(p["confirmed"].as_u64().unwrap() > 100, "{name}: load ran");
+        assert!(
+            p["consumed"].as_u64().unwrap() >= p["confirmed"].as_u64().unwrap(),
+            "{name}: every confirmed message consumed"
+        );
+        let outage = s["row"]["outage_s"].as_f64().unwrap_or(0.0);
+        assert!(outage < MAX_OUTAGE_S, "{name}: outage {outage} s");
+        assert!(
+            report_dir.join(format!("{name}.svg")).exists(),
+            "{name}.svg"
+        );
+    }
+    for name in ["kill-haproxy", "crash-balancer", "stop-keepalived"] {
+        let s = scenarios.iter().find(|s| s["scenario"] == name).unwrap();
+        let moved = s["vip_moved_s"].as_f64();
+        assert!(
+            moved.is_some_and(|m| m < 30.0),
+            "{name}: the VIP moved ({moved:?})"
+        );
+    }
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(report["ok"], true);
+}
