@@ -22,17 +22,25 @@ pub async fn play(
     state_dir: &Path,
     args: PlayArgs,
 ) -> anyhow::Result<i32> {
-    let mode = if args.dry_run {
-        Mode::DryRun
-    } else {
-        Mode::Apply
-    };
     let resume = match args.resume.as_deref() {
         None => None,
         Some("last") => Some(runner_engine::journal::latest(&state_dir.join("runs"))?),
         Some(id) => Some(state_dir.join("runs").join(format!("{id}.jsonl"))),
     };
-    let result = execute(plugins, state_dir, &args.run, mode, resume, None, args.diff).await?;
+    let result = Run {
+        mode: if args.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Apply
+        },
+        extra_vars: parse_extra_vars(&args.run.extra_vars)?,
+        args: &args.run,
+        resume,
+        saved: None,
+        diff: args.diff,
+    }
+    .execute(plugins, state_dir)
+    .await?;
     Ok(finish(&result, args.run.output))
 }
 
@@ -42,7 +50,16 @@ pub async fn plan(
     args: RunArgs,
     out: &Path,
 ) -> anyhow::Result<i32> {
-    let result = execute(plugins, state_dir, &args, Mode::Plan, None, None, false).await?;
+    let result = Run {
+        mode: Mode::Plan,
+        extra_vars: parse_extra_vars(&args.extra_vars)?,
+        args: &args,
+        resume: None,
+        saved: None,
+        diff: false,
+    }
+    .execute(plugins, state_dir)
+    .await?;
     let code = finish(&result, args.output);
     if let Some(plan) = &result.plan {
         std::fs::write(out, serde_json::to_string_pretty(plan)?)
@@ -76,85 +93,78 @@ pub async fn apply(
         forks,
         output,
     };
-    let extra = saved.extra_vars.clone();
-    let result = execute_with_vars(
-        plugins,
-        state_dir,
-        &args,
-        Mode::Apply,
-        None,
-        Some(saved),
-        false,
-        extra,
-    )
+    let result = Run {
+        mode: Mode::Apply,
+        extra_vars: saved.extra_vars.clone(),
+        args: &args,
+        resume: None,
+        saved: Some(saved),
+        diff: false,
+    }
+    .execute(plugins, state_dir)
     .await?;
     Ok(finish(&result, output))
 }
 
-async fn execute(
-    plugins: Arc<PluginHost>,
-    state_dir: &Path,
-    args: &RunArgs,
+/// One run of a playbook as the command line asked for it.
+struct Run<'a> {
+    args: &'a RunArgs,
     mode: Mode,
+    extra_vars: Map<String, Value>,
     resume: Option<PathBuf>,
     saved: Option<SavedPlan>,
     diff: bool,
-) -> anyhow::Result<RunResult> {
-    let extra = parse_extra_vars(&args.extra_vars)?;
-    execute_with_vars(plugins, state_dir, args, mode, resume, saved, diff, extra).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn execute_with_vars(
-    plugins: Arc<PluginHost>,
-    state_dir: &Path,
-    args: &RunArgs,
-    mode: Mode,
-    resume: Option<PathBuf>,
-    saved: Option<SavedPlan>,
-    diff: bool,
-    extra_vars: Map<String, Value>,
-) -> anyhow::Result<RunResult> {
-    let playbook_path = args
-        .playbook
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_PLAYBOOK));
-    let inventory_path = args
-        .inventory
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_INVENTORY));
-    if args.inventory.is_none() && !inventory_path.exists() {
-        anyhow::bail!(
-            "no inventory given and the lab's ({}) does not exist: pass -i INVENTORY, or start the lab with `runner lab up`",
-            inventory_path.display()
-        );
-    }
-    let playbook = Playbook::load(&playbook_path)?;
-    let inventory = Inventory::load(&inventory_path)?;
-    let redactor = Redactor::new();
-    let reporter = output::reporter(args.output, redactor.clone());
-    let runner = Runner {
-        plugins,
-        reporter,
-        redactor,
-    };
-    let opts = RunOptions {
-        mode,
-        forks: args.forks,
-        tags: args.tags.clone(),
-        skip_tags: args.skip_tags.clone(),
-        limit: args.limit.clone(),
-        extra_vars,
-        state_dir: state_dir.to_path_buf(),
-        resume,
-        saved_plan: saved,
-        diff,
-        ..Default::default()
-    };
-    match runner.run(&playbook, inventory, opts).await {
-        Ok(r) => Ok(r),
-        Err(RunError::Input(e)) => Err(anyhow::anyhow!("{e}")),
-        Err(RunError::Setup(e)) => Err(anyhow::anyhow!("{e}")),
+impl Run<'_> {
+    async fn execute(
+        self,
+        plugins: Arc<PluginHost>,
+        state_dir: &Path,
+    ) -> anyhow::Result<RunResult> {
+        let args = self.args;
+        let playbook_path = args
+            .playbook
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PLAYBOOK));
+        let inventory_path = args
+            .inventory
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_INVENTORY));
+        if args.inventory.is_none() && !inventory_path.exists() {
+            anyhow::bail!(
+                "no inventory given and the lab's ({}) does not exist: pass -i INVENTORY, or start the lab with `runner lab up`",
+                inventory_path.display()
+            );
+        }
+        let playbook = Playbook::load(&playbook_path)?;
+        let inventory = Inventory::load(&inventory_path)?;
+        let redactor = Redactor::new();
+        let runner = Runner {
+            plugins,
+            reporter: output::reporter(args.output, redactor.clone()),
+            redactor,
+        };
+        let opts = RunOptions {
+            mode: self.mode,
+            forks: args.forks,
+            tags: args.tags.clone(),
+            skip_tags: args.skip_tags.clone(),
+            limit: args.limit.clone(),
+            extra_vars: self.extra_vars,
+            state_dir: state_dir.to_path_buf(),
+            resume: self.resume,
+            saved_plan: self.saved,
+            diff: self.diff,
+            ..Default::default()
+        };
+        runner
+            .run(&playbook, inventory, opts)
+            .await
+            .map_err(|e| match e {
+                RunError::Input(e) => anyhow::anyhow!("{e}"),
+                RunError::Setup(e) => anyhow::anyhow!("{e}"),
+            })
     }
 }
 
