@@ -6,18 +6,19 @@
 //! Observes through the management API when `management_url` is given,
 //! through `rabbitmqctl` otherwise; changes go through `rabbitmqctl`.
 
+use runner_plugin_rabbitmq_common::{NodeAccess, SCHEMA_PROPERTIES, ctl_patterns};
 use runner_plugin_sdk::{
-    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, basic_auth, export_plugin,
-    get_json, params, probe, sh_quote,
+    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params, probe,
+    sh_quote,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+/// Unknown fields are refused by the schema (`additionalProperties`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Params {
-    #[serde(default = "default_container")]
-    container: String,
+    #[serde(flatten)]
+    node: NodeAccess,
     #[serde(default = "default_vhost")]
     vhost: String,
     #[serde(default)]
@@ -26,14 +27,6 @@ struct Params {
     #[serde(default)]
     absent: Vec<String>,
     default_queue_type: Option<String>,
-    management_url: Option<String>,
-    #[serde(default = "default_admin")]
-    admin_user: String,
-    admin_password: Option<String>,
-}
-
-fn default_admin() -> String {
-    "admin".into()
 }
 
 #[derive(Deserialize, Clone)]
@@ -48,9 +41,6 @@ struct Policy {
     priority: i64,
 }
 
-fn default_container() -> String {
-    "rabbit".into()
-}
 fn default_vhost() -> String {
     "/".into()
 }
@@ -58,11 +48,10 @@ fn default_apply_to() -> String {
     "all".into()
 }
 
-const SCHEMA: &str = r#"{
+const SCHEMA_HEAD: &str = r#"{
   "type": "object",
   "additionalProperties": false,
   "properties": {
-    "container": {"type": "string", "default": "rabbit", "pattern": "^[A-Za-z0-9_.-]*$"},
     "vhost": {"type": "string"},
     "policies": {"type": "array", "items": {
       "type": "object", "required": ["name", "pattern", "definition"], "additionalProperties": false,
@@ -74,22 +63,9 @@ const SCHEMA: &str = r#"{
         "priority": {"type": "integer"}
       }}},
     "absent": {"type": "array", "items": {"type": "string"}},
-    "default_queue_type": {"enum": ["quorum", "classic", "stream"]},
-    "management_url": {"type": "string", "pattern": "^https?://[^/\\s]+$"},
-    "admin_user": {"type": "string"},
-    "admin_password": {"type": "string"}
-  }
-}"#;
+    "default_queue_type": {"enum": ["quorum", "classic", "stream"]},"#;
 
 struct PolicyPlugin;
-
-fn ctl(container: &str, args: &str) -> String {
-    if container.is_empty() {
-        format!("rabbitmqctl {args}")
-    } else {
-        format!("docker exec {container} rabbitmqctl {args}")
-    }
-}
 
 fn json_probe(command: &str) -> Result<Value, String> {
     let out = probe(command)?;
@@ -107,37 +83,25 @@ struct Observed {
 }
 
 fn observe(p: &Params) -> Result<Observed, String> {
-    let c = p.container.as_str();
-    let (version, policies, vhosts) = match &p.management_url {
-        Some(url) => {
-            let url = url.trim_end_matches('/');
-            let auth = [basic_auth(
-                &p.admin_user,
-                p.admin_password
-                    .as_deref()
-                    .ok_or("management_url needs admin_password")?,
-            )];
-            let vhost = percent_encode(&p.vhost);
-            let overview = get_json(&format!("{url}/api/overview"), &auth)?;
-            (
-                overview["rabbitmq_version"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                get_json(&format!("{url}/api/policies/{vhost}"), &auth)?,
-                get_json(&format!("{url}/api/vhosts"), &auth)?,
-            )
-        }
+    let (version, policies, vhosts) = match p.node.api()? {
+        Some(api) => (
+            api.get("overview")?["rabbitmq_version"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            api.get(&format!("policies/{}", percent_encode(&p.vhost)))?,
+            api.get("vhosts")?,
+        ),
         None => (
-            probe(&ctl(c, "version"))?.stdout.trim().to_string(),
-            json_probe(&ctl(
-                c,
-                &format!("list_policies -p {} --formatter json", sh_quote(&p.vhost)),
-            ))?,
-            json_probe(&ctl(
-                c,
-                "list_vhosts name default_queue_type --formatter json",
-            ))?,
+            probe(&p.node.ctl("version"))?.stdout.trim().to_string(),
+            json_probe(&p.node.ctl(&format!(
+                "list_policies -p {} --formatter json",
+                sh_quote(&p.vhost)
+            )))?,
+            json_probe(
+                &p.node
+                    .ctl("list_vhosts name default_queue_type --formatter json"),
+            )?,
         ),
     };
     let major = version
@@ -174,32 +138,27 @@ fn definition_of(v: &Value) -> Value {
 
 impl Guest for PolicyPlugin {
     fn describe() -> PluginInfo {
-        let c = "docker exec {container} rabbitmqctl";
         PluginInfo {
             name: "policy".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "RabbitMQ policies and a vhost's default queue type (no ha-* on 4.x).".into(),
-            params_schema: SCHEMA.into(),
+            params_schema: format!("{SCHEMA_HEAD}{SCHEMA_PROPERTIES}\n  }}\n}}"),
             secret_params: vec!["admin_password".into()],
             capabilities: Capabilities {
-                probes: vec![
-                    format!("{c} version"),
-                    format!("{c} list_policies -p * --formatter json"),
-                    format!("{c} list_vhosts name default_queue_type --formatter json"),
-                    "rabbitmqctl version".into(),
-                    "rabbitmqctl list_policies -p * --formatter json".into(),
-                    "rabbitmqctl list_vhosts name default_queue_type --formatter json".into(),
-                ],
+                probes: [
+                    "version",
+                    "list_policies -p * --formatter json",
+                    "list_vhosts name default_queue_type --formatter json",
+                ]
+                .iter()
+                .flat_map(|a| ctl_patterns(a))
+                .collect(),
                 reads: vec![],
                 writes: vec![],
-                runs: vec![
-                    format!("{c} set_policy *"),
-                    format!("{c} clear_policy *"),
-                    format!("{c} update_vhost_metadata *"),
-                    "rabbitmqctl set_policy *".into(),
-                    "rabbitmqctl clear_policy *".into(),
-                    "rabbitmqctl update_vhost_metadata *".into(),
-                ],
+                runs: ["set_policy *", "clear_policy *", "update_vhost_metadata *"]
+                    .iter()
+                    .flat_map(|a| ctl_patterns(a))
+                    .collect(),
                 http: vec!["{management_url}/api/*".into()],
             },
         }
@@ -207,7 +166,6 @@ impl Guest for PolicyPlugin {
 
     fn plan(request: PlanRequest) -> Result<Plan, String> {
         let p: Params = params(&request)?;
-        let c = p.container.as_str();
         let seen = observe(&p)?;
         if seen.major >= 4 {
             for pol in &p.policies {
@@ -236,17 +194,14 @@ impl Guest for PolicyPlugin {
             if !same {
                 let def = serde_json::to_string(&wanted_def).map_err(|e| e.to_string())?;
                 out.push(actions::described(
-                    actions::run(&ctl(
-                        c,
-                        &format!(
-                            "set_policy -p {vhost} --priority {} --apply-to {} {} {} {}",
-                            pol.priority,
-                            sh_quote(&pol.apply_to),
-                            sh_quote(&pol.name),
-                            sh_quote(&pol.pattern),
-                            sh_quote(&def)
-                        ),
-                    )),
+                    actions::run(&p.node.ctl(&format!(
+                        "set_policy -p {vhost} --priority {} --apply-to {} {} {} {}",
+                        pol.priority,
+                        sh_quote(&pol.apply_to),
+                        sh_quote(&pol.name),
+                        sh_quote(&pol.pattern),
+                        sh_quote(&def)
+                    ))),
                     format!("set policy {} on {} ({def})", pol.name, p.vhost),
                 ));
             }
@@ -254,10 +209,10 @@ impl Guest for PolicyPlugin {
         for name in &p.absent {
             if current.iter().any(|c| c["name"] == name.as_str()) {
                 out.push(actions::described(
-                    actions::run(&ctl(
-                        c,
-                        &format!("clear_policy -p {vhost} {}", sh_quote(name)),
-                    )),
+                    actions::run(
+                        &p.node
+                            .ctl(&format!("clear_policy -p {vhost} {}", sh_quote(name))),
+                    ),
                     format!("remove policy {name} from {}", p.vhost),
                 ));
             }
@@ -274,13 +229,10 @@ impl Guest for PolicyPlugin {
                 .unwrap_or("classic");
             if current_type != qt {
                 out.push(actions::described(
-                    actions::run(&ctl(
-                        c,
-                        &format!(
-                            "update_vhost_metadata {vhost} --default-queue-type {}",
-                            sh_quote(qt)
-                        ),
-                    )),
+                    actions::run(&p.node.ctl(&format!(
+                        "update_vhost_metadata {vhost} --default-queue-type {}",
+                        sh_quote(qt)
+                    ))),
                     format!(
                         "make {qt} the default queue type of {} (was {current_type})",
                         p.vhost

@@ -9,19 +9,19 @@
 //! Erlang VM start, about a second, per question). Changes always go
 //! through `rabbitmqctl`, in the node's container or natively.
 
+use runner_plugin_rabbitmq_common::{Api, NodeAccess, SCHEMA_PROPERTIES, ctl_patterns};
 use runner_plugin_sdk::{
-    Action, Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, basic_auth, export_plugin,
-    get_json, params, probe, sh_quote,
+    Action, Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params,
+    probe, sh_quote,
 };
 use serde::Deserialize;
 use serde_json::Value;
 
+/// Unknown fields are refused by the schema (`additionalProperties`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Params {
-    /// Container running the node; empty: rabbitmqctl runs on the host.
-    #[serde(default = "default_container")]
-    container: String,
+    #[serde(flatten)]
+    node: NodeAccess,
     /// The seed host (its node is `{node_prefix}{seed}`), which others join.
     seed: String,
     /// Every host whose node the cluster should have.
@@ -34,21 +34,10 @@ struct Params {
     absent_users: Vec<String>,
     #[serde(default = "yes")]
     wait: bool,
-    /// This node's management API, e.g. http://10.0.0.11:15672.
-    management_url: Option<String>,
-    #[serde(default = "default_admin")]
-    admin_user: String,
-    admin_password: Option<String>,
     #[serde(default = "default_timeout")]
     timeout_s: u32,
 }
 
-fn default_container() -> String {
-    "rabbit".into()
-}
-fn default_admin() -> String {
-    "admin".into()
-}
 fn default_prefix() -> String {
     "rabbit@".into()
 }
@@ -59,46 +48,23 @@ fn default_timeout() -> u32 {
     180
 }
 
-const SCHEMA: &str = r#"{
+const SCHEMA_HEAD: &str = r#"{
   "type": "object",
   "required": ["seed", "members"],
   "additionalProperties": false,
   "properties": {
-    "container": {"type": "string", "default": "rabbit", "pattern": "^[A-Za-z0-9_.-]*$", "description": "container of the node (default rabbit); empty for a native install"},
     "seed": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "host whose node the others join"},
     "members": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}, "description": "hosts whose nodes form the cluster"},
     "node_prefix": {"type": "string", "pattern": "^[A-Za-z0-9_-]+@$"},
     "cluster_name": {"type": "string", "minLength": 1},
     "absent_users": {"type": "array", "items": {"type": "string"}},
     "wait": {"type": "boolean"},
-    "management_url": {"type": "string", "pattern": "^https?://[^/\\s]+$", "description": "observe through this node's management API"},
-    "admin_user": {"type": "string"},
-    "admin_password": {"type": "string"},
-    "timeout_s": {"type": "integer", "minimum": 1}
-  }
-}"#;
+    "timeout_s": {"type": "integer", "minimum": 1},"#;
 
 struct RabbitmqctlPlugin;
 
-struct Ctl {
-    prefix: String,
-}
-
-impl Ctl {
-    fn new(container: &str) -> Ctl {
-        let prefix = if container.is_empty() {
-            String::new()
-        } else {
-            format!("docker exec {container} ")
-        };
-        Ctl { prefix }
-    }
-    fn cmd(&self, args: &str) -> String {
-        format!("{}rabbitmqctl {args}", self.prefix)
-    }
-    fn run(&self, args: &str, summary: String) -> Action {
-        actions::described(actions::run(&self.cmd(args)), summary)
-    }
+fn run(node: &NodeAccess, args: &str, summary: String) -> Action {
+    actions::described(actions::run(&node.ctl(args)), summary)
 }
 
 /// Members and running nodes from `cluster_status --formatter json`.
@@ -120,25 +86,18 @@ fn strings(v: &Value) -> Vec<String> {
 
 /// Where the plugin looks: the management API or the CLI.
 enum Source<'a> {
-    Api {
-        url: &'a str,
-        auth: (String, String),
-    },
-    Cli(&'a Ctl),
+    Api(Api),
+    Cli(&'a NodeAccess),
 }
 
 impl Source<'_> {
     /// Whether the node's RabbitMQ application runs.
     fn running(&self) -> Result<bool, String> {
         match self {
-            Source::Api { url, auth } => Ok(runner_plugin_sdk::http_get(
-                &format!("{url}/api/overview"),
-                std::slice::from_ref(auth),
-            )
-            .is_ok_and(|r| r.status == 200)),
-            Source::Cli(ctl) => Ok(probe(&format!(
+            Source::Api(api) => Ok(api.answers("overview")),
+            Source::Cli(node) => Ok(probe(&format!(
                 "{}rabbitmq-diagnostics -q check_running",
-                ctl.prefix
+                node.exec_prefix()
             ))?
             .exit_code
                 == 0),
@@ -147,11 +106,10 @@ impl Source<'_> {
 
     fn status(&self) -> Result<Status, String> {
         match self {
-            Source::Api { url, auth } => {
-                let auth = std::slice::from_ref(auth);
-                let nodes = get_json(&format!("{url}/api/nodes"), auth)?;
+            Source::Api(api) => {
+                let nodes = api.get("nodes")?;
                 let list = nodes.as_array().cloned().unwrap_or_default();
-                let name = get_json(&format!("{url}/api/cluster-name"), auth)?;
+                let name = api.get("cluster-name")?;
                 Ok(Status {
                     name: name["name"].as_str().unwrap_or_default().to_string(),
                     members: list
@@ -165,8 +123,8 @@ impl Source<'_> {
                         .collect(),
                 })
             }
-            Source::Cli(ctl) => {
-                let out = probe(&ctl.cmd("cluster_status --formatter json"))?;
+            Source::Cli(node) => {
+                let out = probe(&node.ctl("cluster_status --formatter json"))?;
                 if out.exit_code != 0 {
                     return Err(format!("cluster_status failed: {}", out.stderr.trim()));
                 }
@@ -186,11 +144,9 @@ impl Source<'_> {
 
     fn users(&self) -> Result<Vec<String>, String> {
         let listed = match self {
-            Source::Api { url, auth } => {
-                get_json(&format!("{url}/api/users"), std::slice::from_ref(auth))?
-            }
-            Source::Cli(ctl) => {
-                let out = probe(&ctl.cmd("list_users --formatter json"))?;
+            Source::Api(api) => api.get("users")?,
+            Source::Cli(node) => {
+                let out = probe(&node.ctl("list_users --formatter json"))?;
                 serde_json::from_str(&out.stdout).unwrap_or_default()
             }
         };
@@ -212,34 +168,39 @@ impl Source<'_> {
 
 impl Guest for RabbitmqctlPlugin {
     fn describe() -> PluginInfo {
-        let c = "{container}";
         PluginInfo {
             name: "rabbitmqctl".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "RabbitMQ cluster membership: join, name, forget, default users, wait for all nodes.".into(),
-            params_schema: SCHEMA.into(),
+            params_schema: format!("{SCHEMA_HEAD}{SCHEMA_PROPERTIES}\n  }}\n}}"),
             secret_params: vec!["admin_password".into()],
             capabilities: Capabilities {
-                probes: vec![
-                    format!("docker exec {c} rabbitmqctl cluster_status --formatter json"),
-                    format!("docker exec {c} rabbitmqctl list_users --formatter json"),
-                    format!("docker exec {c} rabbitmq-diagnostics -q check_running"),
-                    format!("docker exec {c} rabbitmqctl await_online_nodes * --timeout 10"),
-                    "rabbitmqctl await_online_nodes * --timeout 10".into(),
-                    "rabbitmqctl cluster_status --formatter json".into(),
-                    "rabbitmqctl list_users --formatter json".into(),
+                probes: [
+                    "cluster_status --formatter json",
+                    "list_users --formatter json",
+                    "await_online_nodes * --timeout 10",
+                ]
+                .iter()
+                .flat_map(|a| ctl_patterns(a))
+                .chain([
+                    "docker exec {container} rabbitmq-diagnostics -q check_running".into(),
                     "rabbitmq-diagnostics -q check_running".into(),
-                ],
+                ])
+                .collect(),
                 reads: vec![],
                 writes: vec![],
-                runs: vec![
-                    format!("docker exec {c} rabbitmqctl eval 'rpc:call(list_to_atom(\"*\"), rabbit, stop, []).'"),
-                    "rabbitmqctl eval 'rpc:call(list_to_atom(\"*\"), rabbit, stop, []).'".into(),
-                    format!("docker exec {c} rabbitmqctl *"),
-                    format!("docker exec {c} rabbitmq-diagnostics *"),
-                    "rabbitmqctl *".into(),
+                runs: [
+                    // Stopping a leaver through the cluster's own connection.
+                    "eval 'rpc:call(list_to_atom(\"*\"), rabbit, stop, []).'",
+                    "*",
+                ]
+                .iter()
+                .flat_map(|a| ctl_patterns(a))
+                .chain([
+                    "docker exec {container} rabbitmq-diagnostics *".into(),
                     "rabbitmq-diagnostics *".into(),
-                ],
+                ])
+                .collect(),
                 http: vec!["{management_url}/api/*".into()],
             },
         }
@@ -258,23 +219,17 @@ impl Guest for RabbitmqctlPlugin {
                 p.members.join(", ")
             ));
         }
-        let ctl = Ctl::new(&p.container);
         let timeout_ms = p.timeout_s.saturating_mul(1000);
-        let source = match &p.management_url {
-            Some(url) => Source::Api {
-                url: url.trim_end_matches('/'),
-                auth: basic_auth(
-                    &p.admin_user,
-                    p.admin_password
-                        .as_deref()
-                        .ok_or("management_url needs admin_password")?,
-                ),
-            },
-            None => Source::Cli(&ctl),
+        let source = match p.node.api()? {
+            Some(api) => Source::Api(api),
+            None => Source::Cli(&p.node),
         };
         // Not booted yet (a fresh container): wait, then plan again.
         if !source.running()? {
-            let diag = format!("{}rabbitmq-diagnostics -q check_running", ctl.prefix);
+            let diag = format!(
+                "{}rabbitmq-diagnostics -q check_running",
+                p.node.exec_prefix()
+            );
             return Ok(Plan {
                 actions: vec![actions::described(
                     actions::wait_command(&diag, None, timeout_ms),
@@ -289,16 +244,26 @@ impl Guest for RabbitmqctlPlugin {
         if !joined {
             // Not a member: the seed's sequence. `reset` wipes this node,
             // which is right only because it holds nothing of the cluster.
-            out.push(ctl.run("stop_app", format!("stop the RabbitMQ app on {}", node)));
-            out.push(ctl.run(
+            out.push(run(
+                &p.node,
+                "stop_app",
+                format!("stop the RabbitMQ app on {}", node),
+            ));
+            out.push(run(
+                &p.node,
                 "reset",
                 format!("reset {} (not yet a cluster member)", node),
             ));
-            out.push(ctl.run(
+            out.push(run(
+                &p.node,
                 &format!("join_cluster {}", sh_quote(&seed)),
                 format!("join {} to {}", node, seed),
             ));
-            out.push(ctl.run("start_app", format!("start the RabbitMQ app on {}", node)));
+            out.push(run(
+                &p.node,
+                "start_app",
+                format!("start the RabbitMQ app on {}", node),
+            ));
             return Ok(Plan {
                 actions: out,
                 replan: true,
@@ -310,13 +275,14 @@ impl Guest for RabbitmqctlPlugin {
                     // Through the cluster's own connection: the leaver is no
                     // longer in the inventory, so its name may not resolve.
                     out.push(actions::described(
-                        actions::run(&ctl.cmd(&format!(
+                        actions::run(&p.node.ctl(&format!(
                             "eval 'rpc:call(list_to_atom(\"{extra}\"), rabbit, stop, []).'"
                         ))),
                         format!("stop the RabbitMQ app on {extra}, which leaves the cluster"),
                     ));
                 }
-                out.push(ctl.run(
+                out.push(run(
+                    &p.node,
                     &format!("forget_cluster_node {}", sh_quote(extra)),
                     format!("forget {extra}: no longer in the inventory"),
                 ));
@@ -324,7 +290,8 @@ impl Guest for RabbitmqctlPlugin {
             if let Some(name) = &p.cluster_name
                 && *name != st.name
             {
-                out.push(ctl.run(
+                out.push(run(
+                    &p.node,
                     &format!("set_cluster_name {}", sh_quote(name)),
                     format!("name the cluster {name}"),
                 ));
@@ -332,7 +299,8 @@ impl Guest for RabbitmqctlPlugin {
             if !p.absent_users.is_empty() {
                 let present = source.users()?;
                 for u in p.absent_users.iter().filter(|u| present.contains(u)) {
-                    out.push(ctl.run(
+                    out.push(run(
+                        &p.node,
                         &format!("delete_user {}", sh_quote(u)),
                         format!("remove the user {u}"),
                     ));
@@ -344,7 +312,8 @@ impl Guest for RabbitmqctlPlugin {
         if p.wait && (!all_running || !out.is_empty()) {
             out.push(actions::described(
                 actions::wait_command(
-                    &ctl.cmd(&format!("await_online_nodes {} --timeout 10", nodes.len())),
+                    &p.node
+                        .ctl(&format!("await_online_nodes {} --timeout 10", nodes.len())),
                     None,
                     timeout_ms,
                 ),

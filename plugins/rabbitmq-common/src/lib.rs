@@ -1,0 +1,98 @@
+//! How the RabbitMQ plugins reach a node: `rabbitmqctl` inside the node's
+//! container (`docker exec`) or natively for changes, and the management
+//! API — milliseconds per question where the CLI starts an Erlang VM —
+//! for observation when a URL is given.
+//!
+//! Plugins embed [`NodeAccess`] in their parameters with
+//! `#[serde(flatten)]` and its schema properties with [`SCHEMA_PROPERTIES`].
+
+use runner_plugin_sdk::{basic_auth, get_json};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+pub struct NodeAccess {
+    /// Container of the node; empty for a native install.
+    #[serde(default = "default_container")]
+    pub container: String,
+    /// The node's management API, e.g. `http://10.0.0.11:15672`.
+    pub management_url: Option<String>,
+    #[serde(default = "default_admin")]
+    pub admin_user: String,
+    pub admin_password: Option<String>,
+}
+
+fn default_container() -> String {
+    "rabbit".into()
+}
+fn default_admin() -> String {
+    "admin".into()
+}
+
+/// JSON Schema properties of [`NodeAccess`], to splice into a plugin's
+/// schema (`container` has its default here, so capability patterns see it).
+pub const SCHEMA_PROPERTIES: &str = r#"
+    "container": {"type": "string", "default": "rabbit", "pattern": "^[A-Za-z0-9_.-]*$", "description": "container of the node; empty for a native install"},
+    "management_url": {"type": "string", "pattern": "^https?://[^/\\s]+$", "description": "observe through this node's management API"},
+    "admin_user": {"type": "string"},
+    "admin_password": {"type": "string"}"#;
+
+/// Capability patterns for `rabbitmqctl ARGS` run either way.
+pub fn ctl_patterns(args: &str) -> Vec<String> {
+    vec![
+        format!("docker exec {{container}} rabbitmqctl {args}"),
+        format!("rabbitmqctl {args}"),
+    ]
+}
+
+impl NodeAccess {
+    /// `rabbitmqctl ARGS`, in the container when there is one.
+    pub fn ctl(&self, args: &str) -> String {
+        format!("{}rabbitmqctl {args}", self.exec_prefix())
+    }
+
+    /// `docker exec CONTAINER ` or nothing.
+    pub fn exec_prefix(&self) -> String {
+        if self.container.is_empty() {
+            String::new()
+        } else {
+            format!("docker exec {} ", self.container)
+        }
+    }
+
+    /// The API's base URL and credentials, when observation goes through it.
+    pub fn api(&self) -> Result<Option<Api>, String> {
+        let Some(url) = &self.management_url else {
+            return Ok(None);
+        };
+        let password = self
+            .admin_password
+            .as_deref()
+            .ok_or("management_url needs admin_password")?;
+        Ok(Some(Api {
+            base: url.trim_end_matches('/').to_string(),
+            auth: basic_auth(&self.admin_user, password),
+        }))
+    }
+}
+
+pub struct Api {
+    pub base: String,
+    auth: (String, String),
+}
+
+impl Api {
+    /// GET `/api/{path}` as JSON.
+    pub fn get(&self, path: &str) -> Result<Value, String> {
+        get_json(&format!("{}/api/{path}", self.base), std::slice::from_ref(&self.auth))
+    }
+
+    /// Whether `/api/{path}` answers 200.
+    pub fn answers(&self, path: &str) -> bool {
+        runner_plugin_sdk::http_get(
+            &format!("{}/api/{path}", self.base),
+            std::slice::from_ref(&self.auth),
+        )
+        .is_ok_and(|r| r.status == 200)
+    }
+}
