@@ -66,11 +66,21 @@ pub enum Command {
     /// An AMQP workload against any cluster: throughput, confirm latency,
     /// and whether every confirmed message came back.
     Probe(runner_amqp_probe::cli::ProbeArgs),
-    /// Local lab hosts (containers with sshd and Docker).
+    /// Local lab hosts (containers with sshd and Docker), and fault
+    /// injection on the cluster built on them.
     Lab {
         #[command(subcommand)]
-        command: runner_lab::LabCommand,
+        command: LabCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    #[command(flatten)]
+    Hosts(runner_lab::LabCommand),
+    /// Inject faults under an AMQP load through the virtual IP and report
+    /// lost messages and outages per fault.
+    Chaos(runner_chaos::cli::ChaosArgs),
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use runner_plugin_host::{Limits, PluginHost};
 
-use crate::cli::{Cli, Command, PluginCommand};
+use crate::cli::{Cli, Command, LabCommand, PluginCommand};
 use crate::paths;
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -36,6 +36,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             command: PluginCommand::New { name, dir },
         } => scaffold::new_plugin(&name, &dir),
         Command::Probe(args) => runner_amqp_probe::cli::run(args).await,
-        Command::Lab { command } => runner_lab::run(command).await,
+        Command::Lab {
+            command: LabCommand::Hosts(command),
+        } => runner_lab::run(command).await,
+        Command::Lab {
+            command: LabCommand::Chaos(args),
+        } => runner_chaos::cli::run(args).await,
     }
 }
