@@ -208,6 +208,9 @@ steps:
         assert_eq!(c, "one\n", "killed before step two finished");
     }
 
+    // A preview in between is newer, but `last` means the last applying run.
+    let preview = run(w, &["play", "site.yaml", "-i", inv, "--dry-run"]);
+    assert_eq!(preview.status.code(), Some(0));
     let resumed = run(
         w,
         &[

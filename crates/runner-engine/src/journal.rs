@@ -138,7 +138,8 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// The newest journal in `dir`.
+/// The newest journal in `dir` of a run that applied changes (previews,
+/// plans and replays have nothing to resume).
 pub fn latest(dir: &Path) -> anyhow::Result<PathBuf> {
     let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("no runs recorded in {}: {e}", dir.display()))?
@@ -146,8 +147,20 @@ pub fn latest(dir: &Path) -> anyhow::Result<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     runs.sort();
-    runs.pop()
-        .ok_or_else(|| anyhow::anyhow!("no runs recorded in {}", dir.display()))
+    runs.into_iter()
+        .rev()
+        .find(|p| mode_of(p).as_deref() == Some("apply"))
+        .ok_or_else(|| anyhow::anyhow!("no applying run recorded in {}", dir.display()))
+}
+
+/// The mode (`apply`, `dry-run`, `plan`) a journal's run had.
+pub fn mode_of(path: &Path) -> Option<String> {
+    let f = File::open(path).ok()?;
+    let first = BufReader::new(f).lines().next()?.ok()?;
+    match serde_json::from_str(&first).ok()? {
+        Entry::Run { mode, .. } => Some(mode),
+        _ => None,
+    }
 }
 
 /// A new run id: sortable by time.

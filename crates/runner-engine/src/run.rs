@@ -117,6 +117,14 @@ struct ResumeState {
 
 impl ResumeState {
     fn from_journal(path: &std::path::Path) -> anyhow::Result<ResumeState> {
+        if let Some(mode) = journal::mode_of(path)
+            && mode != "apply"
+        {
+            anyhow::bail!(
+                "{} is a {mode} run: it changed nothing, so there is nothing to resume",
+                path.display()
+            );
+        }
         let entries = journal::read(path)?;
         let mut state = ResumeState::default();
         let mut started: Vec<(usize, String, String)> = Vec::new();
