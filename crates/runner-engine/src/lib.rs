@@ -10,6 +10,7 @@ pub mod journal;
 pub mod observer;
 pub mod pattern;
 pub mod playbook;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod saved_plan;
@@ -19,6 +20,7 @@ pub mod yaml;
 
 pub use inventory::Inventory;
 pub use playbook::Playbook;
+pub use replay::replay;
 pub use report::{PlannedAction, Recap, Reporter, Status};
-pub use run::{Mode, RunError, RunOptions, RunResult, Runner, replay};
+pub use run::{Mode, RunError, RunOptions, RunResult, Runner};
 pub use yaml::InputError;

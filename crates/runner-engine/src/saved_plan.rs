@@ -7,7 +7,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::hosts::Hosts;
 use crate::journal::Observation;
+use crate::observer::{command_answer, file_answer, http_answer, http_call, run_probe};
 
 pub const FORMAT: u32 = 1;
 
@@ -63,4 +65,31 @@ pub fn file_sha(path: &Path) -> String {
     std::fs::read(path)
         .map(|b| hex::encode(Sha256::digest(b)))
         .unwrap_or_default()
+}
+
+/// Why `saved` no longer fits the hosts: the first recorded observation
+/// that answers differently now, asked again exactly as recorded.
+pub(crate) async fn stale_reason(hosts: &Hosts, saved: &SavedPlan) -> Option<String> {
+    for entry in &saved.entries {
+        let t = hosts.transport(&entry.host);
+        for o in &entry.observations {
+            let answer = match o.kind.as_str() {
+                "probe" => command_answer(&run_probe(t.as_ref(), &o.request).await),
+                "read" => file_answer(
+                    &runner_transport::files::read(t.as_ref(), &o.request)
+                        .await
+                        .map_err(|e| e.to_string()),
+                ),
+                _ => http_answer(&http_call("GET", &o.request, &[], None).await),
+            };
+            let sha = hex::encode(Sha256::digest(answer.to_string()));
+            if sha != o.answer_sha {
+                return Some(format!(
+                    "{}: {} '{}' answers differently than when the plan was made",
+                    entry.host, o.kind, o.request
+                ));
+            }
+        }
+    }
+    None
 }
