@@ -84,7 +84,10 @@ pub struct Api {
 impl Api {
     /// GET `/api/{path}` as JSON.
     pub fn get(&self, path: &str) -> Result<Value, String> {
-        get_json(&format!("{}/api/{path}", self.base), std::slice::from_ref(&self.auth))
+        get_json(
+            &format!("{}/api/{path}", self.base),
+            std::slice::from_ref(&self.auth),
+        )
     }
 
     /// Whether `/api/{path}` answers 200.
