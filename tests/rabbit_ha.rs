@@ -261,6 +261,36 @@ fn rabbit_ha_on_rabbitmq_4() {
         "exactly one balancer holds the VIP"
     );
 
+    // The seed's mistakes, fixed in what the plugins rendered (#1, #3, #9, #10).
+    let cfg = lab.ssh("lb1", "cat /opt/haproxy/conf/haproxy.cfg");
+    for line in [
+        "timeout client 10800s",
+        "timeout server 10800s",
+        "default-server check inter 1000ms fall 2 rise 2 on-marked-down shutdown-sessions",
+        "monitor fail if { nbsrv(rabbitmq) lt 1 }",
+    ] {
+        assert!(cfg.contains(line), "haproxy.cfg lacks `{line}`:\n{cfg}");
+    }
+    let ka = lab.ssh(
+        "lb2",
+        "cat /etc/keepalived/keepalived.conf /etc/keepalived/check-haproxy.sh",
+    );
+    assert!(!ka.contains("killall"), "{ka}");
+    assert!(ka.contains("fall 2") && ka.contains("rise 2"), "{ka}");
+    assert!(
+        ka.contains("weight -30"),
+        "more than the priority gap of 10: {ka}"
+    );
+    assert!(ka.contains("priority 140"), "{ka}");
+    assert!(ka.contains("http://127.0.0.1:8101/health"), "{ka}");
+    for ip in ["10.213.57.21", "10.213.57.22"] {
+        assert_eq!(
+            get(&format!("http://{ip}:8101/health"), "", "").0,
+            200,
+            "{ip} health"
+        );
+    }
+
     // AMQP through VIP:5670: publish with confirms, consume; quorum queue.
     let url = format!(
         "amqp://admin:{}@{vip}:5670/%2f",
