@@ -27,7 +27,7 @@ use crate::hosts::Hosts;
 use crate::inventory::Inventory;
 use crate::journal::{self, Entry, Journal};
 use crate::pattern;
-use crate::playbook::Playbook;
+use crate::playbook::{Playbook, Step};
 use crate::report::{Recap, Reporter, Status};
 use crate::saved_plan::{self, SavedEntry, SavedPlan};
 use crate::template::Templates;
@@ -142,29 +142,7 @@ impl Runner {
         let templates = Templates::default();
 
         // 1. Targets and plugins: static checks, no host touched.
-        let limit = match &opts.limit {
-            Some(l) => Some(
-                pattern::select(&inventory, l)
-                    .map_err(|e| RunError::Setup(format!("--limit: {e}")))?,
-            ),
-            None => None,
-        };
-        let mut targets: Vec<Vec<String>> = Vec::new();
-        let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
-        for step in &playbook.steps {
-            let mut hosts = pattern::select(&inventory, &step.on)
-                .map_err(|e| playbook.step_error(step.index, "on", e))?;
-            if let Some(l) = &limit {
-                hosts.retain(|h| l.contains(h));
-            }
-            targets.push(hosts);
-            let plugin = self
-                .plugins
-                .get(&step.plugin)
-                .await
-                .map_err(|e| playbook.step_error(step.index, "plugin", format!("{e:#}")))?;
-            plugins.push(plugin);
-        }
+        let (targets, plugins) = self.resolve_steps(playbook, &inventory, &opts).await?;
 
         // 2. Secrets and variables.
         let mut vars = playbook.vars.clone();
@@ -265,17 +243,7 @@ impl Runner {
             .filter(|h| targets.iter().any(|t| t.contains(h)))
             .collect();
         if playbook.gather_facts {
-            let mut tasks = Vec::new();
-            for h in &all_targets {
-                let (shared, h, forks) = (shared.clone(), h.clone(), forks.clone());
-                tasks.push(tokio::spawn(async move {
-                    let _permit = forks.acquire().await;
-                    let t = shared.hosts.transport(&h);
-                    (h, facts::gather(t.as_ref()).await)
-                }));
-            }
-            for task in tasks {
-                let (h, r) = task.await.map_err(|e| RunError::Setup(e.to_string()))?;
+            for (h, r) in gather_facts(&shared, &all_targets, &forks).await? {
                 match r {
                     Ok(f) => {
                         shared.facts.lock().expect("facts").insert(h, f);
@@ -383,56 +351,7 @@ impl Runner {
 
         // 7. The steps.
         for (step, step_jobs) in playbook.steps.iter().zip(jobs) {
-            let hosts: Vec<String> = step_jobs
-                .iter()
-                .map(|(h, _)| h.clone())
-                .filter(|h| !down.contains(h))
-                .collect();
-            self.reporter
-                .step_started(step.index, &step.name, &step.plugin, &hosts);
-            let batch_size = step.serial.unwrap_or(usize::MAX).max(1);
-            let mut pending: Vec<(String, Option<Job>)> = step_jobs
-                .into_iter()
-                .filter(|(h, _)| !down.contains(h))
-                .collect();
-            while !pending.is_empty() {
-                let rest = pending.split_off(batch_size.min(pending.len()));
-                let batch = std::mem::replace(&mut pending, rest);
-                let mut tasks = Vec::new();
-                for (h, job) in batch {
-                    let (shared, forks) = (shared.clone(), forks.clone());
-                    let step_index = step.index;
-                    tasks.push(tokio::spawn(async move {
-                        let _permit = forks.acquire().await;
-                        let (status, message, inputs) = match job {
-                            None => (Status::Skipped, String::new(), String::new()),
-                            Some(job) => {
-                                let inputs = job.inputs.clone();
-                                let (s, m) = run_job(&shared, job).await;
-                                (s, m, inputs)
-                            }
-                        };
-                        let message = shared.redactor.redact(&message);
-                        let _ = shared.journal.write(&Entry::HostDone {
-                            step: step_index,
-                            host: h.clone(),
-                            status: status.as_str().into(),
-                            inputs,
-                            message: message.clone(),
-                        });
-                        shared.reporter.host_done(step_index, &h, status, &message);
-                        (h, status)
-                    }));
-                }
-                for task in tasks {
-                    let (h, status) = task.await.map_err(|e| RunError::Setup(e.to_string()))?;
-                    recap.count(&h, status);
-                    if matches!(status, Status::Failed | Status::Unreachable) {
-                        down.insert(h);
-                    }
-                }
-            }
-            self.reporter.step_done(step.index);
+            run_step(&shared, &forks, step, step_jobs, &mut down, &mut recap).await?;
         }
 
         let status = if recap.any(|h| h.failed + h.unreachable) {
@@ -456,6 +375,127 @@ impl Runner {
         });
         Ok(RunResult { recap, plan })
     }
+}
+
+impl Runner {
+    /// Each step's target hosts (after `--limit`) and loaded plugin.
+    async fn resolve_steps(
+        &self,
+        playbook: &Playbook,
+        inventory: &Inventory,
+        opts: &RunOptions,
+    ) -> Result<(Vec<Vec<String>>, Vec<Arc<LoadedPlugin>>), RunError> {
+        let limit = match &opts.limit {
+            Some(l) => Some(
+                pattern::select(inventory, l)
+                    .map_err(|e| RunError::Setup(format!("--limit: {e}")))?,
+            ),
+            None => None,
+        };
+        let mut targets = Vec::new();
+        let mut plugins = Vec::new();
+        for step in &playbook.steps {
+            let mut hosts = pattern::select(inventory, &step.on)
+                .map_err(|e| playbook.step_error(step.index, "on", e))?;
+            if let Some(l) = &limit {
+                hosts.retain(|h| l.contains(h));
+            }
+            targets.push(hosts);
+            let plugin = self
+                .plugins
+                .get(&step.plugin)
+                .await
+                .map_err(|e| playbook.step_error(step.index, "plugin", format!("{e:#}")))?;
+            plugins.push(plugin);
+        }
+        Ok((targets, plugins))
+    }
+}
+
+/// Facts of every host in `hosts`, gathered in parallel up to `forks`.
+async fn gather_facts(
+    shared: &Arc<Shared>,
+    hosts: &[String],
+    forks: &Arc<Semaphore>,
+) -> Result<Vec<(String, Result<Value, String>)>, RunError> {
+    let mut tasks = Vec::new();
+    for h in hosts {
+        let (shared, h, forks) = (shared.clone(), h.clone(), forks.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = forks.acquire().await;
+            let t = shared.hosts.transport(&h);
+            (h, facts::gather(t.as_ref()).await)
+        }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.map_err(|e| RunError::Setup(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// One step on its hosts still up: batches of `serial`, each batch in
+/// parallel up to `forks`; a host that fails is down for the later steps.
+async fn run_step(
+    shared: &Arc<Shared>,
+    forks: &Arc<Semaphore>,
+    step: &Step,
+    step_jobs: Vec<(String, Option<Job>)>,
+    down: &mut HashSet<String>,
+    recap: &mut Recap,
+) -> Result<(), RunError> {
+    let hosts: Vec<String> = step_jobs
+        .iter()
+        .map(|(h, _)| h.clone())
+        .filter(|h| !down.contains(h))
+        .collect();
+    shared
+        .reporter
+        .step_started(step.index, &step.name, &step.plugin, &hosts);
+    let batch_size = step.serial.unwrap_or(usize::MAX).max(1);
+    let mut pending: Vec<(String, Option<Job>)> = step_jobs
+        .into_iter()
+        .filter(|(h, _)| !down.contains(h))
+        .collect();
+    while !pending.is_empty() {
+        let rest = pending.split_off(batch_size.min(pending.len()));
+        let batch = std::mem::replace(&mut pending, rest);
+        let mut tasks = Vec::new();
+        for (h, job) in batch {
+            let (shared, forks) = (shared.clone(), forks.clone());
+            let step_index = step.index;
+            tasks.push(tokio::spawn(async move {
+                let _permit = forks.acquire().await;
+                let (status, message, inputs) = match job {
+                    None => (Status::Skipped, String::new(), String::new()),
+                    Some(job) => {
+                        let inputs = job.inputs.clone();
+                        let (s, m) = run_job(&shared, job).await;
+                        (s, m, inputs)
+                    }
+                };
+                let message = shared.redactor.redact(&message);
+                let _ = shared.journal.write(&Entry::HostDone {
+                    step: step_index,
+                    host: h.clone(),
+                    status: status.as_str().into(),
+                    inputs,
+                    message: message.clone(),
+                });
+                shared.reporter.host_done(step_index, &h, status, &message);
+                (h, status)
+            }));
+        }
+        for task in tasks {
+            let (h, status) = task.await.map_err(|e| RunError::Setup(e.to_string()))?;
+            recap.count(&h, status);
+            if matches!(status, Status::Failed | Status::Unreachable) {
+                down.insert(h);
+            }
+        }
+    }
+    shared.reporter.step_done(step.index);
+    Ok(())
 }
 
 fn digest(v: &Value) -> String {
