@@ -113,8 +113,8 @@ pub async fn run(args: ChaosArgs) -> Result<i32> {
             return Ok(2);
         }
     };
-    let health = health::check(&cluster).await;
-    if !health.whole() {
+    // Right after a play, HAProxy's checks and the VIP may still be settling.
+    if let Err(health) = health::wait_whole(&cluster, Duration::from_secs(60)).await {
         println!(
             "{NOT_WHOLE} It is not whole now: {}. Build or repair it with `runner play playbooks/rabbit-ha.yaml` \
              (after `runner lab up` if hosts are missing), then run the scenarios again.",

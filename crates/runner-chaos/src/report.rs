@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use runner_amqp_probe::events::{Event, EventKind};
 use runner_amqp_probe::{Report, ScenarioRow, render_scenario_table};
 use serde::Serialize;
 
@@ -24,6 +25,10 @@ pub struct ScenarioResult {
     pub vip_moved_s: Option<f64>,
     /// Longest confirm gap around the fault marker(s).
     pub fault_outage_s: Option<f64>,
+    /// The longest time one publisher went without a confirm, from the
+    /// fault on (the outage columns count confirms of all publishers
+    /// together, so a client stuck while another one goes on is seen here).
+    pub client_outage_s: Option<f64>,
     /// Longest confirm gap from the heal marker on (a VIP moving back, a
     /// node rejoining).
     pub recovery_outage_s: Option<f64>,
@@ -51,6 +56,7 @@ impl ScenarioResult {
             target: None,
             vip_moved_s: None,
             fault_outage_s: None,
+            client_outage_s: None,
             recovery_outage_s: None,
             time_to_whole_s: None,
             healed: false,
@@ -89,6 +95,30 @@ impl ScenarioResult {
         self.row = Some(ScenarioRow::from_report(self.scenario.clone(), &report));
         self.probe = Some(report);
     }
+}
+
+/// The longest gap between one publisher's confirms that ends after
+/// `from` (seconds since the start), up to `end`: the worst client's outage.
+pub fn client_outage(events: &[Event], from: f64, end: f64) -> Option<f64> {
+    let mut per: std::collections::BTreeMap<u32, Vec<f64>> = Default::default();
+    for e in events {
+        if let EventKind::Confirmed { id, .. } = &e.kind {
+            per.entry(id.publisher)
+                .or_default()
+                .push(e.at.as_secs_f64());
+        }
+    }
+    per.into_values()
+        .filter_map(|mut t| {
+            t.push(0.0);
+            t.push(end);
+            t.sort_by(f64::total_cmp);
+            t.windows(2)
+                .filter(|w| w[1] > from && w[0] < end)
+                .map(|w| w[1] - w[0])
+                .reduce(f64::max)
+        })
+        .reduce(f64::max)
 }
 
 /// The whole run.
@@ -146,6 +176,7 @@ impl ChaosReport {
             "scenario",
             "target",
             "fault outage s",
+            "worst client s",
             "recovery outage s",
             "VIP moved s",
             "to whole s",
@@ -157,6 +188,7 @@ impl ChaosReport {
                 s.scenario.clone(),
                 s.target.clone().unwrap_or_else(|| "-".into()),
                 secs(s.fault_outage_s),
+                secs(s.client_outage_s),
                 secs(s.recovery_outage_s),
                 secs(s.vip_moved_s),
                 secs(s.time_to_whole_s),
@@ -166,7 +198,7 @@ impl ChaosReport {
                 verdict(s),
             ]);
         }
-        for i in 2..=6 {
+        for i in 2..=7 {
             if let Some(c) = t.column_mut(i) {
                 c.set_cell_alignment(CellAlignment::Right);
             }
@@ -197,7 +229,7 @@ impl ChaosReport {
     /// The HA table and the details as one Markdown table.
     pub fn markdown(&self) -> String {
         let mut s = String::from(
-            "| scenario | outage s | published | confirmed | consumed | lost | duplicates | fault outage s | recovery outage s | VIP moved s | to whole s |\n\
+            "| scenario | outage s | published | confirmed | consumed | lost | duplicates | worst client s | recovery outage s | VIP moved s | to whole s |\n\
              |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
         );
         for (r, x) in self.rows().iter().zip(&self.scenarios) {
@@ -210,7 +242,7 @@ impl ChaosReport {
                 r.consumed,
                 r.lost,
                 r.duplicates,
-                secs(x.fault_outage_s),
+                secs(x.client_outage_s),
                 secs(x.recovery_outage_s),
                 secs(x.vip_moved_s),
                 secs(x.time_to_whole_s),
@@ -275,6 +307,32 @@ fn verdict(s: &ScenarioResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worst_client() {
+        use runner_amqp_probe::events::MsgId;
+        use std::time::Duration;
+        let ev = |p: u32, ms: u64| Event {
+            at: Duration::from_millis(ms),
+            kind: EventKind::Confirmed {
+                id: MsgId {
+                    publisher: p,
+                    seq: ms,
+                },
+                latency: Duration::from_millis(1),
+            },
+        };
+        // Publisher 0 goes on; publisher 1 stalls from 2 s to 9 s.
+        let events: Vec<Event> = (0..100)
+            .map(|i| ev(0, i * 100))
+            .chain([ev(1, 1000), ev(1, 2000), ev(1, 9000), ev(1, 9900)])
+            .collect();
+        let worst = client_outage(&events, 3.0, 10.0).unwrap();
+        assert!((worst - 7.0).abs() < 1e-9, "{worst}");
+        // Gaps that ended before the fault do not count.
+        let worst = client_outage(&events, 9.5, 10.0).unwrap();
+        assert!(worst < 1.0, "{worst}");
+    }
 
     #[test]
     fn renders_without_probe() {

@@ -13,8 +13,9 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
-use crate::report::ScenarioResult;
+use crate::report::{self, ScenarioResult};
 use crate::{faults, health};
+use runner_amqp_probe::events::EventKind;
 
 /// One kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -162,18 +163,28 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
     if result.healed {
         tokio::time::sleep(plan.settle).await;
     }
+    let events = handle.events();
+    let fault_at = events.iter().find_map(|e| match &e.kind {
+        EventKind::Marker { .. } => Some(e.at.as_secs_f64()),
+        _ => None,
+    });
+    if let Some(from) = fault_at {
+        result.client_outage_s =
+            report::client_outage(&events, from, handle.elapsed().as_secs_f64());
+    }
     log(s, "draining");
     let report = handle.drain(plan.drain_timeout).await;
     log(
         s,
         &format!(
-            "published {}, confirmed {}, consumed {}, lost {}, duplicates {}, longest outage {:.2} s",
+            "published {}, confirmed {}, consumed {}, lost {}, duplicates {}, longest outage {:.2} s, worst client {:.2} s",
             report.published,
             report.confirmed,
             report.consumed,
             report.lost,
             report.duplicates,
-            report.max_outage_s().unwrap_or(0.0)
+            report.max_outage_s().unwrap_or(0.0),
+            result.client_outage_s.unwrap_or(0.0)
         ),
     );
     result.set_probe(report);
