@@ -38,7 +38,7 @@ pub fn load(spec: &SecretsSpec, file: &Path, redactor: &Redactor) -> anyhow::Res
         if env_secret(name).is_none() && !values.contains_key(name) {
             let value: String = rand::rng()
                 .sample_iter(&Alphanumeric)
-                .take((*len).max(MIN_SECRET_LEN * 4))
+                .take((*len).max(MIN_SECRET_LEN))
                 .map(char::from)
                 .collect();
             values.insert(name.clone(), Value::String(value));

@@ -34,6 +34,10 @@ struct Params {
     absent_users: Vec<String>,
     #[serde(default = "yes")]
     wait: bool,
+    /// Only stop and forget members no longer expected (a step that runs
+    /// before the remaining nodes are reconfigured).
+    #[serde(default)]
+    leavers_only: bool,
     #[serde(default = "default_timeout")]
     timeout_s: u32,
 }
@@ -59,6 +63,7 @@ const SCHEMA_HEAD: &str = r#"{
     "cluster_name": {"type": "string", "minLength": 1},
     "absent_users": {"type": "array", "items": {"type": "string"}},
     "wait": {"type": "boolean"},
+    "leavers_only": {"type": "boolean", "description": "only stop and forget members no longer expected"},
     "timeout_s": {"type": "integer", "minimum": 1},"#;
 
 struct RabbitmqctlPlugin;
@@ -166,6 +171,29 @@ impl Source<'_> {
     }
 }
 
+/// Stop and forget the cluster's members that are no longer expected.
+fn forget_leavers(node: &NodeAccess, st: &Status, expected: &[String]) -> Vec<Action> {
+    let mut out = Vec::new();
+    for extra in st.members.iter().filter(|m| !expected.contains(m)) {
+        if st.running.contains(extra) {
+            // Through the cluster's own connection: the leaver is no
+            // longer in the inventory, so its name may not resolve.
+            out.push(actions::described(
+                actions::run(&node.ctl(&format!(
+                    "eval 'rpc:call(list_to_atom(\"{extra}\"), rabbit, stop, []).'"
+                ))),
+                format!("stop the RabbitMQ app on {extra}, which leaves the cluster"),
+            ));
+        }
+        out.push(run(
+            node,
+            &format!("forget_cluster_node {}", sh_quote(extra)),
+            format!("forget {extra}: no longer in the inventory"),
+        ));
+    }
+    out
+}
+
 impl Guest for RabbitmqctlPlugin {
     fn describe() -> PluginInfo {
         PluginInfo {
@@ -225,6 +253,21 @@ impl Guest for RabbitmqctlPlugin {
             None => Source::Cli(&p.node),
         };
         // Not booted yet (a fresh container): wait, then plan again.
+        if p.leavers_only {
+            // Before the remaining nodes change (and forget the leavers'
+            // addresses): nothing to do on a node that does not run yet.
+            if !source.running()? {
+                return Ok(Plan {
+                    actions: vec![],
+                    replan: false,
+                });
+            }
+            let st = source.status()?;
+            return Ok(Plan {
+                actions: forget_leavers(&p.node, &st, &nodes),
+                replan: false,
+            });
+        }
         if !source.running()? {
             let diag = format!(
                 "{}rabbitmq-diagnostics -q check_running",
@@ -270,23 +313,7 @@ impl Guest for RabbitmqctlPlugin {
             });
         }
         if node == seed {
-            for extra in st.members.iter().filter(|m| !nodes.contains(m)) {
-                if st.running.contains(extra) {
-                    // Through the cluster's own connection: the leaver is no
-                    // longer in the inventory, so its name may not resolve.
-                    out.push(actions::described(
-                        actions::run(&p.node.ctl(&format!(
-                            "eval 'rpc:call(list_to_atom(\"{extra}\"), rabbit, stop, []).'"
-                        ))),
-                        format!("stop the RabbitMQ app on {extra}, which leaves the cluster"),
-                    ));
-                }
-                out.push(run(
-                    &p.node,
-                    &format!("forget_cluster_node {}", sh_quote(extra)),
-                    format!("forget {extra}: no longer in the inventory"),
-                ));
-            }
+            out.extend(forget_leavers(&p.node, &st, &nodes));
             if let Some(name) = &p.cluster_name
                 && *name != st.name
             {
