@@ -3,15 +3,36 @@
 //! and a wait until every service runs. Shared by the plugins that run
 //! their service with compose (docker-compose, haproxy).
 //!
-//! Capabilities a plugin using this must declare (with `{dir}` the step
-//! parameter holding the project directory):
-//! probes `docker compose version --short`, `docker-compose version --short`,
-//! `docker compose --project-directory {dir} *`,
-//! `docker-compose --project-directory {dir} *`, `stat -c %a {dir}/*`;
-//! reads and writes `{dir}/*`; runs `docker compose --project-directory {dir} *`,
-//! `docker-compose --project-directory {dir} *` (and `rm -rf {dir}` for absent).
+//! A plugin using this declares [`capabilities`] for the parameter that
+//! holds the project directory (plus whatever else it does).
 
-use crate::{Action, actions, ensure_file, probe, sh_quote};
+use crate::{Action, Capabilities, actions, ensure_file, probe, sh_quote};
+
+/// What [`Project::plan`] needs, for the directory parameter `dir_param`
+/// (e.g. `project_dir`): the compose commands scoped to that directory and
+/// reading and writing inside it. [`Project::plan_absent`] also needs
+/// `rm -rf {dir}`.
+pub fn capabilities(dir_param: &str) -> Capabilities {
+    let dir = format!("{{{dir_param}}}");
+    let compose = [
+        format!("docker compose --project-directory {dir} *"),
+        format!("docker-compose --project-directory {dir} *"),
+    ];
+    let mut probes = vec![
+        "docker compose version --short".to_string(),
+        "docker-compose version --short".to_string(),
+        format!("stat -c %a {dir}/*"),
+    ];
+    probes.extend(compose.clone());
+    let runs = compose.to_vec();
+    Capabilities {
+        probes,
+        reads: vec![format!("{dir}/*")],
+        writes: vec![format!("{dir}/*")],
+        runs,
+        http: vec![],
+    }
+}
 
 /// One file of the project, below its directory.
 pub struct ProjectFile {

@@ -92,28 +92,10 @@ const SCHEMA: &str = r#"{
 struct ComposePlugin;
 
 fn capabilities() -> Capabilities {
-    let compose_cmds = |dir: &str| {
-        vec![
-            format!("docker compose --project-directory {dir} *"),
-            format!("docker-compose --project-directory {dir} *"),
-        ]
-    };
-    let mut probes = vec![
-        "docker compose version --short".to_string(),
-        "docker-compose version --short".to_string(),
-        "stat -c %a {project_dir}/*".to_string(),
-    ];
-    probes.extend(compose_cmds("{project_dir}"));
-    let mut runs = compose_cmds("{project_dir}");
-    runs.push("rm -rf {project_dir}".into());
-    runs.push("{files.validate}".into());
-    Capabilities {
-        probes,
-        reads: vec!["{project_dir}/*".into()],
-        writes: vec!["{project_dir}/*".into()],
-        runs,
-        http: vec![],
-    }
+    let mut caps = runner_plugin_sdk::compose::capabilities("project_dir");
+    caps.runs.push("rm -rf {project_dir}".into());
+    caps.runs.push("{files.validate}".into());
+    caps
 }
 
 impl Guest for ComposePlugin {

@@ -19,9 +19,7 @@
 mod config;
 
 use runner_plugin_sdk::compose::{Project, ProjectFile, Reload};
-use runner_plugin_sdk::{
-    Capabilities, Guest, Plan, PlanRequest, PluginInfo, export_plugin, params,
-};
+use runner_plugin_sdk::{Guest, Plan, PlanRequest, PluginInfo, export_plugin, params};
 
 use config::Params;
 
@@ -31,33 +29,17 @@ const CONF: &str = "conf/haproxy.cfg";
 
 impl Guest for HaproxyPlugin {
     fn describe() -> PluginInfo {
-        let compose = |dir: &str| {
-            vec![
-                format!("docker compose --project-directory {dir} *"),
-                format!("docker-compose --project-directory {dir} *"),
-            ]
-        };
-        let mut probes = vec![
-            "docker compose version --short".to_string(),
-            "docker-compose version --short".to_string(),
-            "stat -c %a {project_dir}/*".to_string(),
-        ];
-        probes.extend(compose("{project_dir}"));
-        let mut runs = compose("{project_dir}");
-        runs.push("docker run --rm --network none -v {}:/tmp/haproxy.cfg:ro {image} haproxy -c -q -f /tmp/haproxy.cfg".into());
+        let mut capabilities = runner_plugin_sdk::compose::capabilities("project_dir");
+        capabilities.runs.push(
+            "docker run --rm --network none -v {}:/tmp/haproxy.cfg:ro {image} haproxy -c -q -f /tmp/haproxy.cfg".into(),
+        );
         PluginInfo {
             name: "haproxy".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "HAProxy in front of a RabbitMQ cluster, with docker compose; validated, reloaded in place.".into(),
             params_schema: config::SCHEMA.into(),
             secret_params: vec!["stats_password".into(), "tls_pem".into()],
-            capabilities: Capabilities {
-                probes,
-                reads: vec!["{project_dir}/*".into()],
-                writes: vec!["{project_dir}/*".into()],
-                runs,
-                http: vec![],
-            },
+            capabilities,
         }
     }
 
