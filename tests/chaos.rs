@@ -8,79 +8,20 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 
 use serde_json::Value;
+use support::lab::Lab;
 use support::*;
 
 /// Generous: the goals are 2 s (VIP) and 5 s (clients), the test machine
 /// is slow and shared.
 const MAX_OUTAGE_S: f64 = 60.0;
 
-struct Lab {
-    work: tempfile::TempDir,
-}
-
-impl Lab {
-    fn up(version: &str) -> Option<Lab> {
-        if std::process::Command::new("docker")
-            .arg("info")
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            eprintln!("\n*** SKIPPING: no Docker engine answers (run ./dev setup) ***\n");
-            return None;
-        }
-        let lab = Lab { work: scratch() };
-        lab.runner(&["lab", "down"]);
-        let out = lab.runner(&["lab", "up", "--rabbitmq", version]);
-        assert!(out.status.success(), "lab up failed:\n{}", stderr(&out));
-        Some(lab)
-    }
-
-    fn dir(&self) -> &Path {
-        self.work.path()
-    }
-
-    fn runner(&self, args: &[&str]) -> Output {
-        let mut c = runner(self.dir());
-        c.env("RUNNER_LAB_DIR", self.dir().join("lab")).args(args);
-        let out = c.output().expect("runner");
-        eprintln!(
-            "$ runner {}\n{}{}",
-            args.join(" "),
-            stdout(&out),
-            stderr(&out)
-        );
-        out
-    }
-
-    fn play(&self) -> Output {
-        let playbook = root().join("playbooks/rabbit-ha.yaml");
-        let inv = self.dir().join("lab/inventory.yaml");
-        self.runner(&[
-            "play",
-            playbook.to_str().unwrap(),
-            "-i",
-            inv.to_str().unwrap(),
-            "--output",
-            "json",
-        ])
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.runner(&["lab", "down"]);
-    }
-}
-
 #[test]
 fn every_fault_loses_nothing_and_heals_on_rabbitmq_4() {
     let Some(lab) = Lab::up("4.0") else { return };
-    let built = lab.play();
+    let built = lab.play(&lab.inventory(), &["--output", "json"]);
     assert_eq!(built.status.code(), Some(0), "the cluster builds");
 
     let report_dir: PathBuf = lab.dir().join("chaos");

@@ -9,112 +9,13 @@
 mod amqp;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::lab::{LAB, Lab};
 use support::*;
-
-/// The lab's Docker names are fixed: one lab at a time.
-static LAB: Mutex<()> = Mutex::new(());
-
-struct Lab {
-    work: tempfile::TempDir,
-}
-
-impl Lab {
-    fn up(version: &str) -> Option<Lab> {
-        if std::process::Command::new("docker")
-            .arg("info")
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            eprintln!("\n*** SKIPPING: no Docker engine answers (run ./dev setup) ***\n");
-            return None;
-        }
-        let lab = Lab { work: scratch() };
-        lab.lab(&["down"]);
-        let out = lab.lab(&["up", "--rabbitmq", version]);
-        assert!(out.status.success(), "lab up failed:\n{}", stderr(&out));
-        Some(lab)
-    }
-
-    fn dir(&self) -> &Path {
-        self.work.path()
-    }
-
-    fn lab(&self, args: &[&str]) -> Output {
-        let mut full = vec!["lab"];
-        full.extend_from_slice(args);
-        let mut c = runner(self.dir());
-        c.env("RUNNER_LAB_DIR", self.dir().join("lab")).args(&full);
-        let out = c.output().expect("runner lab");
-        eprintln!(
-            "$ runner {}\n{}{}",
-            full.join(" "),
-            stdout(&out),
-            stderr(&out)
-        );
-        out
-    }
-
-    fn inventory(&self) -> PathBuf {
-        self.dir().join("lab/inventory.yaml")
-    }
-
-    fn play(&self, inventory: &Path, extra: &[&str]) -> Output {
-        let playbook = root().join("playbooks/rabbit-ha.yaml");
-        let mut args = vec![
-            "play",
-            playbook.to_str().unwrap(),
-            "-i",
-            inventory.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let mut c = runner(self.dir());
-        c.env("RUNNER_PLUGIN_PATH", plugins()).args(&args);
-        let out = c.output().expect("runner play");
-        eprintln!(
-            "$ runner {}\n{}{}",
-            args.join(" "),
-            stdout(&out),
-            stderr(&out)
-        );
-        out
-    }
-
-    fn secret(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self.dir().join("lab/rabbit-ha.secrets.yaml")).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-            .unwrap_or_else(|| panic!("no secret {name}"))
-            .trim_matches('"')
-            .to_string()
-    }
-
-    fn ssh(&self, host: &str, cmd: &str) -> String {
-        let out = self.lab(&["ssh", host, "--", cmd]);
-        stdout(&out)
-    }
-
-    fn vip(&self) -> String {
-        let inv = std::fs::read_to_string(self.inventory()).unwrap();
-        inv.lines()
-            .find_map(|l| l.trim().strip_prefix("vip: "))
-            .unwrap()
-            .trim_matches('\'')
-            .to_string()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.lab(&["down"]);
-    }
-}
 
 /// All the plugins the playbook uses, from the workspace build.
 fn plugins() -> PathBuf {
