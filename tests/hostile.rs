@@ -68,10 +68,7 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
         !stderr(&out).contains("panicked at"),
         "the runner itself did not panic"
     );
-    let events: Vec<serde_json::Value> = stdout(&out)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = events(&out);
     for (mode, expected) in &modes {
         let ev = events
             .iter()

@@ -31,9 +31,8 @@ fn play_one(w: &std::path::Path, plugin: &str, with: &str) -> std::process::Outp
 
 fn failure(out: &std::process::Output) -> String {
     assert_eq!(out.status.code(), Some(2), "{}", stdout(out));
-    stdout(out)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    events(out)
+        .into_iter()
         .find(|e| e["event"] == "host" && e["status"] == "failed")
         .map(|e| e["message"].as_str().unwrap().to_string())
         .expect("a failed host")

@@ -76,11 +76,18 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The recap of a `--output json` run.
-pub fn recap(o: &Output) -> serde_json::Value {
+/// The events of a `--output json` run, one JSON object a line.
+pub fn events(o: &Output) -> Vec<serde_json::Value> {
     stdout(o)
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The recap of a `--output json` run.
+pub fn recap(o: &Output) -> serde_json::Value {
+    events(o)
+        .into_iter()
         .find(|v| v["event"] == "recap")
         .unwrap_or_else(|| panic!("no recap in output:\n{}", stdout(o)))["recap"]
         .clone()
