@@ -41,6 +41,11 @@ pub struct Params {
     /// seed has it off, so clients stay pinned to a dead node).
     #[serde(default = "default_true")]
     pub shutdown_sessions: bool,
+    /// How long HAProxy waits for a backend to accept a connection before
+    /// it retries on another node (`option redispatch 1`). The seed's 5 s
+    /// held a reconnecting client on a crashed node for 5 s.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u32,
     /// Connections at most. HAProxy needs about two file descriptors each.
     #[serde(default = "default_maxconn")]
     pub maxconn: u32,
@@ -120,6 +125,9 @@ fn default_timeout() -> u32 {
 fn default_true() -> bool {
     true
 }
+fn default_connect_timeout_ms() -> u32 {
+    1000
+}
 fn default_maxconn() -> u32 {
     8000
 }
@@ -183,6 +191,7 @@ pub const SCHEMA: &str = r#"{
     "timeout_s": {"type": "integer", "minimum": 1, "description": "idle timeout; must exceed the 60 s AMQP heartbeat"},
     "allow_short_timeouts": {"type": "boolean", "default": false, "description": "opt-out: accept timeout_s <= 120 s (cuts idle AMQP connections); only to reproduce the seed's settings for comparison"},
     "shutdown_sessions": {"type": "boolean", "default": true, "description": "on-marked-down shutdown-sessions: cut a down node's clients at once"},
+    "connect_timeout_ms": {"type": "integer", "minimum": 100, "description": "default 1000: a node that does not accept a connection this fast is skipped for another (the seed: 5000)"},
     "maxconn": {"type": "integer", "minimum": 1, "description": "default 8000 (needs ~2 file descriptors each)"}
   }
 }"#;
@@ -234,6 +243,7 @@ impl Params {
         let c = &self.check;
         let t = self.timeout_s;
         let maxconn = self.maxconn;
+        let connect_ms = self.connect_timeout_ms;
         let timeout_note = if t > 2 * AMQP_HEARTBEAT_S {
             format!("Longer than AMQP's {AMQP_HEARTBEAT_S} s heartbeat, so idle connections live.")
         } else {
@@ -246,7 +256,9 @@ impl Params {
             "# Managed by runner (haproxy plugin): edits are undone on the next play.\n\
              global\n    maxconn {maxconn}\n    log stdout format raw local0 info\n\n\
              defaults\n    log global\n    mode tcp\n    option tcplog\n    option dontlognull\n\
-             \x20   retries 3\n    option redispatch\n    timeout connect 5s\n    timeout check 2s\n\
+             \x20   # A connection a node does not accept within {connect_ms} ms is retried on\n\
+             \x20   # another node (a crashed host never refuses: it just does not answer).\n\
+             \x20   retries 3\n    option redispatch 1\n    timeout connect {connect_ms}ms\n    timeout check 2s\n\
              \x20   # {timeout_note}\n\
              \x20   timeout client {t}s\n    timeout server {t}s\n\n"
         ));
