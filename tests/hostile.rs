@@ -1,5 +1,5 @@
 //! End-to-end: plugins that loop, grab memory, probe or write what they did
-//! not declare, or panic — each fails its step with the right message
+//! not declare, wait on a host they did not declare, or panic — each fails its step with the right message
 //! within its deadline, and the rest of the run goes on.
 
 mod support;
@@ -26,6 +26,10 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
         (
             "write-outside",
             "tried a write to '/etc/hostile', which it did not declare",
+        ),
+        (
+            "wait-on-undeclared-host",
+            "tried a wait on host 'good', which it did not declare (declared peers: none)",
         ),
         ("panic", "hostile plugin panicked on purpose"),
         ("refuse", "refused to plan: this plugin refuses on purpose"),

@@ -264,6 +264,39 @@ fn rabbit_ha_on_rabbitmq_4() {
     let again = lab.play(&inv, &["-e", "check_inter_ms=2000", "--output", "json"]);
     assert_eq!(changed(&again), 0);
 
+    // After a change keepalived waits until exactly one balancer holds the
+    // VIP: with the VIP added by hand on lb2 too (a split brain), the step
+    // fails and names both holders; once lb2 lets go, a change passes.
+    lab.ssh("lb2", &format!("ip addr add {vip}/32 dev eth0"));
+    assert_eq!(vip_holders(&lab).len(), 2, "the split brain is set up");
+    let split = lab.play(
+        &inv,
+        &[
+            "-e",
+            "vrrp_check_interval=2",
+            "-e",
+            "vrrp_settle_timeout_s=3",
+        ],
+    );
+    assert_eq!(split.status.code(), Some(2), "{}", stdout(&split));
+    assert!(
+        stdout(&split).contains("2 of 2 match (lb1, lb2)"),
+        "{}",
+        stdout(&split)
+    );
+    lab.ssh("lb2", &format!("ip addr del {vip}/32 dev eth0"));
+    let healed = lab.play(&inv, &["-e", "vrrp_check_interval=3"]);
+    assert_eq!(healed.status.code(), Some(0), "{}", stdout(&healed));
+    assert_eq!(
+        stdout(&healed)
+            .matches("✓ wait until exactly one of lb1, lb2 holds the VIP")
+            .count(),
+        2,
+        "{}",
+        stdout(&healed)
+    );
+    assert_eq!(vip_holders(&lab).len(), 1);
+
     // RabbitMQ 4 refuses the seed's ha-all policy, pointing at quorum queues.
     std::fs::write(
         lab.dir().join("ha-all.yaml"),

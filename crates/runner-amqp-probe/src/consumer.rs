@@ -2,11 +2,11 @@
 //! of the probe queue, recording every delivery before acking it, and
 //! reconnecting with backoff whenever the connection or consumer fails.
 
-use crate::backoff::Backoff;
 use crate::connect::{Session, within};
 use crate::events::{EventKind, Role};
 use crate::message::{self, Parsed};
 use crate::publisher::ClientCtx;
+use crate::reconnect::{self, Client, SessionEnd};
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
@@ -18,18 +18,9 @@ pub(crate) struct Consumer {
     stop: watch::Receiver<bool>,
 }
 
-enum SessionEnd {
-    Stopped,
-    Lost(String),
-}
-
 impl Consumer {
     pub(crate) fn new(id: u32, ctx: ClientCtx, stop: watch::Receiver<bool>) -> Self {
         Consumer { id, ctx, stop }
-    }
-
-    fn role(&self) -> Role {
-        Role::Consumer(self.id)
     }
 
     fn stopped(&self) -> bool {
@@ -38,51 +29,13 @@ impl Consumer {
 
     /// Consumes until told to stop.
     pub(crate) async fn run(mut self) {
-        let cfg = self.ctx.cfg.clone();
-        let mut backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
-        let mut connections = 0u32;
-        let name = format!("runner-probe consumer {}", self.id);
-        while !self.stopped() {
-            match self.open(&name, connections + 1).await {
-                Ok((session, stream)) => {
-                    connections += 1;
-                    self.ctx.rec.record(EventKind::Connected {
-                        role: self.role(),
-                        attempt: connections,
-                    });
-                    backoff.reset();
-                    match self.session(stream).await {
-                        SessionEnd::Stopped => {
-                            session.close().await;
-                            return;
-                        }
-                        SessionEnd::Lost(error) => {
-                            self.ctx.rec.record(EventKind::ConnectionLost {
-                                role: self.role(),
-                                error,
-                            });
-                            tokio::spawn(session.close());
-                        }
-                    }
-                }
-                Err(e) => {
-                    self.ctx.rec.record(EventKind::ConnectFailed {
-                        role: self.role(),
-                        error: format!("{e:#}"),
-                    });
-                }
-            }
-            let delay = backoff.next_delay();
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = self.stop.changed() => {}
-            }
-        }
+        reconnect::run(&mut self).await;
     }
 
-    async fn open(&self, name: &str, attempt: u32) -> anyhow::Result<(Session, lapin::Consumer)> {
+    async fn connect(&self, attempt: u32) -> anyhow::Result<(Session, lapin::Consumer)> {
         let cfg = &self.ctx.cfg;
-        let session = Session::open(cfg, &self.ctx.uri, name).await?;
+        let name = format!("runner-probe consumer {}", self.id);
+        let session = Session::open(cfg, &self.ctx.uri, &name).await?;
         within(
             cfg.connect_timeout,
             "basic.qos",
@@ -107,16 +60,16 @@ impl Consumer {
         Ok((session, stream))
     }
 
-    async fn session(&mut self, mut stream: lapin::Consumer) -> SessionEnd {
+    async fn consume(&mut self, mut stream: lapin::Consumer) -> SessionEnd {
         let cfg = self.ctx.cfg.clone();
         loop {
             if self.stopped() {
-                return SessionEnd::Stopped;
+                return SessionEnd::Done;
             }
             tokio::select! {
                 changed = self.stop.changed() => {
                     if changed.is_err() || self.stopped() {
-                        return SessionEnd::Stopped;
+                        return SessionEnd::Done;
                     }
                 }
                 item = stream.next() => {
@@ -144,6 +97,38 @@ impl Consumer {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Client for Consumer {
+    type Opened = lapin::Consumer;
+
+    fn role(&self) -> Role {
+        Role::Consumer(self.id)
+    }
+
+    fn ctx(&self) -> &ClientCtx {
+        &self.ctx
+    }
+
+    fn finished(&self) -> bool {
+        self.stopped()
+    }
+
+    async fn open(&mut self, attempt: u32) -> anyhow::Result<(Session, lapin::Consumer)> {
+        self.connect(attempt).await
+    }
+
+    async fn live(&mut self, _session: &Session, stream: lapin::Consumer) -> SessionEnd {
+        self.consume(stream).await
+    }
+
+    /// The backoff, cut short when told to stop.
+    async fn pause(&mut self, delay: std::time::Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = self.stop.changed() => {}
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod duration;
 pub mod events;
 mod message;
 mod publisher;
+mod reconnect;
 pub mod report;
 pub mod svg;
 mod workload;

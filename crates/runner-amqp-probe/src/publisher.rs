@@ -3,11 +3,11 @@
 //! failure (error, missing confirm within the timeout) a reconnect with
 //! backoff and a republish of everything unconfirmed.
 
-use crate::backoff::Backoff;
 use crate::config::WorkloadConfig;
 use crate::connect::{Session, within};
 use crate::events::{EventKind, MsgId, Recorder, Role};
 use crate::message;
+use crate::reconnect::{self, Client, SessionEnd};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -47,13 +47,6 @@ pub(crate) struct Publisher {
     retry: VecDeque<u64>,
 }
 
-enum SessionEnd {
-    /// Stopped and nothing left to confirm (or the deadline passed).
-    Done,
-    /// The connection failed or was given up on.
-    Lost(String),
-}
-
 type ConfirmResult = (u64, Instant, Result<lapin::Result<Confirmation>, ()>);
 
 async fn await_confirm(
@@ -78,10 +71,6 @@ impl Publisher {
         }
     }
 
-    fn role(&self) -> Role {
-        Role::Publisher(self.id)
-    }
-
     fn stopping(&self) -> bool {
         *self.control.stop.borrow()
     }
@@ -90,58 +79,21 @@ impl Publisher {
         matches!(*self.control.deadline.borrow(), Some(d) if Instant::now() >= d)
     }
 
-    fn finished(&self) -> bool {
+    fn finished_publishing(&self) -> bool {
         self.stopping() && (self.pending.is_empty() || self.deadline_passed())
     }
 
     /// Runs until stopped and settled; returns how many messages stayed
     /// unconfirmed.
     pub(crate) async fn run(mut self) -> usize {
-        let cfg = self.ctx.cfg.clone();
-        let mut backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
-        let mut connections = 0u32;
-        let name = format!("runner-probe publisher {}", self.id);
-        while !self.finished() {
-            match self.open(&name).await {
-                Ok(session) => {
-                    connections += 1;
-                    self.ctx.rec.record(EventKind::Connected {
-                        role: self.role(),
-                        attempt: connections,
-                    });
-                    backoff.reset();
-                    match self.session(&session).await {
-                        SessionEnd::Done => {
-                            session.close().await;
-                            break;
-                        }
-                        SessionEnd::Lost(error) => {
-                            self.ctx.rec.record(EventKind::ConnectionLost {
-                                role: self.role(),
-                                error,
-                            });
-                            tokio::spawn(session.close());
-                        }
-                    }
-                }
-                Err(e) => {
-                    self.ctx.rec.record(EventKind::ConnectFailed {
-                        role: self.role(),
-                        error: format!("{e:#}"),
-                    });
-                }
-            }
-            if self.finished() {
-                break;
-            }
-            tokio::time::sleep(backoff.next_delay()).await;
-        }
+        reconnect::run(&mut self).await;
         self.pending.len()
     }
 
-    async fn open(&self, name: &str) -> anyhow::Result<Session> {
+    async fn connect(&self) -> anyhow::Result<Session> {
         let cfg = &self.ctx.cfg;
-        let session = Session::open(cfg, &self.ctx.uri, name).await?;
+        let name = format!("runner-probe publisher {}", self.id);
+        let session = Session::open(cfg, &self.ctx.uri, &name).await?;
         within(
             cfg.connect_timeout,
             "confirm.select",
@@ -156,7 +108,7 @@ impl Publisher {
 
     /// One connection's life: republish what is unconfirmed, then publish
     /// new messages at the configured pace while collecting confirms.
-    async fn session(&mut self, session: &Session) -> SessionEnd {
+    async fn publish_all(&mut self, session: &Session) -> SessionEnd {
         let cfg = self.ctx.cfg.clone();
         let mut inflight: Inflight = FuturesUnordered::new();
         let resend: Vec<u64> = self.pending.keys().copied().collect();
@@ -173,7 +125,7 @@ impl Publisher {
         });
         let mut check = tokio::time::interval(Duration::from_millis(100));
         loop {
-            if self.finished() {
+            if self.finished_publishing() {
                 return SessionEnd::Done;
             }
             let has_work = !self.retry.is_empty() || !self.stopping();
@@ -313,5 +265,30 @@ async fn next_slot(ticker: &mut Option<tokio::time::Interval>) {
             t.tick().await;
         }
         None => tokio::task::yield_now().await,
+    }
+}
+
+impl Client for Publisher {
+    type Opened = ();
+
+    fn role(&self) -> Role {
+        Role::Publisher(self.id)
+    }
+
+    fn ctx(&self) -> &ClientCtx {
+        &self.ctx
+    }
+
+    /// Stopped, and nothing left to confirm (or the deadline passed).
+    fn finished(&self) -> bool {
+        self.finished_publishing()
+    }
+
+    async fn open(&mut self, _attempt: u32) -> anyhow::Result<(Session, ())> {
+        Ok((self.connect().await?, ()))
+    }
+
+    async fn live(&mut self, session: &Session, _: ()) -> SessionEnd {
+        self.publish_all(session).await
     }
 }

@@ -248,6 +248,31 @@ pub async fn wait_vip_moved(c: &Cluster, from: &str, timeout: Duration) -> Optio
 
 /// A queue's leader (quorum) or master (classic) node, asked of any node
 /// that answers.
+/// The probe's connections on `node`, shortened to `p1` (publisher 1) or
+/// `c2` (consumer 2), sorted.
+pub async fn probe_clients_on(c: &Cluster, node: &str) -> Vec<String> {
+    for h in &c.rabbits {
+        let Ok(list) = node_api(c, h, "connections").await else {
+            continue;
+        };
+        let mut out: Vec<String> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|conn| conn["node"] == node)
+            .filter_map(|conn| {
+                let name = conn["client_properties"]["connection_name"].as_str()?;
+                let rest = name.strip_prefix("runner-probe ")?;
+                let (role, n) = rest.split_once(' ')?;
+                Some(format!("{}{n}", &role[..1]))
+            })
+            .collect();
+        out.sort();
+        return out;
+    }
+    Vec::new()
+}
+
 pub async fn queue_leader(c: &Cluster, queue: &str) -> Option<String> {
     let q = queue_info(c, queue).await?;
     q["leader"]

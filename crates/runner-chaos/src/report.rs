@@ -29,6 +29,9 @@ pub struct ScenarioResult {
     /// fault on (the outage columns count confirms of all publishers
     /// together, so a client stuck while another one goes on is seen here).
     pub client_outage_s: Option<f64>,
+    /// The probe's connections on the target RabbitMQ node when the fault
+    /// hit (`p1` publisher 1, `c2` consumer 2): the clients the fault cut.
+    pub clients_on_target: Vec<String>,
     /// Longest confirm gap from the heal marker on (a VIP moving back, a
     /// node rejoining).
     pub recovery_outage_s: Option<f64>,
@@ -57,6 +60,7 @@ impl ScenarioResult {
             vip_moved_s: None,
             fault_outage_s: None,
             client_outage_s: None,
+            clients_on_target: Vec::new(),
             recovery_outage_s: None,
             time_to_whole_s: None,
             healed: false,
@@ -98,6 +102,15 @@ impl ScenarioResult {
 }
 
 /// The longest gap between one publisher's confirms that ends after
+/// The clients on the target, or `-` (none, or a balancer scenario).
+fn on_target(s: &ScenarioResult) -> String {
+    if s.clients_on_target.is_empty() {
+        "-".into()
+    } else {
+        s.clients_on_target.join(" ")
+    }
+}
+
 /// `from` (seconds since the start), up to `end`: the worst client's outage.
 pub fn client_outage(events: &[Event], from: f64, end: f64) -> Option<f64> {
     let mut per: std::collections::BTreeMap<u32, Vec<f64>> = Default::default();
@@ -175,6 +188,7 @@ impl ChaosReport {
         t.set_header(vec![
             "scenario",
             "target",
+            "clients on it",
             "fault outage s",
             "worst client s",
             "recovery outage s",
@@ -187,6 +201,7 @@ impl ChaosReport {
             t.add_row(vec![
                 s.scenario.clone(),
                 s.target.clone().unwrap_or_else(|| "-".into()),
+                on_target(s),
                 secs(s.fault_outage_s),
                 secs(s.client_outage_s),
                 secs(s.recovery_outage_s),
@@ -198,7 +213,7 @@ impl ChaosReport {
                 verdict(s),
             ]);
         }
-        for i in 2..=7 {
+        for i in 3..=8 {
             if let Some(c) = t.column_mut(i) {
                 c.set_cell_alignment(CellAlignment::Right);
             }
@@ -229,12 +244,12 @@ impl ChaosReport {
     /// The HA table and the details as one Markdown table.
     pub fn markdown(&self) -> String {
         let mut s = String::from(
-            "| scenario | outage s | published | confirmed | consumed | lost | duplicates | worst client s | recovery outage s | VIP moved s | to whole s |\n\
-             |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+            "| scenario | outage s | published | confirmed | consumed | lost | duplicates | worst client s | clients on target | recovery outage s | VIP moved s | to whole s |\n\
+             |---|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|\n",
         );
         for (r, x) in self.rows().iter().zip(&self.scenarios) {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.scenario,
                 secs(r.outage_s),
                 r.published,
@@ -243,6 +258,7 @@ impl ChaosReport {
                 r.lost,
                 r.duplicates,
                 secs(x.client_outage_s),
+                on_target(x),
                 secs(x.recovery_outage_s),
                 secs(x.vip_moved_s),
                 secs(x.time_to_whole_s),

@@ -209,6 +209,20 @@ async fn inject(
         leader_host(c, queue).await
     };
     result.target = Some(target.clone());
+    if !s.hits_balancer() {
+        result.clients_on_target = health::probe_clients_on(c, &format!("rabbit@{target}")).await;
+        log(
+            s,
+            &format!(
+                "probe clients on {target}: {}",
+                if result.clients_on_target.is_empty() {
+                    "none".to_string()
+                } else {
+                    result.clients_on_target.join(" ")
+                }
+            ),
+        );
+    }
     let label = match s {
         Scenario::KillRabbitContainer => format!("kill rabbit on {target}"),
         Scenario::CrashRabbitHost => format!("crash {target}"),

@@ -8,10 +8,11 @@
 use std::time::{Duration, Instant};
 
 use runner_transport::{Transport, files};
-use runner_types::{Action, ActionKind, Probe};
+use runner_types::{Action, ActionKind, CommandOutput, Probe, WaitUntil};
 
 use sha2::{Digest, Sha256};
 
+use crate::hosts::Hosts;
 use crate::observer::{http_call, run_probe};
 
 /// The marker directory and file stem of one action on one host.
@@ -60,9 +61,15 @@ pub fn run_ok(ok_codes: &[i32], code: i32) -> bool {
     ok_codes.contains(&code) || (ok_codes.is_empty() && code == 0)
 }
 
-/// Do `action` on the host behind `t`. `Ok` carries a one-line detail.
-/// `marker` names the completion marker of a `run` action.
-pub async fn execute(t: &dyn Transport, action: &Action, marker: &str) -> Result<String, String> {
+/// Do `action` on the host behind `t` (a wait on several hosts reaches
+/// them through `hosts`). `Ok` carries a one-line detail. `marker` names
+/// the completion marker of a `run` action.
+pub async fn execute(
+    t: &dyn Transport,
+    hosts: &Hosts,
+    action: &Action,
+    marker: &str,
+) -> Result<String, String> {
     match &action.kind {
         ActionKind::WriteFile {
             path,
@@ -117,41 +124,110 @@ pub async fn execute(t: &dyn Transport, action: &Action, marker: &str) -> Result
                 ))
             }
         }
-        ActionKind::Wait(w) => {
-            let start = Instant::now();
-            let timeout = Duration::from_millis(w.timeout_ms.into());
-            let interval = Duration::from_millis(w.interval_ms.max(50).into());
-            let mut last;
-            loop {
-                let (matched, seen) = match &w.probe {
-                    Probe::Command(c) => match run_probe(t, c).await {
-                        Ok(o) => (
-                            o.exit_code == 0
-                                && w.contains.as_ref().is_none_or(|s| o.stdout.contains(s)),
-                            format!("exit {}: {}", o.exit_code, last_lines(&o.stdout)),
-                        ),
-                        Err(e) => (false, e),
-                    },
-                    Probe::HttpGet(u) => match http_call("GET", u, &[], None).await {
-                        Ok(r) => (
-                            (200..300).contains(&r.status)
-                                && w.contains.as_ref().is_none_or(|s| r.body.contains(s)),
-                            format!("HTTP {}", r.status),
-                        ),
-                        Err(e) => (false, e),
-                    },
-                };
-                last = seen;
-                if matched {
-                    return Ok(format!("after {:.1}s", start.elapsed().as_secs_f64()));
-                }
-                if start.elapsed() >= timeout {
-                    return Err(format!("still not so after {timeout:?} (last: {last})"));
-                }
-                tokio::time::sleep(interval).await;
-            }
-        }
+        ActionKind::Wait(w) => wait_until(t, hosts, w).await,
     }
+}
+
+/// Repeat `w.probe` until it answers as expected or `w.timeout_ms` passes.
+async fn wait_until(t: &dyn Transport, hosts: &Hosts, w: &WaitUntil) -> Result<String, String> {
+    let start = Instant::now();
+    let timeout = Duration::from_millis(w.timeout_ms.into());
+    let interval = Duration::from_millis(w.interval_ms.max(50).into());
+    let contains = w.contains.as_deref();
+    loop {
+        let (matched, last) = match &w.probe {
+            Probe::Command(c) => match run_probe(t, c).await {
+                Ok(o) => (
+                    output_matches(&o, contains),
+                    format!("exit {}: {}", o.exit_code, last_lines(&o.stdout)),
+                ),
+                Err(e) => (false, e),
+            },
+            Probe::HttpGet(u) => match http_call("GET", u, &[], None).await {
+                Ok(r) => (
+                    (200..300).contains(&r.status) && contains.is_none_or(|s| r.body.contains(s)),
+                    format!("HTTP {}", r.status),
+                ),
+                Err(e) => (false, e),
+            },
+            Probe::HostsCommand {
+                hosts: names,
+                command,
+                exactly,
+            } => {
+                let answers = probe_hosts(hosts, names, command, contains).await;
+                let matching: Vec<&str> = answers
+                    .iter()
+                    .filter(|(_, m, _)| *m)
+                    .map(|(h, _, _)| h.as_str())
+                    .collect();
+                let unreachable: Vec<String> = answers
+                    .iter()
+                    .filter_map(|(h, _, e)| e.as_ref().map(|e| format!("{h}: {e}")))
+                    .collect();
+                (
+                    matching.len() == *exactly as usize,
+                    format!(
+                        "{} of {} match{}{}",
+                        matching.len(),
+                        names.len(),
+                        if matching.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", matching.join(", "))
+                        },
+                        if unreachable.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {}", unreachable.join("; "))
+                        }
+                    ),
+                )
+            }
+        };
+        if matched {
+            return Ok(format!("after {:.1}s", start.elapsed().as_secs_f64()));
+        }
+        if start.elapsed() >= timeout {
+            return Err(format!("still not so after {timeout:?} (last: {last})"));
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+fn output_matches(o: &CommandOutput, contains: Option<&str>) -> bool {
+    o.exit_code == 0 && contains.is_none_or(|s| o.stdout.contains(s))
+}
+
+/// `command` on each of `names` at once: (host, matches, error if it could not be asked).
+async fn probe_hosts(
+    hosts: &Hosts,
+    names: &[String],
+    command: &str,
+    contains: Option<&str>,
+) -> Vec<(String, bool, Option<String>)> {
+    let mut tasks = Vec::new();
+    for name in names {
+        let Some(t) = hosts.get(name) else {
+            tasks.push((name.clone(), None));
+            continue;
+        };
+        let command = command.to_string();
+        let task = tokio::spawn(async move { run_probe(t.as_ref(), &command).await });
+        tasks.push((name.clone(), Some(task)));
+    }
+    let mut out = Vec::new();
+    for (name, task) in tasks {
+        let answer = match task {
+            None => Err("not in the inventory".to_string()),
+            Some(task) => task.await.unwrap_or_else(|e| Err(e.to_string())),
+        };
+        out.push(match answer {
+            Ok(o) => (name, output_matches(&o, contains), None),
+            Err(e) => (name, false, Some(e)),
+        });
+    }
+    out
 }
 
 fn last_lines(text: &str) -> String {

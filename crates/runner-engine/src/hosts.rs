@@ -28,6 +28,12 @@ impl Hosts {
         &self.inventory
     }
 
+    /// The transport of `name`, if it is in the inventory.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Transport>> {
+        self.inventory.host(name)?;
+        Some(self.transport(name))
+    }
+
     pub fn transport(&self, name: &str) -> Arc<dyn Transport> {
         let mut open = self.open.lock().expect("hosts");
         if let Some(t) = open.get(name) {

@@ -18,6 +18,7 @@ impl From<wit::Capabilities> for runner_types::Capabilities {
             writes: c.writes,
             runs: c.runs,
             http: c.http,
+            peers: c.peers,
         }
     }
 }
@@ -27,6 +28,11 @@ impl From<wit::Probe> for runner_types::Probe {
         match p {
             wit::Probe::Command(c) => runner_types::Probe::Command(c),
             wit::Probe::HttpGet(u) => runner_types::Probe::HttpGet(u),
+            wit::Probe::HostsCommand(h) => runner_types::Probe::HostsCommand {
+                hosts: h.hosts,
+                command: h.command,
+                exactly: h.exactly,
+            },
         }
     }
 }

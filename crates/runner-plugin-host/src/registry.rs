@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use runner_types::capability::Grant;
 use runner_types::{Plan, PluginInfo};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -136,12 +136,20 @@ impl PluginHost {
     pub async fn load(&self, path: &Path) -> anyhow::Result<LoadedPlugin> {
         let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let (component, sha256, source) = self.cache.load(&self.engine, path, &wasm)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            anyhow::anyhow!(
-                "{} does not fit the runner:plugin contract: {e:#}",
-                path.display()
-            )
-        })?;
+        let pre =
+            self.linker.instantiate_pre(&component).map_err(|e| {
+                match other_contract_version(&self.engine, &component) {
+                    Some(theirs) => anyhow::anyhow!(
+                        "{} was built against {theirs}; this runner speaks {CONTRACT}: \
+                     rebuild the plugin against this runner's wit/plugin.wit",
+                        path.display()
+                    ),
+                    None => anyhow::anyhow!(
+                        "{} does not fit the {CONTRACT} contract: {e:#}",
+                        path.display()
+                    ),
+                }
+            })?;
         let pre = PluginPre::new(pre)?;
         let name = name_from_file(path);
         let info = self
@@ -227,6 +235,22 @@ pub struct PlanRequest<'a> {
     pub facts: &'a serde_json::Value,
     pub host: &'a str,
     pub stage: u32,
+}
+
+/// The contract this runner implements (`wit/plugin.wit`).
+pub const CONTRACT: &str = "runner:plugin@0.2.0";
+
+/// The contract version a component imports, when it is not ours.
+fn other_contract_version(engine: &wasmtime::Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .find_map(|(name, _)| {
+            let package = name.strip_prefix("runner:plugin/")?;
+            let version = package.split_once('@')?.1;
+            let theirs = format!("runner:plugin@{version}");
+            (theirs != CONTRACT).then_some(theirs)
+        })
 }
 
 /// `runner_plugin_docker_compose.wasm` and `docker-compose.wasm` are both

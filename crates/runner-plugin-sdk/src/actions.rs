@@ -1,6 +1,8 @@
 //! Builders for the actions a plan returns.
 
-use crate::{Action, ActionKind, HttpRequest, Probe, RunCommand, WaitUntil, WriteFile};
+use crate::{
+    Action, ActionKind, HostsCommand, HttpRequest, Probe, RunCommand, WaitUntil, WriteFile,
+};
 
 /// Write `content` to `path` with `mode` (e.g. `0o644`).
 pub fn write_file(path: &str, content: impl Into<Vec<u8>>, mode: u32) -> Action {
@@ -79,6 +81,34 @@ pub fn wait_command(command: &str, contains: Option<&str>, timeout_ms: u32) -> A
             contains: contains.map(str::to_string),
             timeout_ms,
             interval_ms: 500,
+        }),
+    }
+}
+
+/// Wait until exactly `exactly` of `hosts` (inventory names, declared in
+/// the plugin's `peers`) match: `command` exits 0 there and prints
+/// `contains`, when given. E.g. exactly one balancer holds a virtual IP.
+pub fn wait_hosts(
+    hosts: &[String],
+    command: &str,
+    contains: Option<&str>,
+    exactly: u32,
+    timeout_ms: u32,
+) -> Action {
+    Action {
+        summary: format!(
+            "wait until exactly {exactly} of {} match `{command}`",
+            hosts.join(", ")
+        ),
+        kind: ActionKind::Wait(WaitUntil {
+            probe: Probe::HostsCommand(HostsCommand {
+                hosts: hosts.to_vec(),
+                command: command.to_string(),
+                exactly,
+            }),
+            contains: contains.map(str::to_string),
+            timeout_ms,
+            interval_ms: 250,
         }),
     }
 }

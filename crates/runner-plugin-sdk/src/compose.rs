@@ -31,6 +31,7 @@ pub fn capabilities(dir_param: &str) -> Capabilities {
         writes: vec![format!("{dir}/*")],
         runs,
         http: vec![],
+        peers: vec![],
     }
 }
 

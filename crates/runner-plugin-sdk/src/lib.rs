@@ -32,8 +32,8 @@ mod observe_ext;
 pub use bindings::export_plugin;
 pub use bindings::runner::plugin::observe::{http_get, log, probe, read_file};
 pub use bindings::runner::plugin::types::{
-    Action, ActionKind, Capabilities, CommandOutput, HttpRequest, HttpResponse, LogLevel, Probe,
-    RunCommand, WaitUntil, WriteFile,
+    Action, ActionKind, Capabilities, CommandOutput, HostsCommand, HttpRequest, HttpResponse,
+    LogLevel, Probe, RunCommand, WaitUntil, WriteFile,
 };
 pub use bindings::{Guest, Plan, PlanRequest, PluginInfo};
 pub use observe_ext::*;

@@ -23,6 +23,13 @@ pub struct HttpResponse {
 pub enum Probe {
     Command(String),
     HttpGet(String),
+    /// A command on each of `hosts` (inventory names); matches when exactly
+    /// `exactly` of them exit 0 (and print `contains`, when set).
+    HostsCommand {
+        hosts: Vec<String>,
+        command: String,
+        exactly: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Declared capabilities and their enforcement.
 //!
 //! A plugin declares glob patterns for what it may probe, read, write, run
-//! and fetch. Patterns may name step parameters as `{param}`; a [`Grant`]
+//! and fetch, and which other inventory hosts its waits may probe. Patterns may name step parameters as `{param}`; a [`Grant`]
 //! is the declaration with one step's parameters filled in (as literal
 //! text), and every probe and action of that step is checked against it.
 //!
@@ -20,6 +20,9 @@ pub struct Capabilities {
     pub writes: Vec<String>,
     pub runs: Vec<String>,
     pub http: Vec<String>,
+    /// Inventory hosts a `wait` may probe besides the target.
+    #[serde(default)]
+    pub peers: Vec<String>,
 }
 
 /// What `describe()` returns.
@@ -42,6 +45,8 @@ pub enum Access {
     Write,
     Run,
     Http,
+    /// A wait's probe on another inventory host.
+    Peer,
 }
 
 impl Access {
@@ -52,6 +57,7 @@ impl Access {
             Access::Write => "write to",
             Access::Run => "command",
             Access::Http => "HTTP request to",
+            Access::Peer => "wait on host",
         }
     }
     fn declared_as(self) -> &'static str {
@@ -61,6 +67,7 @@ impl Access {
             Access::Write => "writes",
             Access::Run => "runs",
             Access::Http => "http",
+            Access::Peer => "peers",
         }
     }
 }
@@ -91,6 +98,7 @@ pub struct Grant {
     writes: Vec<Glob>,
     runs: Vec<Glob>,
     http: Vec<Glob>,
+    peers: Vec<Glob>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +172,7 @@ impl Grant {
             writes: expand(&caps.writes),
             runs: expand(&caps.runs),
             http: expand(&caps.http),
+            peers: expand(&caps.peers),
         }
     }
 
@@ -184,6 +193,7 @@ impl Grant {
             Access::Write => &self.writes,
             Access::Run => &self.runs,
             Access::Http => &self.http,
+            Access::Peer => &self.peers,
         };
         let command = matches!(access, Access::Probe | Access::Run);
         let star_ok = |c: char| !command || !SHELL_CONTROL.contains(&c);
@@ -224,6 +234,10 @@ impl Grant {
             ActionKind::Wait(w) => match &w.probe {
                 Probe::Command(c) => self.check(Access::Probe, c),
                 Probe::HttpGet(u) => self.check(Access::Http, u),
+                Probe::HostsCommand { hosts, command, .. } => {
+                    hosts.iter().try_for_each(|h| self.check(Access::Peer, h))?;
+                    self.check(Access::Probe, command)
+                }
             },
         }
     }
@@ -399,5 +413,40 @@ mod tests {
             g.check(Access::Write, "/srv/../etc/shadow"),
             Err(CapabilityError::BadPath { .. })
         ));
+    }
+
+    #[test]
+    fn a_wait_on_other_hosts_needs_them_declared_as_peers() {
+        use crate::{Action, ActionKind, Probe, WaitUntil};
+        let caps = Capabilities {
+            probes: vec!["ip -o addr show to {vip}/32".into()],
+            peers: vec!["{balancers}".into()],
+            ..Default::default()
+        };
+        let params = json!({"vip": "10.0.0.9", "balancers": ["lb1", "lb2"]});
+        let g = Grant::new("p", &caps, &params);
+        let wait = |hosts: &[&str], command: &str| Action {
+            summary: "wait".into(),
+            kind: ActionKind::Wait(WaitUntil {
+                probe: Probe::HostsCommand {
+                    hosts: hosts.iter().map(|h| h.to_string()).collect(),
+                    command: command.into(),
+                    exactly: 1,
+                },
+                contains: None,
+                timeout_ms: 1000,
+                interval_ms: 100,
+            }),
+        };
+        let ok = "ip -o addr show to 10.0.0.9/32";
+        assert!(g.check_action(&wait(&["lb1", "lb2"], ok)).is_ok());
+        let err = g.check_action(&wait(&["lb1", "db1"], ok)).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "tried a wait on host 'db1', which it did not declare (declared peers: lb1, lb2)"
+            ),
+            "{err}"
+        );
+        assert!(g.check_action(&wait(&["lb1"], "cat /etc/shadow")).is_err());
     }
 }

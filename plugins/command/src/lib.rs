@@ -62,6 +62,7 @@ impl Guest for CommandPlugin {
                 writes: vec![],
                 runs: vec!["{cmd}".into()],
                 http: vec![],
+                peers: vec![],
             },
         }
     }

@@ -60,6 +60,7 @@ impl Guest for FilePlugin {
                 writes: vec!["{path}".into()],
                 runs: vec!["{validate}".into()],
                 http: vec![],
+                peers: vec![],
             },
         }
     }

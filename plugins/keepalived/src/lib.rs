@@ -3,7 +3,8 @@
 //! `keepalived.conf` (instance, VIP, interface, router id, priority from
 //! the host's place in `balancers`, unicast peers when given) and a check
 //! that asks HAProxy whether any RabbitMQ backend is up, starts or reloads
-//! keepalived, and waits until it runs.
+//! keepalived, and waits until it runs and exactly one balancer holds the
+//! VIP (a wait on every balancer: the `peers` capability).
 //!
 //! Fixes to the seed: the VIP lives on the balancers; the check lowers the
 //! priority by more than the gap between balancers (`fall`/`rise`), so a
@@ -67,6 +68,9 @@ struct Params {
     verify_url: Option<String>,
     #[serde(default = "d_install")]
     install: bool,
+    /// How long to wait, after a change, until exactly one balancer holds the VIP.
+    #[serde(default = "d_settle")]
+    settle_timeout_s: u32,
 }
 
 fn d24() -> u8 {
@@ -99,6 +103,9 @@ fn d_check() -> String {
 fn d_install() -> bool {
     true
 }
+fn d_settle() -> u32 {
+    30
+}
 
 const SCHEMA: &str = r#"{
   "type": "object",
@@ -123,7 +130,8 @@ const SCHEMA: &str = r#"{
     "check_rise": {"type": "integer", "minimum": 1, "maximum": 255},
     "check_weight": {"type": ["integer", "null"], "minimum": -253, "maximum": -1, "description": "default: more than the priority gap"},
     "verify_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
-    "install": {"type": "boolean"}
+    "install": {"type": "boolean"},
+    "settle_timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600, "description": "after a change, how long to wait until exactly one balancer holds the VIP (default 30)"}
   }
 }"#;
 
@@ -134,6 +142,8 @@ const RELOAD: &str = "kill -HUP $(cat /run/keepalived.pid)";
 const START: &str =
     "keepalived --pid /run/keepalived.pid --use-file /etc/keepalived/keepalived.conf";
 const INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y keepalived";
+/// Prints the VIP's address line on the balancer that holds it, nothing elsewhere.
+const HOLDS_VIP: &str = "ip -o -4 addr show dev {interface} to {vip}/32";
 
 struct KeepalivedPlugin;
 
@@ -256,6 +266,7 @@ impl Guest for KeepalivedPlugin {
                     "pidof keepalived".into(),
                     format!("stat -c %a {CONF}"),
                     format!("stat -c %a {CHECK}"),
+                    HOLDS_VIP.into(),
                 ],
                 reads: vec![CONF.into(), CHECK.into()],
                 writes: vec![CONF.into(), CHECK.into()],
@@ -266,6 +277,7 @@ impl Guest for KeepalivedPlugin {
                     "keepalived -t -f {}".into(),
                 ],
                 http: vec!["{verify_url}".into()],
+                peers: vec!["{balancers}".into()],
             },
         }
     }
@@ -324,6 +336,23 @@ impl Guest for KeepalivedPlugin {
             out.push(actions::described(
                 actions::wait_command("pidof keepalived", None, 30_000),
                 "wait until keepalived runs",
+            ));
+            let holds_vip = HOLDS_VIP
+                .replace("{interface}", &p.interface)
+                .replace("{vip}", &p.vip);
+            out.push(actions::described(
+                actions::wait_hosts(
+                    &p.balancers,
+                    &holds_vip,
+                    Some(" inet "),
+                    1,
+                    p.settle_timeout_s.saturating_mul(1000),
+                ),
+                format!(
+                    "wait until exactly one of {} holds the VIP {}",
+                    p.balancers.join(", "),
+                    p.vip
+                ),
             ));
             if let Some(url) = &p.verify_url {
                 out.push(runner_plugin_sdk::Action {

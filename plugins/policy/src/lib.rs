@@ -160,6 +160,7 @@ impl Guest for PolicyPlugin {
                     .flat_map(|a| ctl_patterns(a))
                     .collect(),
                 http: vec!["{management_url}/api/*".into()],
+                peers: vec![],
             },
         }
     }

@@ -230,6 +230,7 @@ impl Guest for RabbitmqctlPlugin {
                 ])
                 .collect(),
                 http: vec!["{management_url}/api/*".into()],
+                peers: vec![],
             },
         }
     }

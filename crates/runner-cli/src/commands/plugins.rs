@@ -65,6 +65,7 @@ pub async fn run(host: Arc<PluginHost>, command: PluginsCommand) -> anyhow::Resu
                 ("writes", &c.writes),
                 ("runs", &c.runs),
                 ("http", &c.http),
+                ("peers", &c.peers),
             ] {
                 if list.is_empty() {
                     println!("  {label:7} none");

@@ -98,6 +98,7 @@ impl Guest for Plugin {
                 writes: vec!["{path}".into()],
                 runs: vec![],
                 http: vec![],
+                peers: vec![],
             },
         }
     }

@@ -106,6 +106,16 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> (Status, String) {
         if let Err(e) = plan.actions.iter().try_for_each(|a| grant.check_action(a)) {
             return (Status::Failed, e.to_string());
         }
+        if let Some(unknown) = plan
+            .actions
+            .iter()
+            .find_map(|a| unknown_peer(&shared.hosts, a))
+        {
+            return (
+                Status::Failed,
+                format!("the plan waits on host '{unknown}', which is not in the inventory"),
+            );
+        }
         let digests: Vec<String> = plan.actions.iter().map(Action::digest).collect();
         let redacted: Vec<Action> = plan
             .actions
@@ -229,7 +239,7 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> (Status, String) {
             }
             let result = match result {
                 Some(r) => r,
-                None => execute(transport.as_ref(), action, &marker).await,
+                None => execute(transport.as_ref(), &shared.hosts, action, &marker).await,
             };
             let (ok, detail) = match &result {
                 Ok(d) => (true, d.clone()),
@@ -273,6 +283,20 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> (Status, String) {
         if changed { Status::Changed } else { Status::Ok },
         notes.join("; "),
     )
+}
+
+/// A host a wait would probe that the inventory does not have.
+fn unknown_peer(hosts: &crate::hosts::Hosts, action: &Action) -> Option<String> {
+    match &action.kind {
+        ActionKind::Wait(runner_types::WaitUntil {
+            probe: runner_types::Probe::HostsCommand { hosts: names, .. },
+            ..
+        }) => names
+            .iter()
+            .find(|h| hosts.inventory().host(h).is_none())
+            .cloned(),
+        _ => None,
+    }
 }
 
 /// The redacted actions with diffs of the files they would write.

@@ -19,7 +19,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Misbehaves on purpose (tests only).".into(),
-            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","panic","refuse","ok"]}}}"#.into(),
+            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","ok"]}}}"#.into(),
             secret_params: vec![],
             capabilities: Capabilities {
                 probes: vec!["true".into()],
@@ -27,6 +27,7 @@ impl Guest for Hostile {
                 writes: vec!["/tmp/hostile-allowed/*".into()],
                 runs: vec![],
                 http: vec![],
+                peers: vec![],
             },
         }
     }
@@ -57,6 +58,13 @@ impl Guest for Hostile {
                 vec![]
             }
             "write-outside" => vec![actions::write_file("/etc/hostile", "pwned", 0o644)],
+            "wait-on-undeclared-host" => vec![actions::wait_hosts(
+                &["good".to_string()],
+                "true",
+                None,
+                1,
+                1000,
+            )],
             "panic" => panic!("hostile plugin panicked on purpose"),
             "refuse" => return Err("this plugin refuses on purpose".into()),
             _ => {
