@@ -22,6 +22,8 @@ pub struct RunInfo {
     pub end: Duration,
     /// Whether the drain completed.
     pub drained: bool,
+    /// Ready messages in the queue when the drain timed out.
+    pub left_in_queue: Option<u32>,
 }
 
 /// Computes the report from `events` (in time order).
@@ -40,6 +42,8 @@ pub fn check(events: &[Event], info: &RunInfo) -> Report {
     let mut confirm_times: Vec<Duration> = Vec::new();
     let mut markers: Vec<Marker> = Vec::new();
     let mut stopped_at: Option<Duration> = None;
+    let mut restarted = false;
+    let mut late: HashSet<MsgId> = HashSet::new();
 
     let end = events.last().map_or(info.end, |e| e.at.max(info.end));
     let buckets = (end.as_secs_f64().ceil() as usize).max(1);
@@ -71,6 +75,9 @@ pub fn check(events: &[Event], info: &RunInfo) -> Report {
                 timeline[b].nacked += 1;
             }
             EventKind::Consumed { id, .. } => {
+                if restarted && !consumed.contains_key(id) {
+                    late.insert(*id);
+                }
                 *consumed.entry(*id).or_default() += 1;
                 deliveries += 1;
                 timeline[b].consumed += 1;
@@ -93,6 +100,7 @@ pub fn check(events: &[Event], info: &RunInfo) -> Report {
             EventKind::PublishingStopped => {
                 stopped_at.get_or_insert(e.at);
             }
+            EventKind::ConsumersRestarted => restarted = true,
         }
     }
 
@@ -133,6 +141,8 @@ pub fn check(events: &[Event], info: &RunInfo) -> Report {
         foreign,
         lost_sample: lost_ids.iter().take(20).map(|id| id.to_string()).collect(),
         drained: info.drained,
+        late: late.len() as u64,
+        left_in_queue: info.left_in_queue,
         connection_losses: losses,
         connect_failures,
         reconnects,
@@ -255,6 +265,7 @@ mod tests {
             rate_per_sec: 10,
             end: ms(end_ms),
             drained: true,
+            left_in_queue: None,
         }
     }
 
@@ -503,5 +514,49 @@ mod tests {
         assert!((r.longest_gap_s - 2.0).abs() < 1e-9);
         assert_eq!(r.outages.len(), 0);
         assert!((r.throughput_per_s - c.len() as f64 / 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn consumed_only_after_the_consumers_restarted_is_late_not_lost() {
+        use EventKind::*;
+        let lat = ms(3);
+        let mut events = Vec::new();
+        for seq in 0..3 {
+            events.push(ev(
+                seq * 10,
+                Published {
+                    id: id(0, seq),
+                    attempt: 1,
+                },
+            ));
+            events.push(ev(
+                seq * 10 + 2,
+                Confirmed {
+                    id: id(0, seq),
+                    latency: lat,
+                },
+            ));
+        }
+        events.push(ev(
+            40,
+            Consumed {
+                id: id(0, 0),
+                redelivered: false,
+            },
+        ));
+        events.push(ev(50, ConsumersRestarted));
+        for (at, seq) in [(60, 0), (61, 1)] {
+            events.push(ev(
+                at,
+                Consumed {
+                    id: id(0, seq),
+                    redelivered: true,
+                },
+            ));
+        }
+        let r = check(&events, &info(100));
+        assert_eq!(r.late, 1, "only p0#1 was first seen after the restart");
+        assert_eq!(r.lost, 1, "p0#2 was never consumed");
+        assert_eq!(r.duplicates, 1);
     }
 }

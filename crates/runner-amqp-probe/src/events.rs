@@ -70,6 +70,9 @@ pub enum EventKind {
     Marker { label: String },
     /// `stop_publishing` was called: no new messages from here on.
     PublishingStopped,
+    /// The drain timed out with confirmed messages unseen and restarted the
+    /// consumers: what a stuck consumer held goes back to the queue.
+    ConsumersRestarted,
 }
 
 /// An event and when it happened, as time since the workload started.

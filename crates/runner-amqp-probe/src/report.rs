@@ -92,6 +92,15 @@ pub struct Report {
     /// Whether the drain finished (every confirmed message consumed and the
     /// queue empty) before its timeout. If not, `lost` may overcount.
     pub drained: bool,
+    /// Confirmed messages first consumed only after the drain restarted
+    /// the consumers: held by a stuck consumer, late but not lost.
+    #[serde(default)]
+    pub late: u64,
+    /// When the drain timed out: the messages still ready in the queue
+    /// (none: it could not be asked). Lost messages still there are late,
+    /// not gone.
+    #[serde(default)]
+    pub left_in_queue: Option<u32>,
     pub connection_losses: u64,
     pub connect_failures: u64,
     /// Successful connections after a client's first.
@@ -180,18 +189,18 @@ impl Report {
                 "connections lost / reconnects",
                 format!("{} / {}", self.connection_losses, self.reconnects),
             ),
+            ("late (held by a stuck consumer)", self.late.to_string()),
             (
                 "longest confirm gap",
                 format!("{:.3} s", self.longest_gap_s),
             ),
             (
                 "drained",
-                if self.drained {
-                    "yes"
-                } else {
-                    "NO (timed out)"
-                }
-                .into(),
+                match (self.drained, self.left_in_queue) {
+                    (true, _) => "yes".into(),
+                    (false, Some(n)) => format!("NO (timed out; {n} still ready in the queue)"),
+                    (false, None) => "NO (timed out)".into(),
+                },
             ),
         ];
         for (k, v) in rows {

@@ -294,6 +294,7 @@ mod tests {
                 rate_per_sec: 20,
                 end: Duration::from_secs(6),
                 drained: true,
+                left_in_queue: None,
             },
         );
         let svg = report.timeline_svg();

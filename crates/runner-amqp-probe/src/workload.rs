@@ -67,9 +67,7 @@ impl Workload {
         let (stop_publishing, stop_rx) = watch::channel(false);
         let (publish_deadline, deadline_rx) = watch::channel(None);
         let (stop_consumers, consumers_rx) = watch::channel(false);
-        let consumers = (0..ctx.cfg.consumers)
-            .map(|i| tokio::spawn(Consumer::new(i, ctx.clone(), consumers_rx.clone()).run()))
-            .collect();
+        let consumers = spawn_consumers(&ctx, &consumers_rx);
         let publishers = (0..ctx.cfg.publishers)
             .map(|i| {
                 let control = PublisherControl {
@@ -127,13 +125,18 @@ impl WorkloadHandle {
     /// The report of the log so far (counts are provisional: nothing is
     /// drained).
     pub fn report_so_far(&self) -> Report {
-        self.report(false)
+        self.report(false, None)
     }
 
     /// Stops publishing if not yet stopped, lets publishers get their
     /// pending confirms, consumes until every confirmed message was seen and
     /// the queue is empty (or `timeout` passes), stops the consumers,
     /// deletes the queue if configured and empty, and checks the log.
+    ///
+    /// When the timeout passes with confirmed messages unseen, the
+    /// consumers are restarted once (for up to 30 s more): messages a stuck
+    /// consumer held go back to the queue when its channel closes, and
+    /// count as `late`, not lost.
     pub async fn drain(mut self, timeout: Duration) -> Report {
         self.stop_publishing();
         let deadline = Instant::now() + timeout;
@@ -148,10 +151,44 @@ impl WorkloadHandle {
             }
         }
 
+        let mut admin: Option<Session> = None;
+        let mut drained = self.wait_drained(deadline, &mut admin).await;
+        if !drained && self.ctx.rec.confirmed_unconsumed() > 0 {
+            self.ctx.rec.record(EventKind::ConsumersRestarted);
+            self.stop_consumers().await;
+            let (stop, stop_rx) = watch::channel(false);
+            self.stop_consumers = stop;
+            self.consumers = spawn_consumers(&self.ctx, &stop_rx);
+            let grace = Instant::now() + Duration::from_secs(30);
+            drained = self.wait_drained(grace, &mut admin).await;
+        }
+        let cfg = self.ctx.cfg.clone();
+        let mut left_in_queue = None;
+        if !drained {
+            if admin.is_none() {
+                admin = Session::open(&cfg, &self.ctx.uri, "runner-probe drain")
+                    .await
+                    .ok();
+            }
+            if let Some(a) = &admin {
+                left_in_queue = a.ready_count(&cfg).await.ok();
+            }
+        }
+        self.stop_consumers().await;
+        if let Some(a) = admin {
+            if drained && cfg.delete_queue_at_end {
+                let _ = a.delete_queue_if_empty(&cfg).await;
+            }
+            a.close().await;
+        }
+        self.report(drained, left_in_queue)
+    }
+
+    /// Waits until every confirmed message was consumed, no delivery came
+    /// for a second and the queue is empty; false when `deadline` passes.
+    async fn wait_drained(&self, deadline: Instant, admin: &mut Option<Session>) -> bool {
         let cfg = self.ctx.cfg.clone();
         let quiet = Duration::from_secs(1);
-        let mut admin: Option<Session> = None;
-        let mut drained = false;
         while Instant::now() < deadline {
             let settled = self.ctx.rec.confirmed_unconsumed() == 0
                 && self
@@ -161,16 +198,13 @@ impl WorkloadHandle {
                     .is_none_or(|t| t.elapsed() >= quiet);
             if settled {
                 if admin.is_none() {
-                    admin = Session::open(&cfg, &self.ctx.uri, "runner-probe drain")
+                    *admin = Session::open(&cfg, &self.ctx.uri, "runner-probe drain")
                         .await
                         .ok();
                 }
-                if let Some(a) = &admin {
+                if let Some(a) = admin.as_ref() {
                     match a.ready_count(&cfg).await {
-                        Ok(0) => {
-                            drained = true;
-                            break;
-                        }
+                        Ok(0) => return true,
                         Ok(_) => {}
                         Err(_) => {
                             if let Some(a) = admin.take() {
@@ -182,7 +216,11 @@ impl WorkloadHandle {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        false
+    }
 
+    /// Stops the consumer tasks (aborting one that does not stop in 5 s).
+    async fn stop_consumers(&mut self) {
         let _ = self.stop_consumers.send(true);
         for c in std::mem::take(&mut self.consumers) {
             let abort = c.abort_handle();
@@ -193,16 +231,9 @@ impl WorkloadHandle {
                 abort.abort();
             }
         }
-        if let Some(a) = admin {
-            if drained && cfg.delete_queue_at_end {
-                let _ = a.delete_queue_if_empty(&cfg).await;
-            }
-            a.close().await;
-        }
-        self.report(drained)
     }
 
-    fn report(&self, drained: bool) -> Report {
+    fn report(&self, drained: bool, left_in_queue: Option<u32>) -> Report {
         let events = self.ctx.rec.snapshot();
         let cfg = &self.ctx.cfg;
         checker::check(
@@ -216,6 +247,7 @@ impl WorkloadHandle {
                 rate_per_sec: cfg.rate_per_sec,
                 end: self.ctx.rec.now(),
                 drained,
+                left_in_queue,
             },
         )
     }
@@ -230,4 +262,10 @@ impl Drop for WorkloadHandle {
             c.abort();
         }
     }
+}
+
+fn spawn_consumers(ctx: &ClientCtx, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    (0..ctx.cfg.consumers)
+        .map(|i| tokio::spawn(Consumer::new(i, ctx.clone(), stop.clone()).run()))
+        .collect()
 }
