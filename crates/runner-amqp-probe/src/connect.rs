@@ -16,21 +16,34 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Connects (TCP, handshake, channel) within `cfg.connect_timeout`.
+    /// Connects (TCP, handshake) and opens the channel, each within
+    /// `cfg.connect_timeout`; a connection whose channel fails is closed.
     pub(crate) async fn open(cfg: &WorkloadConfig, uri: &AMQPUri, name: &str) -> Result<Session> {
         let props = ConnectionProperties::default().with_connection_name(name.to_string().into());
-        let uri = uri.clone();
-        let fut = async move {
-            let conn = Connection::connect_uri(uri, props).await?;
-            let channel = conn.create_channel().await?;
-            Ok::<_, lapin::Error>(Session { conn, channel })
+        let conn = match tokio::time::timeout(
+            cfg.connect_timeout,
+            Connection::connect_uri(uri.clone(), props),
+        )
+        .await
+        {
+            Ok(res) => res.map_err(|e| anyhow!("connect: {e}"))?,
+            Err(_) => {
+                return Err(anyhow!(
+                    "connect: no answer within {:?}",
+                    cfg.connect_timeout
+                ));
+            }
         };
-        match tokio::time::timeout(cfg.connect_timeout, fut).await {
-            Ok(res) => res.map_err(|e| anyhow!("connect: {e}")),
-            Err(_) => Err(anyhow!(
-                "connect: no answer within {:?}",
-                cfg.connect_timeout
-            )),
+        match within(cfg.connect_timeout, "channel.open", conn.create_channel()).await {
+            Ok(channel) => Ok(Session { conn, channel }),
+            Err(e) => {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    conn.close(200, "runner-probe: no channel".into()),
+                )
+                .await;
+                Err(e)
+            }
         }
     }
 

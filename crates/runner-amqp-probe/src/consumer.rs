@@ -32,10 +32,8 @@ impl Consumer {
         reconnect::run(&mut self).await;
     }
 
-    async fn connect(&self, attempt: u32) -> anyhow::Result<(Session, lapin::Consumer)> {
+    async fn subscribe(&self, session: &Session, attempt: u32) -> anyhow::Result<lapin::Consumer> {
         let cfg = &self.ctx.cfg;
-        let name = format!("runner-probe consumer {}", self.id);
-        let session = Session::open(cfg, &self.ctx.uri, &name).await?;
         within(
             cfg.connect_timeout,
             "basic.qos",
@@ -57,7 +55,7 @@ impl Consumer {
             ),
         )
         .await?;
-        Ok((session, stream))
+        Ok(stream)
     }
 
     async fn consume(&mut self, mut stream: lapin::Consumer) -> SessionEnd {
@@ -116,8 +114,12 @@ impl Client for Consumer {
         self.stopped()
     }
 
-    async fn open(&mut self, attempt: u32) -> anyhow::Result<(Session, lapin::Consumer)> {
-        self.connect(attempt).await
+    fn connection_name(&self) -> String {
+        format!("runner-probe consumer {}", self.id)
+    }
+
+    async fn setup(&mut self, session: &Session, attempt: u32) -> anyhow::Result<lapin::Consumer> {
+        self.subscribe(session, attempt).await
     }
 
     async fn live(&mut self, _session: &Session, stream: lapin::Consumer) -> SessionEnd {

@@ -90,10 +90,8 @@ impl Publisher {
         self.pending.len()
     }
 
-    async fn connect(&self) -> anyhow::Result<Session> {
+    async fn confirm_mode(&self, session: &Session) -> anyhow::Result<()> {
         let cfg = &self.ctx.cfg;
-        let name = format!("runner-probe publisher {}", self.id);
-        let session = Session::open(cfg, &self.ctx.uri, &name).await?;
         within(
             cfg.connect_timeout,
             "confirm.select",
@@ -103,7 +101,7 @@ impl Publisher {
         )
         .await?;
         session.declare_queue(cfg).await?;
-        Ok(session)
+        Ok(())
     }
 
     /// One connection's life: republish what is unconfirmed, then publish
@@ -284,8 +282,12 @@ impl Client for Publisher {
         self.finished_publishing()
     }
 
-    async fn open(&mut self, _attempt: u32) -> anyhow::Result<(Session, ())> {
-        Ok((self.connect().await?, ()))
+    fn connection_name(&self) -> String {
+        format!("runner-probe publisher {}", self.id)
+    }
+
+    async fn setup(&mut self, session: &Session, _attempt: u32) -> anyhow::Result<()> {
+        self.confirm_mode(session).await
     }
 
     async fn live(&mut self, session: &Session, _: ()) -> SessionEnd {

@@ -21,15 +21,33 @@ pub(crate) trait Client {
     type Opened;
     fn role(&self) -> Role;
     fn ctx(&self) -> &ClientCtx;
+    /// The connection's name, as the broker shows it.
+    fn connection_name(&self) -> String;
     /// Nothing left to do: no (re)connection is opened any more.
     fn finished(&self) -> bool;
-    /// Connect and set the channel up; `attempt` counts from 1.
-    async fn open(&mut self, attempt: u32) -> anyhow::Result<(Session, Self::Opened)>;
+    /// Set the new session's channel up; `attempt` counts from 1.
+    async fn setup(&mut self, session: &Session, attempt: u32) -> anyhow::Result<Self::Opened>;
     /// One connection's life.
     async fn live(&mut self, session: &Session, opened: Self::Opened) -> SessionEnd;
     /// Wait `delay` before the next attempt.
     async fn pause(&mut self, delay: Duration) {
         tokio::time::sleep(delay).await
+    }
+}
+
+/// Connects and sets the session up. A session whose set-up failed is
+/// closed: left open, a consumer the broker registered after the client
+/// stopped waiting would hold its prefetch of messages for as long as the
+/// abandoned connection lives.
+async fn open<C: Client>(client: &mut C, attempt: u32) -> anyhow::Result<(Session, C::Opened)> {
+    let ctx = client.ctx();
+    let session = Session::open(&ctx.cfg, &ctx.uri, &client.connection_name()).await?;
+    match client.setup(&session, attempt).await {
+        Ok(opened) => Ok((session, opened)),
+        Err(e) => {
+            tokio::spawn(session.close());
+            Err(e)
+        }
     }
 }
 
@@ -40,7 +58,7 @@ pub(crate) async fn run<C: Client>(client: &mut C) {
     let mut backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
     let mut connections = 0u32;
     while !client.finished() {
-        match client.open(connections + 1).await {
+        match open(client, connections + 1).await {
             Ok((session, opened)) => {
                 connections += 1;
                 client.ctx().rec.record(EventKind::Connected {
