@@ -32,32 +32,6 @@ impl Consumer {
         reconnect::run(&mut self).await;
     }
 
-    async fn subscribe(&self, session: &Session, attempt: u32) -> anyhow::Result<lapin::Consumer> {
-        let cfg = &self.ctx.cfg;
-        within(
-            cfg.connect_timeout,
-            "basic.qos",
-            session
-                .channel
-                .basic_qos(cfg.prefetch, BasicQosOptions::default()),
-        )
-        .await?;
-        session.declare_queue(cfg).await?;
-        let tag = format!("runner-probe-{}-c{}-{attempt}", self.ctx.run_id, self.id);
-        let stream = within(
-            cfg.connect_timeout,
-            "basic.consume",
-            session.channel.basic_consume(
-                cfg.queue.as_str().into(),
-                tag.into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            ),
-        )
-        .await?;
-        Ok(stream)
-    }
-
     async fn consume(&mut self, mut stream: lapin::Consumer) -> SessionEnd {
         let cfg = self.ctx.cfg.clone();
         loop {
@@ -114,12 +88,31 @@ impl Client for Consumer {
         self.stopped()
     }
 
-    fn connection_name(&self) -> String {
-        format!("runner-probe consumer {}", self.id)
-    }
-
+    /// Prefetch, the queue, and the consumer (tagged with the attempt).
     async fn setup(&mut self, session: &Session, attempt: u32) -> anyhow::Result<lapin::Consumer> {
-        self.subscribe(session, attempt).await
+        let cfg = &self.ctx.cfg;
+        within(
+            cfg.connect_timeout,
+            "basic.qos",
+            session
+                .channel
+                .basic_qos(cfg.prefetch, BasicQosOptions::default()),
+        )
+        .await?;
+        session.declare_queue(cfg).await?;
+        let tag = format!("runner-probe-{}-c{}-{attempt}", self.ctx.run_id, self.id);
+        let stream = within(
+            cfg.connect_timeout,
+            "basic.consume",
+            session.channel.basic_consume(
+                cfg.queue.as_str().into(),
+                tag.into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        Ok(stream)
     }
 
     async fn live(&mut self, _session: &Session, stream: lapin::Consumer) -> SessionEnd {

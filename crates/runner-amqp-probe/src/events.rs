@@ -28,6 +28,33 @@ pub enum Role {
     Consumer(u32),
 }
 
+impl Role {
+    /// The AMQP connection name this client opens its connections under,
+    /// as the broker (and its management API) shows it.
+    pub fn connection_name(&self) -> String {
+        format!("runner-probe {self}")
+    }
+
+    /// The client behind a connection name from [`Role::connection_name`].
+    pub fn from_connection_name(name: &str) -> Option<Role> {
+        let (role, n) = name.strip_prefix("runner-probe ")?.split_once(' ')?;
+        let n = n.parse().ok()?;
+        match role {
+            "publisher" => Some(Role::Publisher(n)),
+            "consumer" => Some(Role::Consumer(n)),
+            _ => None,
+        }
+    }
+
+    /// `p0` for publisher 0, `c1` for consumer 1.
+    pub fn short(&self) -> String {
+        match self {
+            Role::Publisher(i) => format!("p{i}"),
+            Role::Consumer(i) => format!("c{i}"),
+        }
+    }
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -210,5 +237,18 @@ mod tests {
         assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
         let json = serde_json::to_string(&log[3]).unwrap();
         assert!(json.contains("\"kind\":\"confirmed\""), "{json}");
+    }
+
+    #[test]
+    fn connection_names_round_trip() {
+        for role in [Role::Publisher(0), Role::Consumer(12)] {
+            assert_eq!(
+                Role::from_connection_name(&role.connection_name()),
+                Some(role)
+            );
+        }
+        assert_eq!(Role::Consumer(12).short(), "c12");
+        assert_eq!(Role::from_connection_name("runner-probe drain"), None);
+        assert_eq!(Role::from_connection_name("someone else's app 1"), None);
     }
 }

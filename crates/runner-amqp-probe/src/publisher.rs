@@ -90,20 +90,6 @@ impl Publisher {
         self.pending.len()
     }
 
-    async fn confirm_mode(&self, session: &Session) -> anyhow::Result<()> {
-        let cfg = &self.ctx.cfg;
-        within(
-            cfg.connect_timeout,
-            "confirm.select",
-            session
-                .channel
-                .confirm_select(ConfirmSelectOptions::default()),
-        )
-        .await?;
-        session.declare_queue(cfg).await?;
-        Ok(())
-    }
-
     /// One connection's life: republish what is unconfirmed, then publish
     /// new messages at the configured pace while collecting confirms.
     async fn publish_all(&mut self, session: &Session) -> SessionEnd {
@@ -282,12 +268,19 @@ impl Client for Publisher {
         self.finished_publishing()
     }
 
-    fn connection_name(&self) -> String {
-        format!("runner-probe publisher {}", self.id)
-    }
-
+    /// Confirm mode and the queue.
     async fn setup(&mut self, session: &Session, _attempt: u32) -> anyhow::Result<()> {
-        self.confirm_mode(session).await
+        let cfg = &self.ctx.cfg;
+        within(
+            cfg.connect_timeout,
+            "confirm.select",
+            session
+                .channel
+                .confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
+        session.declare_queue(cfg).await?;
+        Ok(())
     }
 
     async fn live(&mut self, session: &Session, _: ()) -> SessionEnd {

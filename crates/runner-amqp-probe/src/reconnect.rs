@@ -21,8 +21,6 @@ pub(crate) trait Client {
     type Opened;
     fn role(&self) -> Role;
     fn ctx(&self) -> &ClientCtx;
-    /// The connection's name, as the broker shows it.
-    fn connection_name(&self) -> String;
     /// Nothing left to do: no (re)connection is opened any more.
     fn finished(&self) -> bool;
     /// Set the new session's channel up; `attempt` counts from 1.
@@ -41,7 +39,8 @@ pub(crate) trait Client {
 /// abandoned connection lives.
 async fn open<C: Client>(client: &mut C, attempt: u32) -> anyhow::Result<(Session, C::Opened)> {
     let ctx = client.ctx();
-    let session = Session::open(&ctx.cfg, &ctx.uri, &client.connection_name()).await?;
+    let name = client.role().connection_name();
+    let session = Session::open(&ctx.cfg, &ctx.uri, &name).await?;
     match client.setup(&session, attempt).await {
         Ok(opened) => Ok((session, opened)),
         Err(e) => {

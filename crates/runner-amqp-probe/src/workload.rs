@@ -164,15 +164,8 @@ impl WorkloadHandle {
         }
         let cfg = self.ctx.cfg.clone();
         let mut left_in_queue = None;
-        if !drained {
-            if admin.is_none() {
-                admin = Session::open(&cfg, &self.ctx.uri, "runner-probe drain")
-                    .await
-                    .ok();
-            }
-            if let Some(a) = &admin {
-                left_in_queue = a.ready_count(&cfg).await.ok();
-            }
+        if !drained && let Some(a) = self.admin(&mut admin).await {
+            left_in_queue = a.ready_count(&cfg).await.ok();
         }
         self.stop_consumers().await;
         if let Some(a) = admin {
@@ -196,20 +189,13 @@ impl WorkloadHandle {
                     .rec
                     .last_delivery()
                     .is_none_or(|t| t.elapsed() >= quiet);
-            if settled {
-                if admin.is_none() {
-                    *admin = Session::open(&cfg, &self.ctx.uri, "runner-probe drain")
-                        .await
-                        .ok();
-                }
-                if let Some(a) = admin.as_ref() {
-                    match a.ready_count(&cfg).await {
-                        Ok(0) => return true,
-                        Ok(_) => {}
-                        Err(_) => {
-                            if let Some(a) = admin.take() {
-                                tokio::spawn(a.close());
-                            }
+            if settled && let Some(a) = self.admin(admin).await {
+                match a.ready_count(&cfg).await {
+                    Ok(0) => return true,
+                    Ok(_) => {}
+                    Err(_) => {
+                        if let Some(a) = admin.take() {
+                            tokio::spawn(a.close());
                         }
                     }
                 }
@@ -217,6 +203,16 @@ impl WorkloadHandle {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         false
+    }
+
+    /// The drain's own session (to count the queue), opened on first use.
+    async fn admin<'a>(&self, admin: &'a mut Option<Session>) -> Option<&'a Session> {
+        if admin.is_none() {
+            *admin = Session::open(&self.ctx.cfg, &self.ctx.uri, "runner-probe drain")
+                .await
+                .ok();
+        }
+        admin.as_ref()
     }
 
     /// Stops the consumer tasks (aborting one that does not stop in 5 s).

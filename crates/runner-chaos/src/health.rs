@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use runner_amqp_probe::events::Role;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -248,8 +249,8 @@ pub async fn wait_vip_moved(c: &Cluster, from: &str, timeout: Duration) -> Optio
 
 /// A queue's leader (quorum) or master (classic) node, asked of any node
 /// that answers.
-/// The probe's connections on `node`, shortened to `p1` (publisher 1) or
-/// `c2` (consumer 2), sorted.
+/// The probe's connections on `node`, as `p1` (publisher 1) or `c2`
+/// (consumer 2), sorted.
 pub async fn probe_clients_on(c: &Cluster, node: &str) -> Vec<String> {
     for h in &c.rabbits {
         let Ok(list) = node_api(c, h, "connections").await else {
@@ -262,9 +263,7 @@ pub async fn probe_clients_on(c: &Cluster, node: &str) -> Vec<String> {
             .filter(|conn| conn["node"] == node)
             .filter_map(|conn| {
                 let name = conn["client_properties"]["connection_name"].as_str()?;
-                let rest = name.strip_prefix("runner-probe ")?;
-                let (role, n) = rest.split_once(' ')?;
-                Some(format!("{}{n}", &role[..1]))
+                Role::from_connection_name(name).map(|r| r.short())
             })
             .collect();
         out.sort();

@@ -206,23 +206,17 @@ async fn inject(
         anyhow::ensure!(holders.len() == 1, "VIP holders: {holders:?}, expected one");
         holders[0].clone()
     } else {
-        leader_host(c, queue).await
+        let target = leader_host(c, queue).await;
+        result.clients_on_target = health::probe_clients_on(c, &format!("rabbit@{target}")).await;
+        let clients = if result.clients_on_target.is_empty() {
+            "none".to_string()
+        } else {
+            result.clients_on_target.join(" ")
+        };
+        log(s, &format!("probe clients on {target}: {clients}"));
+        target
     };
     result.target = Some(target.clone());
-    if !s.hits_balancer() {
-        result.clients_on_target = health::probe_clients_on(c, &format!("rabbit@{target}")).await;
-        log(
-            s,
-            &format!(
-                "probe clients on {target}: {}",
-                if result.clients_on_target.is_empty() {
-                    "none".to_string()
-                } else {
-                    result.clients_on_target.join(" ")
-                }
-            ),
-        );
-    }
     let label = match s {
         Scenario::KillRabbitContainer => format!("kill rabbit on {target}"),
         Scenario::CrashRabbitHost => format!("crash {target}"),
