@@ -99,6 +99,48 @@ fn vip_holders(lab: &Lab) -> Vec<String> {
         .collect()
 }
 
+/// The dry-run of a fresh build: every step-host changed, pending (with
+/// its reason) or skipped, none failed or ok; the "changes" exit code; no
+/// secrets file written.
+fn preview_of_a_fresh_build(lab: &Lab, inv: &std::path::Path) {
+    let out = lab.play(
+        inv,
+        &["--dry-run", "--detailed-exitcode", "--output", "json"],
+    );
+    assert_eq!(out.status.code(), Some(6), "the documented 'changes' code");
+    let hosts: Vec<Value> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "host")
+        .collect();
+    assert!(!hosts.is_empty());
+    for h in &hosts {
+        let status = h["status"].as_str().unwrap();
+        assert!(
+            ["changed", "pending", "skipped"].contains(&status),
+            "step {} on {}: {status} {}",
+            h["step"],
+            h["host"],
+            h["message"]
+        );
+        if status == "pending" {
+            assert!(
+                h["message"].as_str().unwrap().contains("known after apply"),
+                "{h}"
+            );
+        }
+    }
+    // The policy step asks RabbitMQ, which does not run yet: pending.
+    let policy = hosts.iter().find(|h| h["step"] == 5).unwrap();
+    assert_eq!(policy["status"], "pending", "{policy}");
+    // The join: changed or pending on each joining node, never ok.
+    let recap = recap(&out);
+    assert!(total(&recap, "pending") >= 3, "{recap}");
+    assert!(
+        !lab.dir().join("lab/rabbit-ha.secrets.yaml").exists(),
+        "a preview writes no secrets"
+    );
+}
+
 fn changed(out: &Output) -> u64 {
     total(&recap(out), "changed")
 }
@@ -110,10 +152,47 @@ fn rabbit_ha_on_rabbitmq_4() {
     let inv = lab.inventory();
     let rt = tokio::runtime::Runtime::new().unwrap();
 
-    // Build it.
-    let first = lab.play(&inv, &["--output", "json"]);
-    assert_eq!(first.status.code(), Some(0), "the cluster builds");
+    // Preview the fresh build: honest, and nothing written anywhere.
+    preview_of_a_fresh_build(&lab, &inv);
+
+    // Build it from the saved plan, from another working directory.
+    let plan = lab.dir().join("fresh.plan.json");
+    let out = lab.runner(&[
+        "plan",
+        root().join("playbooks/rabbit-ha.yaml").to_str().unwrap(),
+        "-i",
+        inv.to_str().unwrap(),
+        "-o",
+        plan.to_str().unwrap(),
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(out.status.code(), Some(6), "a fresh plan has changes");
+    let elsewhere = scratch();
+    let mut apply = runner(elsewhere.path());
+    apply
+        .env("RUNNER_STATE_DIR", lab.dir().join(".runner"))
+        .env("RUNNER_LAB_DIR", lab.dir().join("lab"))
+        .args(["apply", plan.to_str().unwrap(), "--output", "json"]);
+    let first = apply.output().unwrap();
+    eprintln!("$ runner apply\n{}{}", stdout(&first), stderr(&first));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "the saved plan builds the cluster"
+    );
     assert_eq!(total(&recap(&first), "failed"), 0);
+    assert!(total(&recap(&first), "changed") > 0);
+    let second = lab.play(
+        &inv,
+        &["--dry-run", "--detailed-exitcode", "--output", "json"],
+    );
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "a converged cluster previews no changes"
+    );
+    assert_eq!(total(&recap(&second), "changed"), 0);
+    assert_eq!(total(&recap(&second), "pending"), 0);
 
     // One cluster, all three nodes running, quorum by default, no guest,
     // no admin/admin; the management API through VIP:15670.

@@ -42,6 +42,10 @@ pub enum Command {
         /// Where to write the plan.
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
+        /// Exit 0 when nothing would change, 6 when something would change
+        /// or is pending (docs/usage.md lists every code).
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Apply a saved plan exactly, or refuse it if the hosts changed since.
     Apply {
@@ -85,9 +89,10 @@ pub enum LabCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The playbook (default: playbooks/rabbit-ha.yaml).
-    pub playbook: Option<PathBuf>,
-    /// The inventory (default: the lab's, .runner/lab/inventory.yaml).
+    /// The playbook.
+    pub playbook: PathBuf,
+    /// The inventory (default: the lab's, .runner/lab/inventory.yaml, when
+    /// `runner lab up` made it).
     #[arg(short, long)]
     pub inventory: Option<PathBuf>,
     /// Extra variables, `name=value` (value parsed as YAML), or `@file.yaml`.
@@ -119,9 +124,14 @@ pub struct PlayArgs {
     /// Show diffs of written files while applying too.
     #[arg(long)]
     pub diff: bool,
-    /// Continue a crashed or failed run: `last` or a run id.
+    /// Continue a crashed or failed run: `last` (the newest applying run
+    /// of this playbook and inventory, if it did not finish ok) or a run id.
     #[arg(long)]
     pub resume: Option<String>,
+    /// Exit 0 when nothing changed (or would change), 6 when something
+    /// changed, would change or is pending (docs/usage.md lists every code).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -22,6 +22,9 @@ pub mod exit {
     pub const STALE: i32 = 4;
     /// `replay` found differences.
     pub const DIFFERENT: i32 = 5;
+    /// With `--detailed-exitcode`: no host failed, and something changed,
+    /// would change (a preview) or is pending (known after apply).
+    pub const CHANGES: i32 = 6;
 }
 
 fn main() {

@@ -108,6 +108,7 @@ impl Inventory {
         self.file
             .as_ref()
             .and_then(|f| f.parent())
+            .filter(|d| !d.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."))
     }

@@ -11,6 +11,23 @@ use runner_types::{Action, Redactor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::report::Status;
+use crate::run::Mode;
+
+/// The journal format this runner writes and reads; older journals are
+/// refused with a clear message.
+pub const FORMAT: u32 = 2;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Every step and host ok, changed, pending or skipped.
+    Ok,
+    /// A host failed or was unreachable.
+    Failed,
+}
+
 /// One observation a plugin made while planning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
@@ -28,11 +45,15 @@ pub struct Observation {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Entry {
     Run {
+        /// [`FORMAT`]; absent in journals before it existed.
+        #[serde(default)]
+        format: u32,
         run_id: String,
         started: String,
+        /// Absolute paths.
         playbook: String,
         inventory: String,
-        mode: String,
+        mode: Mode,
         resume_of: Option<String>,
     },
     Plan {
@@ -48,6 +69,9 @@ pub enum Entry {
         actions: Vec<Action>,
         digests: Vec<String>,
         replan: bool,
+        /// The plugin could not know the rest yet: why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pending: Option<String>,
     },
     ActionStart {
         step: usize,
@@ -69,12 +93,12 @@ pub enum Entry {
     HostDone {
         step: usize,
         host: String,
-        status: String,
+        status: Status,
         inputs: String,
         message: String,
     },
     End {
-        status: String,
+        status: RunOutcome,
     },
 }
 
@@ -116,45 +140,134 @@ impl Journal {
 }
 
 /// Read a journal; a torn last line (the runner died mid-write) is ignored.
+/// A journal of another format is refused.
 pub fn read(path: &Path) -> anyhow::Result<Vec<Entry>> {
-    let f = File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    check_format(path, text.lines().next().unwrap_or_default())?;
+    let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line?;
+    for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str(&line) {
+        match serde_json::from_str(line) {
             Ok(e) => out.push(e),
-            Err(e) => {
-                // Only the last line may be torn.
-                let rest = std::fs::read_to_string(path)?.lines().count();
-                if i + 1 < rest {
-                    anyhow::bail!("{}:{}: not a journal entry: {e}", path.display(), i + 1);
-                }
+            // Only the last line may be torn.
+            Err(e) if i + 1 < lines.len() => {
+                anyhow::bail!("{}:{}: not a journal entry: {e}", path.display(), i + 1)
             }
+            Err(_) => {}
         }
     }
     Ok(out)
 }
 
-/// The newest journal in `dir` of a run that applied changes (previews,
-/// plans and replays have nothing to resume).
-pub fn latest(dir: &Path) -> anyhow::Result<PathBuf> {
+/// The first line must be a run entry of [`FORMAT`].
+fn check_format(path: &Path, first: &str) -> anyhow::Result<()> {
+    let v: Value = serde_json::from_str(first)
+        .map_err(|_| anyhow::anyhow!("{}: not a runner journal", path.display()))?;
+    if v["event"] != "run" {
+        anyhow::bail!(
+            "{}: not a runner journal (no run entry first)",
+            path.display()
+        );
+    }
+    let format = v["format"].as_u64().unwrap_or(1);
+    if format != u64::from(FORMAT) {
+        anyhow::bail!(
+            "{}: journal format {format} was written by another version of runner (this one reads {FORMAT}); it cannot be resumed or replayed",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// What a journal says about its run, from its first and last entries.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub path: PathBuf,
+    pub run_id: String,
+    pub started: String,
+    pub playbook: String,
+    pub inventory: String,
+    pub mode: Mode,
+    /// `None`: the run never finished (it crashed or was killed).
+    pub outcome: Option<RunOutcome>,
+}
+
+impl RunSummary {
+    pub fn read(path: &Path) -> anyhow::Result<RunSummary> {
+        let mut summary = None;
+        let mut outcome = None;
+        for e in read(path)? {
+            match e {
+                Entry::Run {
+                    run_id,
+                    started,
+                    playbook,
+                    inventory,
+                    mode,
+                    ..
+                } => {
+                    summary = Some((run_id, started, playbook, inventory, mode));
+                }
+                Entry::End { status } => outcome = Some(status),
+                _ => {}
+            }
+        }
+        let (run_id, started, playbook, inventory, mode) =
+            summary.ok_or_else(|| anyhow::anyhow!("{}: no run entry", path.display()))?;
+        Ok(RunSummary {
+            path: path.to_path_buf(),
+            run_id,
+            started,
+            playbook,
+            inventory,
+            mode,
+            outcome,
+        })
+    }
+
+    /// An applying run that crashed or failed: something to resume.
+    pub fn resumable(&self) -> bool {
+        self.mode == Mode::Apply && self.outcome != Some(RunOutcome::Ok)
+    }
+}
+
+/// The run `--resume last` continues: the newest applying run of this
+/// playbook and inventory (absolute paths), if it was interrupted or
+/// failed. A newer run of the same pair that finished ok means there is
+/// nothing to resume.
+pub fn last_resumable(dir: &Path, playbook: &str, inventory: &str) -> anyhow::Result<RunSummary> {
     let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("no runs recorded in {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     runs.sort();
-    runs.into_iter()
+    let newest = runs
+        .iter()
         .rev()
-        .find(|p| mode_of(p).as_deref() == Some("apply"))
-        .ok_or_else(|| anyhow::anyhow!("no applying run recorded in {}", dir.display()))
+        .filter_map(|p| RunSummary::read(p).ok())
+        .find(|r| r.mode == Mode::Apply && r.playbook == playbook && r.inventory == inventory)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "nothing to resume: no applying run of {playbook} with {inventory} is recorded in {}",
+                dir.display()
+            )
+        })?;
+    if !newest.resumable() {
+        anyhow::bail!(
+            "nothing to resume: the last run of {playbook} with {inventory} ({}) finished ok",
+            newest.run_id
+        );
+    }
+    Ok(newest)
 }
 
-/// The mode (`apply`, `dry-run`, `plan`) a journal's run had.
-pub fn mode_of(path: &Path) -> Option<String> {
+/// The mode a journal's run had.
+pub fn mode_of(path: &Path) -> Option<Mode> {
     let f = File::open(path).ok()?;
     let first = BufReader::new(f).lines().next()?.ok()?;
     match serde_json::from_str(&first).ok()? {

@@ -21,6 +21,6 @@ pub mod yaml;
 pub use inventory::Inventory;
 pub use playbook::Playbook;
 pub use replay::replay;
-pub use report::{PlannedAction, Recap, Reporter, Status};
+pub use report::{Phase, PlannedAction, Recap, RecapOutcome, Reporter, Status};
 pub use run::{Mode, RunError, RunOptions, RunResult, Runner};
 pub use yaml::InputError;

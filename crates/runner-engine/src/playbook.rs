@@ -157,8 +157,9 @@ impl Playbook {
     pub fn dir(&self) -> PathBuf {
         self.path
             .parent()
+            .filter(|d| !d.as_os_str().is_empty())
             .map(Path::to_path_buf)
-            .unwrap_or_default()
+            .unwrap_or_else(|| PathBuf::from("."))
     }
 
     /// An error about a field of step `index`.

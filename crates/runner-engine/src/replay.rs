@@ -31,6 +31,7 @@ pub async fn replay(
             observations,
             actions,
             replan,
+            pending,
             ..
         } = e
         else {
@@ -64,7 +65,7 @@ pub async fn replay(
             Err(err) => differences.push(format!("{where_}: planning failed now: {err}")),
             Ok(o) => {
                 let now: Vec<Action> = o.plan.actions;
-                if now != actions || o.plan.replan != replan {
+                if now != actions || o.plan.replan != replan || o.plan.pending != pending {
                     differences.push(format!(
                         "{where_}: recorded {} actions [{}], now {} [{}]",
                         actions.len(),

@@ -11,7 +11,7 @@ use crate::hosts::Hosts;
 use crate::journal::Observation;
 use crate::observer::{command_answer, file_answer, http_answer, http_call, run_probe};
 
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -36,6 +36,10 @@ pub struct SavedEntry {
     pub actions: Vec<runner_types::Action>,
     /// Digests of the full actions, for the check.
     pub digests: Vec<String>,
+    /// Known only after apply: why. `apply` plans this step-host anew and
+    /// shows what it planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }
 
 impl SavedPlan {
@@ -54,6 +58,18 @@ impl SavedPlan {
         Ok(plan)
     }
 
+    /// Why the playbook or inventory no longer are the ones planned.
+    pub fn inputs_changed(
+        &self,
+        playbook: &crate::Playbook,
+        inventory: &crate::Inventory,
+    ) -> Option<String> {
+        let p = file_sha(&playbook.path);
+        let i = file_sha(&inventory.file.clone().unwrap_or_default());
+        (p != self.playbook_sha || i != self.inventory_sha)
+            .then(|| "the playbook or the inventory changed since the plan was made".into())
+    }
+
     pub fn entry(&self, step: usize, host: &str) -> Option<&SavedEntry> {
         self.entries
             .iter()
@@ -70,7 +86,7 @@ pub fn file_sha(path: &Path) -> String {
 /// Why `saved` no longer fits the hosts: the first recorded observation
 /// that answers differently now, asked again exactly as recorded.
 pub(crate) async fn stale_reason(hosts: &Hosts, saved: &SavedPlan) -> Option<String> {
-    for entry in &saved.entries {
+    for entry in saved.entries.iter().filter(|e| e.pending.is_none()) {
         let t = hosts.transport(&entry.host);
         for o in &entry.observations {
             let answer = match o.kind.as_str() {

@@ -1,6 +1,7 @@
-//! Jinja-style templating of step parameters (minijinja), with Ansible's
-//! rule that a string which is one `{{ expression }}` keeps the
-//! expression's type (a list stays a list, a number a number).
+//! Jinja-style templating of step parameters (minijinja). A string that is
+//! exactly one `{{ expression }}`, with nothing around it, keeps the
+//! expression's type (a list stays a list, a number a number); any other
+//! string renders as text, byte for byte (spaces and newlines kept).
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
@@ -113,9 +114,9 @@ fn describe(e: minijinja::Error) -> String {
     msg
 }
 
-/// `{{ expr }}` and nothing else around it.
+/// `{{ expr }}` and nothing else around it, not even whitespace.
 fn single_expression(text: &str) -> Option<&str> {
-    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = text.strip_prefix("{{")?.strip_suffix("}}")?;
     (!inner.contains("{{") && !inner.contains("}}")).then(|| inner.trim())
 }
 
@@ -145,6 +146,20 @@ mod tests {
         assert_eq!(at, "/k/0");
         assert!(err.contains("undefined"), "{err}");
         assert!(t.truthy("n > 2", &ctx).unwrap());
+        // Only a string that is exactly one expression keeps its type;
+        // anything around it is text, kept byte for byte.
+        let ctx = json!({"greeting": "hello", "x": "y", "port": 5672});
+        assert_eq!(
+            t.render_str("{{ greeting }}\n", &ctx).unwrap(),
+            json!("hello\n")
+        );
+        assert_eq!(t.render_str("  {{ x }}", &ctx).unwrap(), json!("  y"));
+        assert_eq!(t.render_str("{{ port }}\n", &ctx).unwrap(), json!("5672\n"));
+        assert_eq!(t.render_str("{{ port }}", &ctx).unwrap(), json!(5672));
+        assert_eq!(
+            t.render_str("a\n\n{{ x }}\n\n", &ctx).unwrap(),
+            json!("a\n\ny\n\n")
+        );
         let ctx = json!({"hosts": ["a", "b"], "hostvars": {"a": {"ip": "1"}, "b": {"ip": "2"}}});
         assert_eq!(
             t.render_str("{{ hosts | zip(hosts | map('extract', hostvars, 'ip')) | map('join', ':') | list }}", &ctx)

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use marked_yaml::{LoaderOptions, Node};
 use serde_json::{Map, Number, Value};
 
-/// A position in a source file, 1-based.
+/// A position in a source file, 1-based; line 0 means the file as a
+/// whole (it could not be read), shown without a position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub file: PathBuf,
@@ -19,6 +20,9 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}", self.file.display());
+        }
         write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
     }
 }
@@ -65,7 +69,11 @@ impl Document {
                     column: 0,
                 },
                 "",
-                format!("cannot read: {e}"),
+                match e.kind() {
+                    std::io::ErrorKind::NotFound => "the file does not exist".to_string(),
+                    std::io::ErrorKind::IsADirectory => "this is a directory, not a file".into(),
+                    _ => format!("cannot read: {e}"),
+                },
             )
         })?;
         Document::parse(path, &text)

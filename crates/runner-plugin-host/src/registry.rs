@@ -219,6 +219,7 @@ impl PluginHost {
                 plan: Plan {
                     actions: plan.actions.into_iter().map(Into::into).collect(),
                     replan: plan.replan,
+                    pending: plan.pending,
                 },
             }),
             Err(message) => Err(CallError::Refused {

@@ -28,6 +28,7 @@ pub mod bindings {
 pub mod actions;
 pub mod compose;
 mod observe_ext;
+mod plan;
 
 pub use bindings::export_plugin;
 pub use bindings::runner::plugin::observe::{http_get, log, probe, read_file};

@@ -39,11 +39,49 @@ pub fn basic_auth(user: &str, password: &str) -> (String, String) {
     ("Authorization".to_string(), format!("Basic {token}"))
 }
 
-/// GET `url` and parse the JSON body; non-2xx is an error naming the status.
-pub fn get_json(url: &str, headers: &[(String, String)]) -> Result<serde_json::Value, String> {
-    let r = http_get(url, headers)?;
-    if !(200..300).contains(&r.status) {
-        return Err(format!("GET {url}: HTTP {}", r.status));
+/// Why a GET gave no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GetError {
+    /// Nothing answered: the service does not run (yet), or its address
+    /// cannot be reached. The runner's reason.
+    NoAnswer { url: String, reason: String },
+    /// It answered with a status that is not 2xx.
+    Status { url: String, status: u16 },
+    /// It answered 2xx, but the body is not the JSON expected.
+    Body { url: String, reason: String },
+}
+
+impl std::fmt::Display for GetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GetError::NoAnswer { url, reason } => write!(f, "GET {url}: no answer: {reason}"),
+            GetError::Status { url, status } => write!(f, "GET {url}: HTTP {status}"),
+            GetError::Body { url, reason } => write!(f, "GET {url}: {reason}"),
+        }
     }
-    serde_json::from_str(&r.body).map_err(|e| format!("GET {url}: {e}"))
+}
+
+impl From<GetError> for String {
+    fn from(e: GetError) -> String {
+        e.to_string()
+    }
+}
+
+/// GET `url` and parse the JSON body. A GET the grant refuses stops the
+/// plan whatever the plugin does with the error.
+pub fn get_json(url: &str, headers: &[(String, String)]) -> Result<serde_json::Value, GetError> {
+    let r = http_get(url, headers).map_err(|reason| GetError::NoAnswer {
+        url: url.to_string(),
+        reason,
+    })?;
+    if !(200..300).contains(&r.status) {
+        return Err(GetError::Status {
+            url: url.to_string(),
+            status: r.status,
+        });
+    }
+    serde_json::from_str(&r.body).map_err(|e| GetError::Body {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })
 }

@@ -95,6 +95,9 @@ impl Action {
 pub struct Plan {
     pub actions: Vec<Action>,
     pub replan: bool,
+    /// The rest cannot be known until earlier changes apply: the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }
 
 /// File contents as text when they are UTF-8, otherwise as `base64:...`.

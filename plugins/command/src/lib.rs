@@ -84,10 +84,7 @@ impl Guest for CommandPlugin {
                 p.timeout_s.saturating_mul(1000),
             )]
         };
-        Ok(Plan {
-            actions,
-            replan: false,
-        })
+        Ok(Plan::done(actions))
     }
 }
 

@@ -170,10 +170,7 @@ impl Guest for ComposePlugin {
                 project.plan()?
             }
         };
-        Ok(Plan {
-            actions,
-            replan: false,
-        })
+        Ok(Plan::done(actions))
     }
 }
 

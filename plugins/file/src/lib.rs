@@ -87,10 +87,7 @@ impl Guest for FilePlugin {
                     .collect()
             }
         };
-        Ok(Plan {
-            actions,
-            replan: false,
-        })
+        Ok(Plan::done(actions))
     }
 }
 

@@ -81,10 +81,7 @@ impl Guest for HaproxyPlugin {
             }),
             wait_timeout_ms: 120_000,
         };
-        Ok(Plan {
-            actions: project.plan()?,
-            replan: false,
-        })
+        Ok(Plan::done(project.plan()?))
     }
 }
 

@@ -366,10 +366,7 @@ impl Guest for KeepalivedPlugin {
                 });
             }
         }
-        Ok(Plan {
-            actions: out,
-            replan: false,
-        })
+        Ok(Plan::done(out))
     }
 }
 

@@ -8,8 +8,8 @@
 
 use runner_plugin_rabbitmq_common::{NodeAccess, SCHEMA_PROPERTIES, ctl_patterns};
 use runner_plugin_sdk::{
-    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params, probe,
-    sh_quote,
+    Capabilities, GetError, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params,
+    probe, sh_quote,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -82,38 +82,75 @@ struct Observed {
     vhosts: Vec<Value>,
 }
 
-fn observe(p: &Params) -> Result<Observed, String> {
+/// The node does not answer yet: why, for a pending plan.
+struct NotRunning(String);
+
+fn observe(p: &Params) -> Result<Result<Observed, NotRunning>, String> {
     let (version, policies, vhosts) = match p.node.api()? {
-        Some(api) => (
-            api.get("overview")?["rabbitmq_version"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            api.get(&format!("policies/{}", percent_encode(&p.vhost)))?,
-            api.get("vhosts")?,
-        ),
-        None => (
-            probe(&p.node.ctl("version"))?.stdout.trim().to_string(),
-            json_probe(&p.node.ctl(&format!(
-                "list_policies -p {} --formatter json",
-                sh_quote(&p.vhost)
-            )))?,
-            json_probe(
-                &p.node
-                    .ctl("list_vhosts name default_queue_type --formatter json"),
-            )?,
-        ),
+        Some(api) => {
+            let overview = match api.get("overview") {
+                Err(GetError::NoAnswer { reason, .. }) => {
+                    return Ok(Err(NotRunning(format!(
+                        "RabbitMQ's management API does not answer yet: {reason}"
+                    ))));
+                }
+                other => other?,
+            };
+            (
+                overview["rabbitmq_version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                api.get(&format!("policies/{}", percent_encode(&p.vhost)))?,
+                api.get("vhosts")?,
+            )
+        }
+        None => {
+            let out = probe(&p.node.ctl("version"))?;
+            if out.exit_code != 0 {
+                return Ok(Err(NotRunning(format!(
+                    "`{}` does not answer yet: {}",
+                    p.node.ctl("version"),
+                    out.stderr.trim()
+                ))));
+            }
+            (
+                out.stdout.trim().to_string(),
+                json_probe(&p.node.ctl(&format!(
+                    "list_policies -p {} --formatter json",
+                    sh_quote(&p.vhost)
+                )))?,
+                json_probe(
+                    &p.node
+                        .ctl("list_vhosts name default_queue_type --formatter json"),
+                )?,
+            )
+        }
     };
     let major = version
         .split('.')
         .next()
         .and_then(|m| m.parse().ok())
         .ok_or_else(|| format!("cannot read the RabbitMQ version from '{version}'"))?;
-    Ok(Observed {
+    Ok(Ok(Observed {
         major,
         policies: policies.as_array().cloned().unwrap_or_default(),
         vhosts: vhosts.as_array().cloned().unwrap_or_default(),
-    })
+    }))
+}
+
+/// What the step ensures, in words, for a pending preview.
+fn wanted(p: &Params) -> String {
+    let mut parts: Vec<String> = p
+        .policies
+        .iter()
+        .map(|pol| format!("policy {}", pol.name))
+        .collect();
+    parts.extend(p.absent.iter().map(|n| format!("no policy {n}")));
+    if let Some(qt) = &p.default_queue_type {
+        parts.push(format!("default queue type {qt}"));
+    }
+    format!("{} on vhost {}", parts.join(", "), p.vhost)
 }
 
 fn percent_encode(s: &str) -> String {
@@ -167,7 +204,15 @@ impl Guest for PolicyPlugin {
 
     fn plan(request: PlanRequest) -> Result<Plan, String> {
         let p: Params = params(&request)?;
-        let seen = observe(&p)?;
+        let seen = match observe(&p)? {
+            Ok(seen) => seen,
+            Err(NotRunning(why)) => {
+                return Ok(Plan::pending(
+                    format!("{why}; {} planned once it runs", wanted(&p)),
+                    vec![],
+                ));
+            }
+        };
         if seen.major >= 4 {
             for pol in &p.policies {
                 if let Some(key) = pol.definition.keys().find(|k| k.starts_with("ha-")) {
@@ -241,10 +286,7 @@ impl Guest for PolicyPlugin {
                 ));
             }
         }
-        Ok(Plan {
-            actions: out,
-            replan: false,
-        })
+        Ok(Plan::done(out))
     }
 }
 

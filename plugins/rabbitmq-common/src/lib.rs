@@ -6,7 +6,7 @@
 //! Plugins embed [`NodeAccess`] in their parameters with
 //! `#[serde(flatten)]` and its schema properties with [`SCHEMA_PROPERTIES`].
 
-use runner_plugin_sdk::{basic_auth, get_json};
+use runner_plugin_sdk::{GetError, basic_auth, get_json};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -83,7 +83,7 @@ pub struct Api {
 
 impl Api {
     /// GET `/api/{path}` as JSON.
-    pub fn get(&self, path: &str) -> Result<Value, String> {
+    pub fn get(&self, path: &str) -> Result<Value, GetError> {
         get_json(
             &format!("{}/api/{path}", self.base),
             std::slice::from_ref(&self.auth),

@@ -11,8 +11,8 @@
 
 use runner_plugin_rabbitmq_common::{Api, NodeAccess, SCHEMA_PROPERTIES, ctl_patterns};
 use runner_plugin_sdk::{
-    Action, Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params,
-    probe, sh_quote,
+    Action, Capabilities, Guest, LogLevel, Plan, PlanRequest, PluginInfo, actions, export_plugin,
+    log, params, probe, sh_quote,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -258,29 +258,24 @@ impl Guest for RabbitmqctlPlugin {
             // Before the remaining nodes change (and forget the leavers'
             // addresses): nothing to do on a node that does not run yet.
             if !source.running()? {
-                return Ok(Plan {
-                    actions: vec![],
-                    replan: false,
-                });
+                log(
+                    LogLevel::Info,
+                    &format!("{node} does not run: no cluster here, so no node to leave"),
+                );
+                return Ok(Plan::done(vec![]));
             }
             let st = source.status()?;
-            return Ok(Plan {
-                actions: forget_leavers(&p.node, &st, &nodes),
-                replan: false,
-            });
+            return Ok(Plan::done(forget_leavers(&p.node, &st, &nodes)));
         }
         if !source.running()? {
             let diag = format!(
                 "{}rabbitmq-diagnostics -q check_running",
                 p.node.exec_prefix()
             );
-            return Ok(Plan {
-                actions: vec![actions::described(
-                    actions::wait_command(&diag, None, timeout_ms),
-                    format!("wait until {node} runs"),
-                )],
-                replan: true,
-            });
+            return Ok(Plan::then_replan(vec![actions::described(
+                actions::wait_command(&diag, None, timeout_ms),
+                format!("wait until {node} runs"),
+            )]));
         }
         let st = source.status()?;
         let mut out = Vec::new();
@@ -308,10 +303,7 @@ impl Guest for RabbitmqctlPlugin {
                 "start_app",
                 format!("start the RabbitMQ app on {}", node),
             ));
-            return Ok(Plan {
-                actions: out,
-                replan: true,
-            });
+            return Ok(Plan::then_replan(out));
         }
         if node == seed {
             out.extend(forget_leavers(&p.node, &st, &nodes));
@@ -348,10 +340,7 @@ impl Guest for RabbitmqctlPlugin {
                 format!("wait until {} nodes run in the cluster", nodes.len()),
             ));
         }
-        Ok(Plan {
-            actions: out,
-            replan: false,
-        })
+        Ok(Plan::done(out))
     }
 }
 

@@ -22,7 +22,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     };
     match cli.command {
         Command::Play(args) => run::play(plugin_host()?, &cli.state_dir, args).await,
-        Command::Plan { run, out } => run::plan(plugin_host()?, &cli.state_dir, run, &out).await,
+        Command::Plan {
+            run,
+            out,
+            detailed_exitcode,
+        } => run::plan(plugin_host()?, &cli.state_dir, run, &out, detailed_exitcode).await,
         Command::Apply {
             plan,
             forks,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use runner_engine::saved_plan::SavedPlan;
-use runner_engine::{Inventory, Mode, Playbook, RunError, RunOptions, RunResult, Runner};
+use runner_engine::{Inventory, Mode, Playbook, RecapOutcome, RunOptions, RunResult, Runner};
 use runner_plugin_host::PluginHost;
 use runner_types::Redactor;
 use serde_json::{Map, Value};
@@ -14,34 +14,48 @@ use crate::cli::{OutputFormat, PlayArgs, RunArgs};
 use crate::exit;
 use crate::output;
 
-const DEFAULT_PLAYBOOK: &str = "playbooks/rabbit-ha.yaml";
-const DEFAULT_INVENTORY: &str = ".runner/lab/inventory.yaml";
+/// The lab's inventory, written by `runner lab up`.
+const LAB_INVENTORY: &str = ".runner/lab/inventory.yaml";
 
 pub async fn play(
     plugins: Arc<PluginHost>,
     state_dir: &Path,
     args: PlayArgs,
 ) -> anyhow::Result<i32> {
-    let resume = match args.resume.as_deref() {
-        None => None,
-        Some("last") => Some(runner_engine::journal::latest(&state_dir.join("runs"))?),
-        Some(id) => Some(state_dir.join("runs").join(format!("{id}.jsonl"))),
-    };
-    let result = Run {
-        mode: if args.dry_run {
-            Mode::DryRun
-        } else {
-            Mode::Apply
-        },
-        extra_vars: parse_extra_vars(&args.run.extra_vars)?,
-        args: &args.run,
-        resume,
-        saved: None,
-        diff: args.diff,
+    let output = args.run.output;
+    let result = async {
+        let inventory = inventory_path(&args.run)?;
+        let resume = match args.resume.as_deref() {
+            None => None,
+            Some("last") => Some(
+                runner_engine::journal::last_resumable(
+                    &state_dir.join("runs"),
+                    &absolute(&args.run.playbook),
+                    &absolute(&inventory),
+                )?
+                .path,
+            ),
+            Some(id) => Some(state_dir.join("runs").join(format!("{id}.jsonl"))),
+        };
+        Run {
+            mode: if args.dry_run {
+                Mode::DryRun
+            } else {
+                Mode::Apply
+            },
+            extra_vars: parse_extra_vars(&args.run.extra_vars)?,
+            args: &args.run,
+            inventory,
+            resume,
+            saved: None,
+            diff: args.diff,
+        }
+        .execute(plugins, state_dir)
+        .await
     }
-    .execute(plugins, state_dir)
-    .await?;
-    Ok(finish(&result, args.run.output))
+    .await;
+    let result = on_error(result, output)?;
+    Ok(finish(&result, output, args.detailed_exitcode))
 }
 
 pub async fn plan(
@@ -49,24 +63,36 @@ pub async fn plan(
     state_dir: &Path,
     args: RunArgs,
     out: &Path,
+    detailed_exitcode: bool,
 ) -> anyhow::Result<i32> {
-    let result = Run {
-        mode: Mode::Plan,
-        extra_vars: parse_extra_vars(&args.extra_vars)?,
-        args: &args,
-        resume: None,
-        saved: None,
-        diff: false,
+    let result = async {
+        Run {
+            mode: Mode::Plan,
+            extra_vars: parse_extra_vars(&args.extra_vars)?,
+            inventory: inventory_path(&args)?,
+            args: &args,
+            resume: None,
+            saved: None,
+            diff: false,
+        }
+        .execute(plugins, state_dir)
+        .await
     }
-    .execute(plugins, state_dir)
-    .await?;
-    let code = finish(&result, args.output);
+    .await;
+    let result = on_error(result, args.output)?;
+    let code = finish(&result, args.output, detailed_exitcode);
     if let Some(plan) = &result.plan {
         std::fs::write(out, serde_json::to_string_pretty(plan)?)
             .with_context(|| format!("writing {}", out.display()))?;
         if args.output == OutputFormat::Human {
+            let pending = plan.entries.iter().filter(|e| e.pending.is_some()).count();
+            let pending = if pending > 0 {
+                format!(" ({pending} step-host(s) pending: planned when applied)")
+            } else {
+                String::new()
+            };
             println!(
-                "plan saved to {}; apply it with `runner apply {}`",
+                "plan saved to {}{pending}; apply it with `runner apply {}`",
                 out.display(),
                 out.display()
             );
@@ -82,33 +108,79 @@ pub async fn apply(
     forks: usize,
     output: OutputFormat,
 ) -> anyhow::Result<i32> {
-    let saved = SavedPlan::load(plan_path)?;
-    let args = RunArgs {
-        playbook: Some(PathBuf::from(&saved.playbook)),
-        inventory: Some(PathBuf::from(&saved.inventory)),
-        extra_vars: vec![],
-        tags: vec![],
-        skip_tags: vec![],
-        limit: None,
-        forks,
-        output,
-    };
-    let result = Run {
-        mode: Mode::Apply,
-        extra_vars: saved.extra_vars.clone(),
-        args: &args,
-        resume: None,
-        saved: Some(saved),
-        diff: false,
+    let result = async {
+        let saved = SavedPlan::load(plan_path)?;
+        let args = RunArgs {
+            playbook: PathBuf::from(&saved.playbook),
+            inventory: Some(PathBuf::from(&saved.inventory)),
+            extra_vars: vec![],
+            tags: vec![],
+            skip_tags: vec![],
+            limit: None,
+            forks,
+            output,
+        };
+        Run {
+            mode: Mode::Apply,
+            extra_vars: saved.extra_vars.clone(),
+            inventory: PathBuf::from(&saved.inventory),
+            args: &args,
+            resume: None,
+            saved: Some(saved),
+            diff: false,
+        }
+        .execute(plugins, state_dir)
+        .await
     }
-    .execute(plugins, state_dir)
-    .await?;
-    Ok(finish(&result, output))
+    .await;
+    let result = on_error(result, output)?;
+    Ok(finish(&result, output, false))
+}
+
+/// The inventory asked for, or the lab's when there is one.
+fn inventory_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
+    if let Some(i) = &args.inventory {
+        return Ok(i.clone());
+    }
+    let lab = PathBuf::from(LAB_INVENTORY);
+    if !lab.exists() {
+        anyhow::bail!(
+            "no inventory given and the lab's ({LAB_INVENTORY}) does not exist: pass -i INVENTORY, or start the lab with `runner lab up`"
+        );
+    }
+    Ok(lab)
+}
+
+fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// With `--output json`, an error that stops a run is still a run's
+/// output: an error event and an empty recap, then the error exit code.
+fn on_error(result: anyhow::Result<RunResult>, output: OutputFormat) -> anyhow::Result<RunResult> {
+    match (result, output) {
+        (Err(e), OutputFormat::Json) => {
+            println!(
+                "{}",
+                serde_json::json!({"event": "error", "message": format!("{e:#}")})
+            );
+            println!(
+                "{}",
+                serde_json::json!({"event": "recap", "outcome": "error", "recap": runner_engine::Recap::default()})
+            );
+            Err(e)
+        }
+        (r, _) => r,
+    }
 }
 
 /// One run of a playbook as the command line asked for it.
 struct Run<'a> {
     args: &'a RunArgs,
+    inventory: PathBuf,
     mode: Mode,
     extra_vars: Map<String, Value>,
     resume: Option<PathBuf>,
@@ -123,22 +195,8 @@ impl Run<'_> {
         state_dir: &Path,
     ) -> anyhow::Result<RunResult> {
         let args = self.args;
-        let playbook_path = args
-            .playbook
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_PLAYBOOK));
-        let inventory_path = args
-            .inventory
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_INVENTORY));
-        if args.inventory.is_none() && !inventory_path.exists() {
-            anyhow::bail!(
-                "no inventory given and the lab's ({}) does not exist: pass -i INVENTORY, or start the lab with `runner lab up`",
-                inventory_path.display()
-            );
-        }
-        let playbook = Playbook::load(&playbook_path)?;
-        let inventory = Inventory::load(&inventory_path)?;
+        let playbook = Playbook::load(&args.playbook)?;
+        let inventory = Inventory::load(&self.inventory)?;
         let redactor = Redactor::new();
         let runner = Runner {
             plugins,
@@ -158,18 +216,12 @@ impl Run<'_> {
             diff: self.diff,
             ..Default::default()
         };
-        runner
-            .run(&playbook, inventory, opts)
-            .await
-            .map_err(|e| match e {
-                RunError::Input(e) => anyhow::anyhow!("{e}"),
-                RunError::Setup(e) => anyhow::anyhow!("{e}"),
-            })
+        Ok(runner.run(&playbook, inventory, opts).await?)
     }
 }
 
 /// The exit code of a finished run; prints a stale refusal.
-fn finish(result: &RunResult, output: OutputFormat) -> i32 {
+fn finish(result: &RunResult, output: OutputFormat, detailed: bool) -> i32 {
     let recap = &result.recap;
     if let Some(reason) = &recap.stale {
         if output == OutputFormat::Human {
@@ -183,14 +235,13 @@ fn finish(result: &RunResult, output: OutputFormat) -> i32 {
                 serde_json::json!({"event": "stale", "reason": reason})
             );
         }
-        return exit::STALE;
     }
-    if recap.any(|h| h.failed) {
-        exit::FAILED
-    } else if recap.any(|h| h.unreachable) {
-        exit::UNREACHABLE
-    } else {
-        exit::OK
+    match recap.outcome() {
+        RecapOutcome::Stale => exit::STALE,
+        RecapOutcome::Failed => exit::FAILED,
+        RecapOutcome::Unreachable => exit::UNREACHABLE,
+        RecapOutcome::Changes if detailed => exit::CHANGES,
+        RecapOutcome::Changes | RecapOutcome::NoChanges => exit::OK,
     }
 }
 

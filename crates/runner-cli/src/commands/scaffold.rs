@@ -107,7 +107,7 @@ impl Guest for Plugin {
         let p: Params = params(&request)?;
         let content = format!("{}\n", p.greeting);
         let actions = ensure_file(&p.path, content.as_bytes(), 0o644)?.into_iter().collect();
-        Ok(Plan { actions, replan: false })
+        Ok(Plan::done(actions))
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use console::{Style, style};
-use runner_engine::{PlannedAction, Recap, Reporter, Status};
+use runner_engine::{Mode, Phase, PlannedAction, Recap, Reporter, Status};
 use runner_types::Redactor;
 
 pub struct Human {
@@ -35,18 +35,19 @@ fn status_style(s: Status) -> Style {
     match s {
         Status::Ok => Style::new().green(),
         Status::Changed => Style::new().yellow(),
+        Status::Pending => Style::new().magenta(),
         Status::Skipped => Style::new().cyan(),
         Status::Failed | Status::Unreachable => Style::new().red().bold(),
     }
 }
 
 impl Reporter for Human {
-    fn run_started(&self, run_id: &str, playbook: &str, mode: &str) {
+    fn run_started(&self, run_id: &str, playbook: &str, mode: Mode) {
         *self.started.lock().expect("clock") = Some(Instant::now());
-        let mode = if mode == "apply" {
-            String::new()
+        let mode = if mode.previews() {
+            format!(" [{}: nothing will be changed]", mode.name())
         } else {
-            format!(" [{mode}: nothing will be changed]")
+            String::new()
         };
         self.print(&format!(
             "{} {playbook}{mode}  (run {run_id})",
@@ -77,7 +78,7 @@ impl Reporter for Human {
         ));
     }
 
-    fn planned(&self, _step: usize, host: &str, actions: &[PlannedAction], more_stages: bool) {
+    fn planned(&self, _step: usize, host: &str, actions: &[PlannedAction], more_after_apply: bool) {
         for p in actions {
             self.print(&format!(
                 "  {host}: {} {}",
@@ -101,10 +102,13 @@ impl Reporter for Human {
                 }
             }
         }
-        if more_stages {
+        if more_after_apply {
             self.print(&format!(
                 "  {host}: {}",
-                style("… then plans again once these have run").dim()
+                style(
+                    "… more actions known after apply (the plugin plans again once these have run)"
+                )
+                .magenta()
             ));
         }
     }
@@ -116,12 +120,11 @@ impl Reporter for Human {
         }
     }
 
-    fn host_done(&self, step: usize, host: &str, status: Status, message: &str) {
+    fn host_done(&self, at: Phase, host: &str, status: Status, message: &str) {
         let label = status_style(status).apply_to(format!("{:11}", status.as_str()));
-        let when = if step == usize::MAX {
-            " (gathering facts)".to_string()
-        } else {
-            String::new()
+        let when = match at {
+            Phase::Facts => " (gathering facts)",
+            Phase::Step(_) => "",
         };
         let elapsed = self
             .step_started
@@ -150,8 +153,15 @@ impl Reporter for Human {
                 style(host).bold()
             };
             self.print(&format!(
-                "  {name:20} ok={} changed={} skipped={} failed={} unreachable={}",
-                r.ok, r.changed, r.skipped, r.failed, r.unreachable
+                "  {name:20} ok={} changed={} pending={} skipped={} failed={} unreachable={}",
+                r.ok, r.changed, r.pending, r.skipped, r.failed, r.unreachable
+            ));
+        }
+        let pending = recap.total(|h| h.pending);
+        if pending > 0 {
+            self.print(&format!(
+                "  {} {pending} step-host(s) pending: what they do is known only after the changes before them apply",
+                style("pending").magenta()
             ));
         }
         let secs = self

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use runner_plugin_host::{LoadedPlugin, PlanRequest};
 use runner_types::capability::Grant;
-use runner_types::{Action, ActionKind, Redactor};
+use runner_types::{Action, ActionKind, Plan, Redactor};
 use serde_json::Value;
 
 use super::{Mode, Shared};
@@ -29,31 +29,22 @@ pub(super) struct Job {
 
 const MAX_STAGES: u32 = 8;
 
+/// How a step-host ended, and what to say about it.
+type Outcome = (Status, String);
+
+/// One stage's plan, checked and journaled.
+struct Staged {
+    plan: Plan,
+    observations: Vec<Observation>,
+    redacted: Vec<Action>,
+    digests: Vec<String>,
+}
+
 /// Plan, preview or execute one step on one host.
-pub(super) async fn run_job(shared: &Shared, job: Job) -> (Status, String) {
-    let key = (job.step, job.host.clone());
-    if let Some(resume) = &shared.resume
-        && let Some((status, inputs)) = resume.done.get(&key)
-        && *inputs == job.inputs
-        && shared.mode == Mode::Apply
-    {
-        let status = if status == "changed" {
-            Status::Changed
-        } else {
-            Status::Ok
-        };
-        return (status, format!("done in run {}", resume.run_id));
+pub(super) async fn run_job(shared: &Shared, job: Job) -> Outcome {
+    if let Some(done) = done_in_resumed_run(shared, &job) {
+        return done;
     }
-    let done_before: Vec<String> = shared
-        .resume
-        .as_ref()
-        .and_then(|r| r.actions.get(&key).cloned())
-        .unwrap_or_default();
-    let interrupted: Vec<String> = shared
-        .resume
-        .as_ref()
-        .and_then(|r| r.interrupted.get(&key).cloned())
-        .unwrap_or_default();
     let transport = shared.hosts.transport(&job.host);
     let grant = Grant::new(
         &job.plugin.info.name,
@@ -63,219 +54,42 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> (Status, String) {
     let mut changed = false;
     let mut notes: Vec<String> = Vec::new();
     for stage in 0..MAX_STAGES {
-        let observer = Arc::new(LiveObserver::new(
-            transport.clone(),
-            shared.redactor.clone(),
-        ));
-        let outcome = shared
-            .plugins
-            .plan(
-                &job.plugin,
-                grant.clone(),
-                observer.clone(),
-                PlanRequest {
-                    params: &job.params,
-                    facts: &job.facts,
-                    host: &job.host,
-                    stage,
-                },
-            )
-            .await;
-        let observations = observer.take_transcript();
-        let unreachable = observations.iter().find_map(|o| {
-            o.answer
-                .get("error")
-                .and_then(Value::as_str)
-                .filter(|e| e.contains("unreachable"))
-                .map(str::to_string)
-        });
-        let plan = match outcome {
-            Ok(o) => o.plan,
-            Err(e) => {
-                if let Some(u) = unreachable {
-                    return (Status::Unreachable, u);
-                }
-                return (Status::Failed, e.to_string());
-            }
+        let staged = match plan_stage(shared, &job, &grant, stage, &mut notes).await {
+            Ok(s) => s,
+            Err(outcome) => return outcome,
         };
-        for (level, msg) in observer.take_logs() {
-            if level != "debug" {
-                notes.push(msg);
-            }
-        }
-        if let Err(e) = plan.actions.iter().try_for_each(|a| grant.check_action(a)) {
-            return (Status::Failed, e.to_string());
-        }
-        if let Some(unknown) = plan
-            .actions
-            .iter()
-            .find_map(|a| unknown_peer(&shared.hosts, a))
+        if stage == 0
+            && let Err(outcome) = check_saved(shared, &job, &staged.digests, &mut notes)
         {
+            return outcome;
+        }
+        if shared.mode.previews() {
+            return preview_outcome(shared, &job, transport.as_ref(), staged, notes).await;
+        }
+        if let Some(reason) = &staged.plan.pending {
             return (
                 Status::Failed,
-                format!("the plan waits on host '{unknown}', which is not in the inventory"),
+                format!("still unknown after the earlier changes applied: {reason}"),
             );
         }
-        let digests: Vec<String> = plan.actions.iter().map(Action::digest).collect();
-        let redacted: Vec<Action> = plan
-            .actions
-            .iter()
-            .map(|a| redact_action(&shared.redactor, a))
-            .collect();
-        let _ = shared.journal.write(&Entry::Plan {
-            step: job.step,
-            host: job.host.clone(),
-            stage,
-            plugin: job.plugin.info.name.clone(),
-            plugin_sha: job.plugin.sha256.clone(),
-            inputs: job.inputs.clone(),
-            params: job.params.clone(),
-            facts: job.facts.clone(),
-            observations: observations.clone(),
-            actions: redacted.clone(),
-            digests: digests.clone(),
-            replan: plan.replan,
-        });
-
-        if stage == 0
-            && let Some(saved) = &shared.saved
-        {
-            let expected = saved
-                .entry(job.step, &job.host)
-                .map(|e| e.digests.clone())
-                .unwrap_or_default();
-            if expected != digests {
-                if shared
-                    .changed_hosts
-                    .lock()
-                    .expect("changed")
-                    .contains(&job.host)
-                {
-                    notes.push(format!(
-                        "re-planned after earlier steps changed this host ({} actions; the saved plan had {})",
-                        digests.len(),
-                        expected.len()
-                    ));
-                } else {
-                    return (
-                        Status::Failed,
-                        "refused: the saved plan is stale for this step (the plugin now plans differently)".into(),
-                    );
-                }
-            }
-        }
-
-        if shared.mode.previews() {
-            let planned = preview(shared, transport.as_ref(), &plan.actions, &observations).await;
-            shared.reporter.planned(
-                job.step,
-                &job.host,
-                &planned,
-                plan.replan && !plan.actions.is_empty(),
-            );
-            if shared.mode == Mode::Plan {
-                shared.plan_entries.lock().expect("plan").push(SavedEntry {
-                    step: job.step,
-                    host: job.host.clone(),
-                    observations,
-                    actions: redacted,
-                    digests,
-                });
-            }
-            let status = if plan.actions.iter().any(Action::has_side_effect) {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
-            return (status, notes.join("; "));
-        }
-
-        if shared.diff {
-            let planned = preview(shared, transport.as_ref(), &plan.actions, &observations).await;
+        if shared.diff || (stage == 0 && pending_in_saved_plan(shared, &job)) {
+            let planned = preview(
+                shared,
+                transport.as_ref(),
+                &staged.plan.actions,
+                &staged.observations,
+            )
+            .await;
             shared
                 .reporter
-                .planned(job.step, &job.host, &planned, false);
+                .planned(job.step, &job.host, &planned, staged.plan.replan);
         }
-        for (index, action) in plan.actions.iter().enumerate() {
-            let digest = &digests[index];
-            let summary = shared.redactor.redact(&action.summary);
-            if action.has_side_effect() && done_before.contains(digest) {
-                notes.push(format!(
-                    "'{summary}' already done before the crash, not repeated"
-                ));
-                continue;
-            }
-            let _ = shared.journal.write(&Entry::ActionStart {
-                step: job.step,
-                host: job.host.clone(),
-                stage,
-                index,
-                digest: digest.clone(),
-                summary: summary.clone(),
-            });
-            let marker = crate::execute::marker(job.step, &job.host, digest);
-            let mut result = None;
-            if let ActionKind::Run {
-                ok_codes,
-                timeout_ms,
-                ..
-            } = &action.kind
-                && interrupted.contains(digest)
-                && let Some(code) = crate::execute::interrupted_exit_code(
-                    transport.as_ref(),
-                    &marker,
-                    Duration::from_millis((*timeout_ms).into()),
-                )
-                .await
-            {
-                notes.push(format!(
-                    "'{summary}' had finished before the crash (exit {code}), not repeated"
-                ));
-                result = Some(if crate::execute::run_ok(ok_codes, code) {
-                    Ok(format!("exit {code}, before the crash"))
-                } else {
-                    Err(format!("exited {code} before the crash"))
-                });
-            }
-            let result = match result {
-                Some(r) => r,
-                None => execute(transport.as_ref(), &shared.hosts, action, &marker).await,
-            };
-            let (ok, detail) = match &result {
-                Ok(d) => (true, d.clone()),
-                Err(e) => (false, shared.redactor.redact(e)),
-            };
-            let _ = shared.journal.write(&Entry::ActionDone {
-                step: job.step,
-                host: job.host.clone(),
-                stage,
-                index,
-                digest: digest.clone(),
-                ok,
-                detail: detail.clone(),
-            });
-            shared.reporter.action_done(
-                job.step,
-                &job.host,
-                &summary,
-                (!ok).then_some(detail.as_str()),
-            );
-            if action.has_side_effect() {
-                changed = true;
-                shared
-                    .changed_hosts
-                    .lock()
-                    .expect("changed")
-                    .insert(job.host.clone());
-            }
-            if !ok {
-                if detail.contains("unreachable") {
-                    return (Status::Unreachable, detail);
-                }
-                return (Status::Failed, format!("{summary}: {detail}"));
-            }
+        let ran = execute_stage(shared, &job, transport.as_ref(), stage, &staged, &mut notes).await;
+        changed |= ran.changed;
+        if let Some(outcome) = ran.stopped {
+            return outcome;
         }
-        if !plan.replan || plan.actions.is_empty() {
+        if !staged.plan.replan || staged.plan.actions.is_empty() {
             break;
         }
     }
@@ -283,6 +97,352 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> (Status, String) {
         if changed { Status::Changed } else { Status::Ok },
         notes.join("; "),
     )
+}
+
+/// A resumed run: this step-host finished before, with the same inputs.
+fn done_in_resumed_run(shared: &Shared, job: &Job) -> Option<Outcome> {
+    let resume = shared.resume.as_ref()?;
+    let (status, inputs) = resume.done.get(&(job.step, job.host.clone()))?;
+    if *inputs != job.inputs || shared.mode != Mode::Apply {
+        return None;
+    }
+    let status = if *status == Status::Changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    Some((status, format!("done in run {}", resume.run_id)))
+}
+
+/// Call the plugin for one stage, check its plan against the grant and the
+/// inventory, and journal it.
+async fn plan_stage(
+    shared: &Shared,
+    job: &Job,
+    grant: &Grant,
+    stage: u32,
+    notes: &mut Vec<String>,
+) -> Result<Staged, Outcome> {
+    let observer = Arc::new(LiveObserver::new(
+        shared.hosts.transport(&job.host),
+        shared.redactor.clone(),
+    ));
+    let outcome = shared
+        .plugins
+        .plan(
+            &job.plugin,
+            grant.clone(),
+            observer.clone(),
+            PlanRequest {
+                params: &job.params,
+                facts: &job.facts,
+                host: &job.host,
+                stage,
+            },
+        )
+        .await;
+    let observations = observer.take_transcript();
+    let unreachable = observations.iter().find_map(|o| {
+        o.answer
+            .get("error")
+            .and_then(Value::as_str)
+            .filter(|e| e.contains("unreachable"))
+            .map(str::to_string)
+    });
+    // A host that cannot be reached is unreachable, whatever the plugin
+    // made of it (an error, or "pending").
+    let plan = match (outcome, unreachable) {
+        (Ok(o), Some(u)) if o.plan.pending.is_some() => return Err((Status::Unreachable, u)),
+        (Err(_), Some(u)) => return Err((Status::Unreachable, u)),
+        (Ok(o), _) => o.plan,
+        (Err(e), None) => return Err((Status::Failed, e.to_string())),
+    };
+    for (level, msg) in observer.take_logs() {
+        if level != "debug" {
+            notes.push(msg);
+        }
+    }
+    if let Err(e) = plan.actions.iter().try_for_each(|a| grant.check_action(a)) {
+        return Err((Status::Failed, e.to_string()));
+    }
+    if let Some(unknown) = plan
+        .actions
+        .iter()
+        .find_map(|a| unknown_peer(&shared.hosts, a))
+    {
+        return Err((
+            Status::Failed,
+            format!("the plan waits on host '{unknown}', which is not in the inventory"),
+        ));
+    }
+    let digests: Vec<String> = plan.actions.iter().map(Action::digest).collect();
+    let redacted: Vec<Action> = plan
+        .actions
+        .iter()
+        .map(|a| redact_action(&shared.redactor, a))
+        .collect();
+    let observations = mask_rotated_secrets(&shared.redactor, observations, &plan.actions);
+    let _ = shared.journal.write(&Entry::Plan {
+        step: job.step,
+        host: job.host.clone(),
+        stage,
+        plugin: job.plugin.info.name.clone(),
+        plugin_sha: job.plugin.sha256.clone(),
+        inputs: job.inputs.clone(),
+        params: job.params.clone(),
+        facts: job.facts.clone(),
+        observations: observations.clone(),
+        actions: redacted.clone(),
+        digests: digests.clone(),
+        replan: plan.replan,
+        pending: plan.pending.clone(),
+    });
+    Ok(Staged {
+        plan,
+        observations,
+        redacted,
+        digests,
+    })
+}
+
+/// Whether the saved plan being applied left this step-host pending.
+fn pending_in_saved_plan(shared: &Shared, job: &Job) -> bool {
+    shared
+        .saved
+        .as_ref()
+        .and_then(|s| s.entry(job.step, &job.host))
+        .is_some_and(|e| e.pending.is_some())
+}
+
+/// Applying a saved plan: the first stage must plan what was saved, unless
+/// the saved plan left it pending or an earlier step changed this host.
+fn check_saved(
+    shared: &Shared,
+    job: &Job,
+    digests: &[String],
+    notes: &mut Vec<String>,
+) -> Result<(), Outcome> {
+    // Known parts must be what was saved; pending parts are planned now.
+    let Some(saved) = &shared.saved else {
+        return Ok(());
+    };
+    let entry = saved.entry(job.step, &job.host);
+    if let Some(reason) = entry.and_then(|e| e.pending.as_ref()) {
+        notes.push(format!("pending in the saved plan, planned now ({reason})"));
+        return Ok(());
+    }
+    let expected = entry.map(|e| e.digests.clone()).unwrap_or_default();
+    if expected == digests {
+        return Ok(());
+    }
+    let host_changed = shared
+        .changed_hosts
+        .lock()
+        .expect("changed")
+        .contains(&job.host);
+    if !host_changed {
+        return Err((
+            Status::Failed,
+            "refused: the saved plan is stale for this step (the plugin now plans differently)"
+                .into(),
+        ));
+    }
+    notes.push(format!(
+        "re-planned after earlier steps changed this host ({} actions; the saved plan had {})",
+        digests.len(),
+        expected.len()
+    ));
+    Ok(())
+}
+
+/// A preview: show the first stage's actions and say what it would be —
+/// `changed`, `ok`, or `pending` when the rest is known only after apply.
+async fn preview_outcome(
+    shared: &Shared,
+    job: &Job,
+    t: &dyn runner_transport::Transport,
+    staged: Staged,
+    mut notes: Vec<String>,
+) -> Outcome {
+    let Staged {
+        plan,
+        observations,
+        redacted,
+        digests,
+    } = staged;
+    let more_after_apply = plan.replan && !plan.actions.is_empty();
+    let planned = preview(shared, t, &plan.actions, &observations).await;
+    shared
+        .reporter
+        .planned(job.step, &job.host, &planned, more_after_apply);
+    let changes = plan.actions.iter().any(Action::has_side_effect);
+    let status = match &plan.pending {
+        Some(reason) if !shared.earlier_changes() => {
+            return (
+                Status::Failed,
+                format!(
+                    "{reason} (the plugin says this waits on earlier changes, but no earlier step of this run changes anything)"
+                ),
+            );
+        }
+        Some(reason) => {
+            notes.insert(0, format!("known after apply: {reason}"));
+            Status::Pending
+        }
+        None if more_after_apply && changes => {
+            notes.insert(0, "more actions known after apply".into());
+            Status::Changed
+        }
+        None if more_after_apply => {
+            let first: Vec<&str> = redacted.iter().map(|a| a.summary.as_str()).collect();
+            notes.insert(
+                0,
+                format!(
+                    "known after apply: the plugin plans the rest after '{}'",
+                    first.join("', '")
+                ),
+            );
+            Status::Pending
+        }
+        None if changes => Status::Changed,
+        None => Status::Ok,
+    };
+    if shared.mode == Mode::Plan {
+        shared.plan_entries.lock().expect("plan").push(SavedEntry {
+            step: job.step,
+            host: job.host.clone(),
+            observations,
+            actions: redacted,
+            digests,
+            pending: (status == Status::Pending).then(|| notes[0].clone()),
+        });
+    }
+    (status, notes.join("; "))
+}
+
+/// What executing a stage did.
+struct Ran {
+    changed: bool,
+    /// The step ends here (an action failed).
+    stopped: Option<Outcome>,
+}
+
+/// Execute one stage's actions in order, journaling each, skipping what a
+/// crashed run already did.
+async fn execute_stage(
+    shared: &Shared,
+    job: &Job,
+    t: &dyn runner_transport::Transport,
+    stage: u32,
+    staged: &Staged,
+    notes: &mut Vec<String>,
+) -> Ran {
+    let key = (job.step, job.host.clone());
+    let resume = shared.resume.as_ref();
+    let done_before = resume.and_then(|r| r.actions.get(&key));
+    let interrupted = resume.and_then(|r| r.interrupted.get(&key));
+    let mut ran = Ran {
+        changed: false,
+        stopped: None,
+    };
+    for (index, action) in staged.plan.actions.iter().enumerate() {
+        let digest = &staged.digests[index];
+        let summary = shared.redactor.redact(&action.summary);
+        if action.has_side_effect() && done_before.is_some_and(|d| d.contains(digest)) {
+            notes.push(format!(
+                "'{summary}' already done before the crash, not repeated"
+            ));
+            continue;
+        }
+        let _ = shared.journal.write(&Entry::ActionStart {
+            step: job.step,
+            host: job.host.clone(),
+            stage,
+            index,
+            digest: digest.clone(),
+            summary: summary.clone(),
+        });
+        let marker = crate::execute::marker(job.step, &job.host, digest);
+        let was_interrupted = interrupted.is_some_and(|d| d.contains(digest));
+        let result = match finished_before_crash(t, action, &marker, was_interrupted).await {
+            Some((code, result)) => {
+                notes.push(format!(
+                    "'{summary}' had finished before the crash (exit {code}), not repeated"
+                ));
+                result
+            }
+            None => execute(t, &shared.hosts, action, &marker).await,
+        };
+        let (ok, detail) = match &result {
+            Ok(d) => (true, d.clone()),
+            Err(e) => (false, shared.redactor.redact(e)),
+        };
+        let _ = shared.journal.write(&Entry::ActionDone {
+            step: job.step,
+            host: job.host.clone(),
+            stage,
+            index,
+            digest: digest.clone(),
+            ok,
+            detail: detail.clone(),
+        });
+        shared.reporter.action_done(
+            job.step,
+            &job.host,
+            &summary,
+            (!ok).then_some(detail.as_str()),
+        );
+        if action.has_side_effect() {
+            ran.changed = true;
+            shared
+                .changed_hosts
+                .lock()
+                .expect("changed")
+                .insert(job.host.clone());
+        }
+        if !ok {
+            ran.stopped = Some(if detail.contains("unreachable") {
+                (Status::Unreachable, detail)
+            } else {
+                (Status::Failed, format!("{summary}: {detail}"))
+            });
+            return ran;
+        }
+    }
+    ran
+}
+
+/// A command a crashed run started: its exit code, when its completion
+/// marker shows it finished.
+async fn finished_before_crash(
+    t: &dyn runner_transport::Transport,
+    action: &Action,
+    marker: &str,
+    was_interrupted: bool,
+) -> Option<(i32, Result<String, String>)> {
+    let ActionKind::Run {
+        ok_codes,
+        timeout_ms,
+        ..
+    } = &action.kind
+    else {
+        return None;
+    };
+    if !was_interrupted {
+        return None;
+    }
+    let code = crate::execute::interrupted_exit_code(
+        t,
+        marker,
+        Duration::from_millis((*timeout_ms).into()),
+    )
+    .await?;
+    let result = if crate::execute::run_ok(ok_codes, code) {
+        Ok(format!("exit {code}, before the crash"))
+    } else {
+        Err(format!("exited {code} before the crash"))
+    };
+    Some((code, result))
 }
 
 /// A host a wait would probe that the inventory does not have.
@@ -345,13 +505,17 @@ async fn preview(
 }
 
 fn unified_diff(r: &Redactor, path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
-    let old_text = old
-        .map(|o| r.redact(&String::from_utf8_lossy(o)))
-        .unwrap_or_default();
-    let new_text = r.redact(&String::from_utf8_lossy(new));
     if std::str::from_utf8(new).is_err() {
         return format!("binary content, {} bytes\n", new.len());
     }
+    let new_raw = String::from_utf8_lossy(new);
+    let new_text = r.redact(&new_raw);
+    let old_text = old
+        .map(|o| {
+            let o = String::from_utf8_lossy(o);
+            mask_stale_lines(&r.redact(&o), &new_raw, &new_text)
+        })
+        .unwrap_or_default();
     let from = if old.is_some() {
         format!("{path} (now)")
     } else {
@@ -364,7 +528,77 @@ fn unified_diff(r: &Redactor, path: &str, old: Option<&[u8]>, new: &[u8]) -> Str
         .to_string()
 }
 
+/// Text a file holds now, to show beside content that holds a secret:
+/// every line the new content does not keep as it is is masked, since it
+/// may hold the secret's earlier value (a rotated password, a new cookie).
+fn mask_stale_lines(old_redacted: &str, new_raw: &str, new_redacted: &str) -> String {
+    if new_raw == new_redacted {
+        return old_redacted.to_string();
+    }
+    let kept: std::collections::HashSet<&str> = new_redacted.lines().collect();
+    old_redacted
+        .split_inclusive('\n')
+        .map(|line| {
+            let body = line.trim_end_matches('\n');
+            if kept.contains(body) {
+                line.to_string()
+            } else {
+                let end = if line.ends_with('\n') { "\n" } else { "" };
+                format!("{}{end}", runner_types::redact::MASK)
+            }
+        })
+        .collect()
+}
+
+/// Read answers for files the plan writes with secret content keep only
+/// the lines the new content keeps (see [`mask_stale_lines`]).
+fn mask_rotated_secrets(
+    r: &Redactor,
+    mut observations: Vec<Observation>,
+    actions: &[Action],
+) -> Vec<Observation> {
+    for a in actions {
+        let ActionKind::WriteFile { path, content, .. } = &a.kind else {
+            continue;
+        };
+        let new_raw = String::from_utf8_lossy(content);
+        let new_redacted = r.redact(&new_raw);
+        if new_raw == new_redacted {
+            continue;
+        }
+        for o in observations
+            .iter_mut()
+            .filter(|o| o.kind == "read" && o.request == *path)
+        {
+            if let Some(text) = o.answer.get("text").and_then(Value::as_str) {
+                let masked = mask_stale_lines(text, &new_raw, &new_redacted);
+                o.answer["text"] = Value::String(masked);
+            }
+        }
+    }
+    observations
+}
+
 pub fn redact_action(r: &Redactor, a: &Action) -> Action {
     let v = serde_json::to_value(a).expect("actions serialize");
     serde_json::from_value(r.redact_json(&v)).expect("redaction keeps the shape")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_a_rotated_secret_may_hold_are_masked() {
+        let r = Redactor::new();
+        r.add("new-secret-value");
+        let new_raw = "user: admin\npass: new-secret-value\n";
+        let new_redacted = r.redact(new_raw);
+        let old = "user: admin\npass: old-secret-value\n";
+        let shown = mask_stale_lines(old, new_raw, &new_redacted);
+        assert!(!shown.contains("old-secret-value"), "{shown}");
+        assert!(shown.starts_with("user: admin\n"), "{shown}");
+        // Content with no secret shows the old text as it is.
+        assert_eq!(mask_stale_lines(old, "x\n", "x\n"), old);
+    }
 }

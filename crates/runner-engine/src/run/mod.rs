@@ -13,6 +13,7 @@ use resume::ResumeState;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,16 +26,17 @@ use tokio::sync::Semaphore;
 use crate::facts;
 use crate::hosts::Hosts;
 use crate::inventory::Inventory;
-use crate::journal::{self, Entry, Journal};
+use crate::journal::{self, Entry, Journal, RunOutcome};
 use crate::pattern;
 use crate::playbook::{Playbook, Step};
-use crate::report::{Recap, Reporter, Status};
+use crate::report::{Phase, Recap, Reporter, Status};
 use crate::saved_plan::{self, SavedEntry, SavedPlan};
 use crate::template::Templates;
 use crate::yaml::InputError;
 
 /// How far a run goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Plan and execute.
     Apply,
@@ -45,10 +47,10 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn previews(self) -> bool {
+    pub fn previews(self) -> bool {
         self != Mode::Apply
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Mode::Apply => "apply",
             Mode::DryRun => "dry-run",
@@ -103,8 +105,8 @@ pub struct RunResult {
 pub enum RunError {
     #[error(transparent)]
     Input(#[from] InputError),
-    #[error("{0}")]
-    Setup(String),
+    #[error(transparent)]
+    Setup(anyhow::Error),
 }
 
 /// Everything a step-host task needs, shared.
@@ -120,6 +122,9 @@ struct Shared {
     saved: Option<SavedPlan>,
     /// Hosts an action changed during this run.
     changed_hosts: Mutex<HashSet<String>>,
+    /// A finished step of this run changed, or (previewing) would change
+    /// or is pending on, some host: later steps may depend on that.
+    earlier_changes: AtomicBool,
     /// Entries for a plan being saved.
     plan_entries: Mutex<Vec<SavedEntry>>,
     facts: Mutex<HashMap<String, Value>>,
@@ -138,81 +143,41 @@ impl Runner {
         inventory: Inventory,
         opts: RunOptions,
     ) -> Result<RunResult, RunError> {
-        let setup = |e: anyhow::Error| RunError::Setup(format!("{e:#}"));
         let templates = Templates::default();
-
         // 1. Targets and plugins: static checks, no host touched.
         let (targets, plugins) = self.resolve_steps(playbook, &inventory, &opts).await?;
-
         // 2. Secrets and variables.
+        let base_ctx = json!({
+            "playbook_dir": absolute(&playbook.dir()),
+            "inventory_dir": absolute(&inventory.dir()),
+        });
         let mut vars = playbook.vars.clone();
         vars.extend(opts.extra_vars.clone());
-        let inventory_dir = std::path::absolute(inventory.dir()).unwrap_or(inventory.dir());
-        let base_ctx = json!({
-            "playbook_dir": playbook.dir(),
-            "inventory_dir": inventory_dir,
-        });
-        let secrets = match &playbook.secrets {
-            Some(spec) => {
-                let file = templates
-                    .render_str(&spec.file, &merge(&base_ctx, &Value::Object(vars.clone())))
-                    .map_err(|e| playbook.doc.error("/secrets/file", e))?;
-                let file = PathBuf::from(file.as_str().unwrap_or_default());
-                let file = if file.is_absolute() {
-                    file
-                } else {
-                    playbook.dir().join(file)
-                };
-                let s = crate::secrets::load(spec, &file, &self.redactor).map_err(setup)?;
-                if !s.generated.is_empty() {
-                    self.reporter.note(&format!(
-                        "generated secrets {} into {} (mode 0600)",
-                        s.generated.join(", "),
-                        file.display()
-                    ));
-                }
-                s.values
-            }
-            None => Map::new(),
-        };
-
+        let secrets = self.load_secrets(playbook, &templates, &base_ctx, &vars, opts.mode)?;
         // 3. The journal.
-        let run_id = journal::new_run_id();
-        let runs_dir = opts.state_dir.join("runs");
-        let journal = Journal::create(&runs_dir, &run_id, self.redactor.clone()).map_err(setup)?;
-        let resume = match &opts.resume {
-            Some(p) => Some(ResumeState::from_journal(p).map_err(setup)?),
-            None => None,
-        };
-        let inventory_file = inventory.file.clone().unwrap_or_default();
-        journal
-            .write(&Entry::Run {
-                run_id: run_id.clone(),
-                started: now(),
-                playbook: playbook.path.display().to_string(),
-                inventory: inventory_file.display().to_string(),
-                mode: opts.mode.name().into(),
-                resume_of: resume.as_ref().map(|r| r.run_id.clone()),
-            })
-            .map_err(setup)?;
-        self.reporter
-            .run_started(&run_id, &playbook.name, opts.mode.name());
-        if let Some(saved) = &opts.saved_plan {
-            let p = saved_plan::file_sha(&playbook.path);
-            let i = saved_plan::file_sha(&inventory_file);
-            if p != saved.playbook_sha || i != saved.inventory_sha {
-                let recap = Recap {
-                    run_id,
-                    journal: journal.path().display().to_string(),
-                    stale: Some(
-                        "the playbook or the inventory changed since the plan was made".into(),
-                    ),
-                    ..Default::default()
-                };
-                return Ok(RunResult { recap, plan: None });
-            }
+        let (journal, resume) = self.start_journal(playbook, &inventory, &opts)?;
+        let run_id = journal.run_id.clone();
+        let journal = journal.journal;
+        if let Some(r) = &resume {
+            self.reporter.note(&format!(
+                "resuming run {} ({}): what it finished is not done again",
+                r.run_id,
+                r.path.display()
+            ));
         }
-
+        let mut recap = Recap {
+            run_id: run_id.clone(),
+            journal: journal.path().display().to_string(),
+            ..Default::default()
+        };
+        if let Some(reason) = opts
+            .saved_plan
+            .as_ref()
+            .and_then(|saved| saved.inputs_changed(playbook, &inventory))
+        {
+            recap.stale = Some(reason);
+            return Ok(RunResult { recap, plan: None });
+        }
         let shared = Arc::new(Shared {
             plugins: self.plugins.clone(),
             reporter: self.reporter.clone(),
@@ -224,122 +189,28 @@ impl Runner {
             resume,
             saved: opts.saved_plan.clone(),
             changed_hosts: Mutex::new(HashSet::new()),
+            earlier_changes: AtomicBool::new(false),
             plan_entries: Mutex::new(Vec::new()),
             facts: Mutex::new(HashMap::new()),
         });
-        let mut recap = Recap {
-            run_id: run_id.clone(),
-            journal: shared.journal.path().display().to_string(),
-            ..Default::default()
-        };
         let forks = Arc::new(Semaphore::new(opts.forks.max(1)));
-
         // 4. Facts (read-only), for every host some step targets.
-        let mut down: HashSet<String> = HashSet::new();
-        let all_targets: Vec<String> = inventory
-            .hosts
-            .iter()
-            .map(|h| h.name.clone())
-            .filter(|h| targets.iter().any(|t| t.contains(h)))
-            .collect();
-        if playbook.gather_facts {
-            for (h, r) in gather_facts(&shared, &all_targets, &forks).await? {
-                match r {
-                    Ok(f) => {
-                        shared.facts.lock().expect("facts").insert(h, f);
-                    }
-                    Err(e) => {
-                        let e = self.redactor.redact(&e);
-                        self.reporter
-                            .host_done(usize::MAX, &h, Status::Unreachable, &e);
-                        recap.count(&h, Status::Unreachable);
-                        down.insert(h);
-                    }
-                }
-            }
-        }
-
+        let mut down = self
+            .gather_all_facts(playbook, &inventory, &targets, &shared, &forks, &mut recap)
+            .await?;
         // 5. Render and check every step's parameters for every host
         //    before anything changes.
-        let mut jobs: Vec<Vec<(String, Option<Job>)>> = Vec::new();
-        for (step, hosts) in playbook.steps.iter().zip(&targets) {
-            let plugin = &plugins[step.index];
-            let validator = jsonschema::validator_for(&plugin.info.params_schema).map_err(|e| {
-                playbook.step_error(
-                    step.index,
-                    "plugin",
-                    format!("plugin '{}' has a bad schema: {e}", step.plugin),
-                )
-            })?;
-            let selected_by_tags = tags_match(&step.tags, &opts.tags, &opts.skip_tags);
-            let mut step_jobs = Vec::new();
-            for h in hosts {
-                if !selected_by_tags {
-                    step_jobs.push((h.clone(), None));
-                    continue;
-                }
-                let host_facts = shared
-                    .facts
-                    .lock()
-                    .expect("facts")
-                    .get(h)
-                    .cloned()
-                    .unwrap_or(json!({}));
-                let ctx = host_context(
-                    &templates,
-                    &inventory,
-                    h,
-                    &vars,
-                    &secrets,
-                    &host_facts,
-                    &base_ctx,
-                )
-                .map_err(|e| playbook.doc.error("/vars", format!("{e} (host {h})")))?;
-                if let Some(cond) = &step.when {
-                    let yes = templates
-                        .truthy(cond, &ctx)
-                        .map_err(|e| playbook.step_error(step.index, "when", e))?;
-                    if !yes {
-                        step_jobs.push((h.clone(), None));
-                        continue;
-                    }
-                }
-                let mut params = templates
-                    .render(&Value::Object(step.params.clone()), &ctx)
-                    .map_err(|(at, e)| {
-                        playbook.step_error(
-                            step.index,
-                            &format!("with{at}"),
-                            format!("{e} (host {h})"),
-                        )
-                    })?;
-                apply_schema_defaults(&mut params, &plugin.info.params_schema);
-                if let Some(err) = validator.iter_errors(&params).next() {
-                    let at = err.instance_path().to_string();
-                    let msg = self.redactor.redact(&format!(
-                        "{err} (plugin '{}' parameters; `runner plugins show {}` lists them)",
-                        step.plugin, step.plugin
-                    ));
-                    return Err(playbook
-                        .step_error(step.index, &format!("with{at}"), msg)
-                        .into());
-                }
-                let inputs = digest(&json!([plugin.sha256, params, h]));
-                step_jobs.push((
-                    h.clone(),
-                    Some(Job {
-                        step: step.index,
-                        host: h.clone(),
-                        plugin: plugin.clone(),
-                        params,
-                        facts: host_facts,
-                        inputs,
-                    }),
-                ));
-            }
-            jobs.push(step_jobs);
-        }
-
+        let prepare = Prepare {
+            playbook,
+            inventory: &inventory,
+            templates: &templates,
+            vars: &vars,
+            secrets: &secrets,
+            base_ctx: &base_ctx,
+            opts: &opts,
+            redactor: &self.redactor,
+        };
+        let jobs = prepare.jobs(&targets, &plugins, &shared)?;
         // 6. A saved plan: refuse it as stale if any host answers its
         //    recorded observations differently now.
         if let Some(saved) = &shared.saved
@@ -348,32 +219,259 @@ impl Runner {
             recap.stale = Some(reason);
             return Ok(RunResult { recap, plan: None });
         }
-
         // 7. The steps.
         for (step, step_jobs) in playbook.steps.iter().zip(jobs) {
             run_step(&shared, &forks, step, step_jobs, &mut down, &mut recap).await?;
         }
-
-        let status = if recap.any(|h| h.failed + h.unreachable) {
-            "failed"
+        let outcome = if recap.any(|h| h.failed + h.unreachable) {
+            RunOutcome::Failed
         } else {
-            "ok"
+            RunOutcome::Ok
         };
-        let _ = shared.journal.write(&Entry::End {
-            status: status.into(),
-        });
+        let _ = shared.journal.write(&Entry::End { status: outcome });
         self.reporter.run_done(&recap);
         let plan = (opts.mode == Mode::Plan).then(|| SavedPlan {
             format: saved_plan::FORMAT,
             run_id,
-            playbook: playbook.path.display().to_string(),
+            playbook: absolute(&playbook.path).display().to_string(),
             playbook_sha: saved_plan::file_sha(&playbook.path),
-            inventory: inventory_file.display().to_string(),
-            inventory_sha: saved_plan::file_sha(&inventory_file),
+            inventory: absolute(&inventory.file.clone().unwrap_or_default())
+                .display()
+                .to_string(),
+            inventory_sha: saved_plan::file_sha(&inventory.file.clone().unwrap_or_default()),
             extra_vars: opts.extra_vars.clone(),
             entries: std::mem::take(&mut shared.plan_entries.lock().expect("plan")),
         });
         Ok(RunResult { recap, plan })
+    }
+
+    /// The playbook's secrets. Generated ones are saved by a run that
+    /// applies, and by `plan` (its saved plan must apply with the same
+    /// values, and a plan file never holds a secret); a dry-run keeps them
+    /// in memory and writes nothing.
+    fn load_secrets(
+        &self,
+        playbook: &Playbook,
+        templates: &Templates,
+        base_ctx: &Value,
+        vars: &Map<String, Value>,
+        mode: Mode,
+    ) -> Result<Map<String, Value>, RunError> {
+        let Some(spec) = &playbook.secrets else {
+            return Ok(Map::new());
+        };
+        let file = templates
+            .render_str(&spec.file, &merge(base_ctx, &Value::Object(vars.clone())))
+            .map_err(|e| playbook.doc.error("/secrets/file", e))?;
+        let file = PathBuf::from(file.as_str().unwrap_or_default());
+        let file = if file.is_absolute() {
+            file
+        } else {
+            playbook.dir().join(file)
+        };
+        let persist = mode != Mode::DryRun;
+        let s = crate::secrets::load(spec, &file, &self.redactor, persist)
+            .map_err(|e| RunError::Setup(e.context(format!("secrets ({})", file.display()))))?;
+        if !s.generated.is_empty() {
+            let names = s.generated.join(", ");
+            self.reporter.note(&if persist {
+                format!(
+                    "generated secrets {names} into {} (mode 0600)",
+                    file.display()
+                )
+            } else {
+                format!(
+                    "secrets {names} would be generated into {} when applying; this dry-run keeps them in memory",
+                    file.display()
+                )
+            });
+        }
+        Ok(s.values)
+    }
+
+    /// Create this run's journal (and read the one it resumes).
+    fn start_journal(
+        &self,
+        playbook: &Playbook,
+        inventory: &Inventory,
+        opts: &RunOptions,
+    ) -> Result<(StartedJournal, Option<ResumeState>), RunError> {
+        let setup = |e: anyhow::Error| RunError::Setup(e);
+        let run_id = journal::new_run_id();
+        let journal = Journal::create(&opts.state_dir.join("runs"), &run_id, self.redactor.clone())
+            .map_err(setup)?;
+        let resume = match &opts.resume {
+            Some(p) => Some(ResumeState::from_journal(p).map_err(setup)?),
+            None => None,
+        };
+        journal
+            .write(&Entry::Run {
+                format: journal::FORMAT,
+                run_id: run_id.clone(),
+                started: now(),
+                playbook: absolute(&playbook.path).display().to_string(),
+                inventory: absolute(&inventory.file.clone().unwrap_or_default())
+                    .display()
+                    .to_string(),
+                mode: opts.mode,
+                resume_of: resume.as_ref().map(|r| r.run_id.clone()),
+            })
+            .map_err(setup)?;
+        self.reporter
+            .run_started(&run_id, &playbook.name, opts.mode);
+        Ok((StartedJournal { run_id, journal }, resume))
+    }
+
+    /// Gather facts of every targeted host; the ones that fail are down.
+    async fn gather_all_facts(
+        &self,
+        playbook: &Playbook,
+        inventory: &Inventory,
+        targets: &[Vec<String>],
+        shared: &Arc<Shared>,
+        forks: &Arc<Semaphore>,
+        recap: &mut Recap,
+    ) -> Result<HashSet<String>, RunError> {
+        let mut down = HashSet::new();
+        if !playbook.gather_facts {
+            return Ok(down);
+        }
+        let all_targets: Vec<String> = inventory
+            .hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .filter(|h| targets.iter().any(|t| t.contains(h)))
+            .collect();
+        for (h, r) in gather_facts(shared, &all_targets, forks).await? {
+            match r {
+                Ok(f) => {
+                    shared.facts.lock().expect("facts").insert(h, f);
+                }
+                Err(e) => {
+                    let e = self.redactor.redact(&e);
+                    self.reporter
+                        .host_done(Phase::Facts, &h, Status::Unreachable, &e);
+                    recap.count(&h, Status::Unreachable);
+                    down.insert(h);
+                }
+            }
+        }
+        Ok(down)
+    }
+}
+
+struct StartedJournal {
+    run_id: String,
+    journal: Journal,
+}
+
+/// `path` made absolute (against the working directory).
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// What rendering the steps' parameters needs.
+struct Prepare<'a> {
+    playbook: &'a Playbook,
+    inventory: &'a Inventory,
+    templates: &'a Templates,
+    vars: &'a Map<String, Value>,
+    secrets: &'a Map<String, Value>,
+    base_ctx: &'a Value,
+    opts: &'a RunOptions,
+    redactor: &'a Redactor,
+}
+
+impl Prepare<'_> {
+    /// Every step's jobs: `None` for a host the step skips (tags, `when`).
+    fn jobs(
+        &self,
+        targets: &[Vec<String>],
+        plugins: &[Arc<LoadedPlugin>],
+        shared: &Shared,
+    ) -> Result<Vec<Vec<(String, Option<Job>)>>, RunError> {
+        let mut jobs = Vec::new();
+        for (step, hosts) in self.playbook.steps.iter().zip(targets) {
+            let plugin = &plugins[step.index];
+            let validator = jsonschema::validator_for(&plugin.info.params_schema).map_err(|e| {
+                self.playbook.step_error(
+                    step.index,
+                    "plugin",
+                    format!("plugin '{}' has a bad schema: {e}", step.plugin),
+                )
+            })?;
+            let selected = tags_match(&step.tags, &self.opts.tags, &self.opts.skip_tags);
+            let mut step_jobs = Vec::new();
+            for h in hosts {
+                let job = if selected {
+                    let facts = shared.facts.lock().expect("facts").get(h).cloned();
+                    self.job(step, h, plugin, &validator, facts.unwrap_or(json!({})))?
+                } else {
+                    None
+                };
+                step_jobs.push((h.clone(), job));
+            }
+            jobs.push(step_jobs);
+        }
+        Ok(jobs)
+    }
+
+    /// One step on one host: its `when`, its rendered and checked
+    /// parameters.
+    fn job(
+        &self,
+        step: &Step,
+        h: &str,
+        plugin: &Arc<LoadedPlugin>,
+        validator: &jsonschema::Validator,
+        host_facts: Value,
+    ) -> Result<Option<Job>, RunError> {
+        let playbook = self.playbook;
+        let ctx = host_context(
+            self.templates,
+            self.inventory,
+            h,
+            self.vars,
+            self.secrets,
+            &host_facts,
+            self.base_ctx,
+        )
+        .map_err(|e| playbook.doc.error("/vars", format!("{e} (host {h})")))?;
+        if let Some(cond) = &step.when {
+            let yes = self
+                .templates
+                .truthy(cond, &ctx)
+                .map_err(|e| playbook.step_error(step.index, "when", e))?;
+            if !yes {
+                return Ok(None);
+            }
+        }
+        let mut params = self
+            .templates
+            .render(&Value::Object(step.params.clone()), &ctx)
+            .map_err(|(at, e)| {
+                playbook.step_error(step.index, &format!("with{at}"), format!("{e} (host {h})"))
+            })?;
+        apply_schema_defaults(&mut params, &plugin.info.params_schema);
+        if let Some(err) = validator.iter_errors(&params).next() {
+            let at = err.instance_path().to_string();
+            let msg = self.redactor.redact(&format!(
+                "{err} (plugin '{}' parameters; `runner plugins show {}` lists them)",
+                step.plugin, step.plugin
+            ));
+            return Err(playbook
+                .step_error(step.index, &format!("with{at}"), msg)
+                .into());
+        }
+        let inputs = digest(&json!([plugin.sha256, params, h]));
+        Ok(Some(Job {
+            step: step.index,
+            host: h.to_string(),
+            plugin: plugin.clone(),
+            params,
+            facts: host_facts,
+            inputs,
+        }))
     }
 }
 
@@ -388,7 +486,7 @@ impl Runner {
         let limit = match &opts.limit {
             Some(l) => Some(
                 pattern::select(inventory, l)
-                    .map_err(|e| RunError::Setup(format!("--limit: {e}")))?,
+                    .map_err(|e| RunError::Setup(anyhow::anyhow!("--limit: {e}")))?,
             ),
             None => None,
         };
@@ -429,9 +527,17 @@ async fn gather_facts(
     }
     let mut out = Vec::new();
     for task in tasks {
-        out.push(task.await.map_err(|e| RunError::Setup(e.to_string()))?);
+        out.push(task.await.map_err(|e| RunError::Setup(e.into()))?);
     }
     Ok(out)
+}
+
+impl Shared {
+    /// Whether a finished step of this run changed something (or, in a
+    /// preview, would change something or is pending).
+    fn earlier_changes(&self) -> bool {
+        self.earlier_changes.load(Ordering::Relaxed)
+    }
 }
 
 /// One step on its hosts still up: batches of `serial`, each batch in
@@ -478,18 +584,23 @@ async fn run_step(
                 let _ = shared.journal.write(&Entry::HostDone {
                     step: step_index,
                     host: h.clone(),
-                    status: status.as_str().into(),
+                    status,
                     inputs,
                     message: message.clone(),
                 });
-                shared.reporter.host_done(step_index, &h, status, &message);
+                shared
+                    .reporter
+                    .host_done(Phase::Step(step_index), &h, status, &message);
                 (h, status)
             }));
         }
         for task in tasks {
-            let (h, status) = task.await.map_err(|e| RunError::Setup(e.to_string()))?;
+            let (h, status) = task.await.map_err(|e| RunError::Setup(e.into()))?;
             recap.count(&h, status);
-            if matches!(status, Status::Failed | Status::Unreachable) {
+            if matches!(status, Status::Changed | Status::Pending) {
+                shared.earlier_changes.store(true, Ordering::Relaxed);
+            }
+            if status.is_failure() {
                 down.insert(h);
             }
         }

@@ -3,13 +3,17 @@
 use std::collections::HashMap;
 
 use crate::journal::{self, Entry};
+use crate::report::Status;
+use crate::run::Mode;
 
 /// What an earlier run finished, for `--resume`.
 #[derive(Default)]
 pub(super) struct ResumeState {
     pub(super) run_id: String,
+    /// The journal resumed.
+    pub(super) path: std::path::PathBuf,
     /// (step, host) → (status, inputs digest) of completed step-hosts.
-    pub(super) done: HashMap<(usize, String), (String, String)>,
+    pub(super) done: HashMap<(usize, String), (Status, String)>,
     /// (step, host) → digests of actions that completed.
     pub(super) actions: HashMap<(usize, String), Vec<String>>,
     /// (step, host) → digests of actions started but never finished.
@@ -19,15 +23,19 @@ pub(super) struct ResumeState {
 impl ResumeState {
     pub(super) fn from_journal(path: &std::path::Path) -> anyhow::Result<ResumeState> {
         if let Some(mode) = journal::mode_of(path)
-            && mode != "apply"
+            && mode != Mode::Apply
         {
             anyhow::bail!(
-                "{} is a {mode} run: it changed nothing, so there is nothing to resume",
-                path.display()
+                "{} is a {} run: it changed nothing, so there is nothing to resume",
+                path.display(),
+                mode.name()
             );
         }
         let entries = journal::read(path)?;
-        let mut state = ResumeState::default();
+        let mut state = ResumeState {
+            path: path.to_path_buf(),
+            ..Default::default()
+        };
         let mut started: Vec<(usize, String, String)> = Vec::new();
         for e in entries {
             match e {
@@ -38,7 +46,7 @@ impl ResumeState {
                     status,
                     inputs,
                     ..
-                } if status == "ok" || status == "changed" || status == "skipped" => {
+                } if matches!(status, Status::Ok | Status::Changed | Status::Skipped) => {
                     state.done.insert((step, host), (status, inputs));
                 }
                 Entry::ActionDone {

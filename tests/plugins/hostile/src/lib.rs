@@ -72,10 +72,7 @@ impl Guest for Hostile {
                 vec![]
             }
         };
-        Ok(Plan {
-            actions,
-            replan: false,
-        })
+        Ok(Plan::done(actions))
     }
 }
 
