@@ -89,6 +89,42 @@ fn bad_input_is_reported_with_file_line_and_field() {
     std::fs::write(w.join("badinv.yaml"), "all:\n  hosts:\n    - a\n").unwrap();
     let out = run(w, &["play", "template.yaml", "-i", "badinv.yaml"]);
     assert_clean_error(&out, 1, &["badinv.yaml:3:", "all.hosts"]);
+
+    // A missing file is named, with no made-up position.
+    let out = run(w, &["play", "nope.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(&out, 1, &["nope.yaml: the file does not exist"]);
+    assert!(!stderr(&out).contains(":0:0"), "{}", stderr(&out));
+    let out = run(w, &["play", "template.yaml", "-i", "noinv.yaml"]);
+    assert_clean_error(&out, 1, &["noinv.yaml: the file does not exist"]);
+
+    // JSON output on an input error: an error event and a recap.
+    let out = run(
+        w,
+        &[
+            "play",
+            "template.yaml",
+            "-i",
+            "inventory.yaml",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let ev = events(&out);
+    let error = ev
+        .iter()
+        .find(|e| e["event"] == "error")
+        .expect("an error event");
+    assert!(
+        error["message"].as_str().unwrap().contains("undefined"),
+        "{error}"
+    );
+    assert!(ev.iter().any(|e| e["event"] == "recap"), "a recap");
+
+    // A general tool does not guess its playbook.
+    let out = run(w, &["play"]);
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert!(stderr(&out).contains("<PLAYBOOK>"), "{}", stderr(&out));
 }
 
 #[test]

@@ -326,6 +326,14 @@ steps:
     .unwrap();
     let inv = inv.to_str().unwrap();
     let dry = run(w, &["play", "site.yaml", "-i", inv, "--dry-run"]);
+    assert!(
+        !w.join("secrets.yaml").exists(),
+        "a dry-run keeps generated secrets in memory"
+    );
+    let applied = run(
+        w,
+        &["play", "site.yaml", "-i", inv, "--diff", "--output", "json"],
+    );
     let secrets = std::fs::read_to_string(w.join("secrets.yaml")).unwrap();
     let token = secrets
         .lines()
@@ -334,10 +342,6 @@ steps:
         .trim_matches('"')
         .to_string();
     assert_eq!(token.len(), 24);
-    let applied = run(
-        w,
-        &["play", "site.yaml", "-i", inv, "--diff", "--output", "json"],
-    );
     assert_eq!(
         std::fs::read_to_string(hosts.root(0).join("token")).unwrap(),
         format!("token={token}\n"),
@@ -347,8 +351,286 @@ steps:
         assert!(!stdout(out).contains(&token) && !stderr(out).contains(&token));
     }
     assert!(stdout(&dry).contains("token=********"), "{}", stdout(&dry));
+
+    // Rotated: the old value is still on the host, and stays masked in the
+    // preview's diff, its JSON and its journal.
+    std::fs::write(
+        w.join("secrets.yaml"),
+        "token: \"a-brand-new-token-value-0001\"\n",
+    )
+    .unwrap();
+    let rotated = run(w, &["play", "site.yaml", "-i", inv, "--dry-run"]);
+    let rotated_json = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    );
+    assert!(
+        stdout(&rotated).contains("-********"),
+        "{}",
+        stdout(&rotated)
+    );
+    for out in [&rotated, &rotated_json] {
+        assert!(!stdout(out).contains(&token), "the old value leaks");
+        assert!(!stdout(out).contains("a-brand-new-token-value-0001"));
+    }
     for entry in std::fs::read_dir(w.join(".runner/runs")).unwrap() {
         let j = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(!j.contains(&token), "journal leaks the secret");
+        assert!(!j.contains("a-brand-new-token-value-0001"));
     }
+}
+
+/// What a newcomer's first runs hit: text templates kept byte for byte,
+/// `inventory_dir` with a bare `-i inv.yaml`, apply from another
+/// directory, a host in two groups counted once, `--resume last`.
+#[test]
+fn first_runs_do_what_they_say() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let mut inv_text = String::new();
+    hosts.inventory(&w.join("inv.yaml"), None);
+    inv_text.push_str(&std::fs::read_to_string(w.join("inv.yaml")).unwrap());
+    // h1 in a second group too.
+    inv_text.push_str("    db:\n      hosts:\n        h1: {}\n");
+    std::fs::write(w.join("inv.yaml"), inv_text).unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        r#"
+vars: { greeting: hello, x: y, port: 5672 }
+secrets:
+  file: "{{ inventory_dir }}/site.secrets.yaml"
+  generate: { pw: 16 }
+steps:
+  - name: greeting
+    plugin: file
+    on: web:db
+    with: { path: "{{ root }}/greeting", content: "{{ greeting }}\n" }
+  - name: indented
+    plugin: file
+    on: db
+    with: { path: "{{ root }}/indented", content: "  {{ x }}" }
+  - name: port
+    plugin: file
+    on: web
+    with: { path: "{{ root }}/port", content: "{{ port }}\n" }
+"#,
+    )
+    .unwrap();
+    let out = run(
+        w,
+        &["play", "site.yaml", "-i", "inv.yaml", "--output", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let root = hosts.root(0);
+    assert_eq!(
+        std::fs::read_to_string(root.join("greeting")).unwrap(),
+        "hello\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("indented")).unwrap(),
+        "  y"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("port")).unwrap(),
+        "5672\n"
+    );
+    assert!(w.join("site.secrets.yaml").exists(), "beside the inventory");
+    assert!(!std::path::Path::new("/site.secrets.yaml").exists());
+    let r = recap(&out);
+    assert_eq!(r["hosts"].as_object().unwrap().len(), 1, "{r}");
+    assert_eq!(
+        r["hosts"]["h1"]["changed"], 3,
+        "h1 counted once per step: {r}"
+    );
+    let human = run(w, &["play", "site.yaml", "-i", "inv.yaml"]);
+    let recap_lines = stdout(&human)
+        .lines()
+        .filter(|l| l.trim_start().starts_with("h1 ") && l.contains("ok="))
+        .count();
+    assert_eq!(recap_lines, 1, "{}", stdout(&human));
+
+    // A saved plan applies from any directory.
+    std::fs::remove_file(root.join("port")).unwrap();
+    let plan = run(
+        w,
+        &["plan", "site.yaml", "-i", "inv.yaml", "-o", "plan.json"],
+    );
+    assert_eq!(plan.status.code(), Some(0));
+    let elsewhere = scratch();
+    let mut apply = runner(elsewhere.path());
+    apply.env("RUNNER_STATE_DIR", w.join(".runner"));
+    let applied = apply
+        .args(["apply", w.join("plan.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&applied),
+        stderr(&applied)
+    );
+    assert!(root.join("port").exists());
+
+    // `--resume last` with nothing interrupted says so; a failed run is
+    // the one resumed, and named, even after another playbook's run.
+    let nothing = run(
+        w,
+        &["play", "site.yaml", "-i", "inv.yaml", "--resume", "last"],
+    );
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(
+        stderr(&nothing).contains("nothing to resume"),
+        "{}",
+        stderr(&nothing)
+    );
+    std::fs::write(
+        w.join("fails.yaml"),
+        "steps:\n  - name: fails\n    plugin: command\n    on: web\n    with: { cmd: \"false\" }\n",
+    )
+    .unwrap();
+    let failed = run(
+        w,
+        &["play", "fails.yaml", "-i", "inv.yaml", "--output", "json"],
+    );
+    assert_eq!(failed.status.code(), Some(2));
+    let failed_id = recap(&failed)["run_id"].as_str().unwrap().to_string();
+    let other = run(w, &["play", "site.yaml", "-i", "inv.yaml"]);
+    assert_eq!(other.status.code(), Some(0));
+    let resumed = run(
+        w,
+        &["play", "fails.yaml", "-i", "inv.yaml", "--resume", "last"],
+    );
+    assert!(
+        stdout(&resumed).contains(&format!("resuming run {failed_id}")),
+        "{}",
+        stdout(&resumed)
+    );
+}
+
+/// "Known after apply": a plugin may say its step waits on earlier
+/// changes. A preview shows it pending, with its reason and the actions
+/// already known; with nothing earlier changing, or after a refused
+/// probe, it fails; when applying, a plan still pending fails.
+#[test]
+fn pending_is_its_own_outcome() {
+    let work = scratch();
+    let w = work.path();
+    std::fs::write(
+        w.join("inventory.yaml"),
+        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
+    )
+    .unwrap();
+    let target = w.join("earlier");
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            "gather_facts: false\nsteps:\n  - name: earlier\n    plugin: file\n    on: all\n    with: {{ path: {}, content: x }}\n  - name: later\n    plugin: hostile\n    on: all\n    with: {{ mode: pending }}\n",
+            target.display()
+        ),
+    )
+    .unwrap();
+    let dry = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--dry-run",
+            "--detailed-exitcode",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(dry.status.code(), Some(6), "changes or pending");
+    let later = events(&dry)
+        .into_iter()
+        .find(|e| e["event"] == "host" && e["step"] == 2)
+        .unwrap();
+    assert_eq!(later["status"], "pending", "{later}");
+    assert!(
+        later["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not run yet")
+    );
+    let known = events(&dry)
+        .into_iter()
+        .find(|e| e["event"] == "planned" && e["step"] == 2)
+        .unwrap();
+    assert_eq!(known["actions"].as_array().unwrap().len(), 1, "{known}");
+    assert_eq!(recap(&dry)["hosts"]["here"]["pending"], 1);
+    let human = run(
+        w,
+        &["play", "site.yaml", "-i", "inventory.yaml", "--dry-run"],
+    );
+    assert!(stdout(&human).contains("pending=1"), "{}", stdout(&human));
+    assert_eq!(human.status.code(), Some(0), "without --detailed-exitcode");
+
+    // Applying: the earlier step runs, and the plan is still pending.
+    let applied = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(applied.status.code(), Some(2));
+    assert!(stdout(&applied).contains("still unknown after the earlier changes applied"));
+    assert!(target.exists());
+
+    // Nothing earlier changes now: pending is not believed.
+    let dry = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--dry-run",
+            "--detailed-exitcode",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(dry.status.code(), Some(2), "{}", stdout(&dry));
+    assert!(stdout(&dry).contains("no earlier step of this run changes anything"));
+
+    // A refused probe is a failure, whatever the plugin calls it.
+    std::fs::write(w.join("earlier"), "y").unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        std::fs::read_to_string(w.join("site.yaml"))
+            .unwrap()
+            .replace("mode: pending", "mode: pending-after-refusal"),
+    )
+    .unwrap();
+    let dry = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(dry.status.code(), Some(2));
+    assert!(stdout(&dry).contains("did not declare"), "{}", stdout(&dry));
 }

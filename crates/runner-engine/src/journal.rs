@@ -43,6 +43,8 @@ pub struct Observation {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+// Entries are built and written one at a time: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Entry {
     Run {
         /// [`FORMAT`]; absent in journals before it existed.
@@ -236,34 +238,29 @@ impl RunSummary {
 }
 
 /// The run `--resume last` continues: the newest applying run of this
-/// playbook and inventory (absolute paths), if it was interrupted or
-/// failed. A newer run of the same pair that finished ok means there is
-/// nothing to resume.
+/// playbook and inventory (absolute paths) that was interrupted or failed.
 pub fn last_resumable(dir: &Path, playbook: &str, inventory: &str) -> anyhow::Result<RunSummary> {
     let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("no runs recorded in {}: {e}", dir.display()))?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "nothing to resume: no runs recorded in {}: {e}",
+                dir.display()
+            )
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     runs.sort();
-    let newest = runs
-        .iter()
+    runs.iter()
         .rev()
         .filter_map(|p| RunSummary::read(p).ok())
-        .find(|r| r.mode == Mode::Apply && r.playbook == playbook && r.inventory == inventory)
+        .find(|r| r.resumable() && r.playbook == playbook && r.inventory == inventory)
         .ok_or_else(|| {
             anyhow::anyhow!(
-                "nothing to resume: no applying run of {playbook} with {inventory} is recorded in {}",
+                "nothing to resume: no interrupted or failed run of {playbook} with {inventory} is recorded in {}",
                 dir.display()
             )
-        })?;
-    if !newest.resumable() {
-        anyhow::bail!(
-            "nothing to resume: the last run of {playbook} with {inventory} ({}) finished ok",
-            newest.run_id
-        );
-    }
-    Ok(newest)
+        })
 }
 
 /// The mode a journal's run had.

@@ -370,6 +370,9 @@ fn absolute(path: &std::path::Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// A step's hosts, each with its job (`None`: skipped there).
+type StepJobs = Vec<(String, Option<Job>)>;
+
 /// What rendering the steps' parameters needs.
 struct Prepare<'a> {
     playbook: &'a Playbook,
@@ -389,7 +392,7 @@ impl Prepare<'_> {
         targets: &[Vec<String>],
         plugins: &[Arc<LoadedPlugin>],
         shared: &Shared,
-    ) -> Result<Vec<Vec<(String, Option<Job>)>>, RunError> {
+    ) -> Result<Vec<StepJobs>, RunError> {
         let mut jobs = Vec::new();
         for (step, hosts) in self.playbook.steps.iter().zip(targets) {
             let plugin = &plugins[step.index];
@@ -546,7 +549,7 @@ async fn run_step(
     shared: &Arc<Shared>,
     forks: &Arc<Semaphore>,
     step: &Step,
-    step_jobs: Vec<(String, Option<Job>)>,
+    step_jobs: StepJobs,
     down: &mut HashSet<String>,
     recap: &mut Recap,
 ) -> Result<(), RunError> {

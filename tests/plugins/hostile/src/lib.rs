@@ -19,7 +19,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Misbehaves on purpose (tests only).".into(),
-            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","ok"]}}}"#.into(),
+            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","ok"]}}}"#.into(),
             secret_params: vec![],
             capabilities: Capabilities {
                 probes: vec!["true".into()],
@@ -67,6 +67,22 @@ impl Guest for Hostile {
             )],
             "panic" => panic!("hostile plugin panicked on purpose"),
             "refuse" => return Err("this plugin refuses on purpose".into()),
+            "pending" => {
+                return Ok(Plan::pending(
+                    "the service it asks does not run yet",
+                    vec![actions::write_file(
+                        "/tmp/hostile-allowed/known",
+                        "known",
+                        0o644,
+                    )],
+                ));
+            }
+            "pending-after-refusal" => {
+                // A refused probe dressed up as "known after apply": the
+                // host must fail the step with the refusal.
+                let _ = probe("cat /etc/shadow");
+                return Ok(Plan::pending("nothing to see", vec![]));
+            }
             _ => {
                 probe("true")?;
                 vec![]
