@@ -49,14 +49,10 @@ pub fn facts(request: &PlanRequest) -> serde_json::Value {
     serde_json::from_str(&request.facts).unwrap_or_default()
 }
 
-/// Quote a word for a POSIX shell.
+/// Quote a word for a POSIX shell — the runner's own quoting
+/// ([`runner_types::shell::quote`]), so what a plugin quotes is one word to
+/// the capability check too. A word holding a NUL byte cannot be quoted; it
+/// is returned as it is, and the runner refuses the command that holds it.
 pub fn sh_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+%".contains(&b))
-    {
-        return word.to_string();
-    }
-    format!("'{}'", word.replace('\'', r"'\''"))
+    runner_types::shell::quote(word).unwrap_or_else(|_| word.to_string())
 }

@@ -35,7 +35,7 @@ pub enum FileError {
 
 /// The content of `path`, or `None` when it does not exist.
 pub async fn read(t: &dyn Transport, path: &str) -> Result<Option<Vec<u8>>, FileError> {
-    let p = quote(path);
+    let p = quote(path).map_err(|e| failed(t, path, format!("refused: {e}")))?;
     let script = format!("if [ -e {p} ]; then cat -- {p}; else exit {ABSENT}; fi");
     let out = t.run(&script, None, FILE_TIMEOUT).await?;
     match out.exit_code {
@@ -55,7 +55,7 @@ pub async fn write(
     mode: u32,
     validate: Option<&str>,
 ) -> Result<(), FileError> {
-    let p = quote(path);
+    let p = quote(path).map_err(|e| failed(t, path, format!("refused: {e}")))?;
     let check = match validate {
         Some(cmd) => {
             let cmd = cmd.replace("{}", "\"$tmp\"");
@@ -75,7 +75,11 @@ pub async fn write(
          {check}\
          mv -f \"$tmp\" {p}\n\
          trap - EXIT\n",
-        tmp = quote(&format!("{path}.runner-XXXXXX")),
+        tmp = quote(&format!("{path}.runner-XXXXXX")).map_err(|e| failed(
+            t,
+            path,
+            format!("refused: {e}")
+        ))?,
     );
     let out = t.run(&script, Some(content), FILE_TIMEOUT).await?;
     match out.exit_code {
@@ -92,7 +96,7 @@ pub async fn write(
 
 /// Remove `path`; `false` when it was already absent.
 pub async fn remove(t: &dyn Transport, path: &str) -> Result<bool, FileError> {
-    let p = quote(path);
+    let p = quote(path).map_err(|e| failed(t, path, format!("refused: {e}")))?;
     let script = format!("if [ -e {p} ] || [ -L {p} ]; then rm -f -- {p}; else exit {ABSENT}; fi");
     let out = t.run(&script, None, FILE_TIMEOUT).await?;
     match out.exit_code {
@@ -153,6 +157,21 @@ mod tests {
         assert!(remove(&t, &path).await.unwrap());
         assert!(!remove(&t, &path).await.unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_path_with_a_control_character_is_refused_not_altered() {
+        let t = LocalTransport::new("local");
+        let dir = tempfile_dir();
+        let sneaky = format!("{dir}/.\0./.\0./etc-passwd");
+        for err in [
+            read(&t, &sneaky).await.unwrap_err(),
+            write(&t, &sneaky, b"x", 0o644, None).await.unwrap_err(),
+            remove(&t, &sneaky).await.unwrap_err(),
+        ] {
+            assert!(err.to_string().contains("NUL"), "{err}");
+        }
+        assert!(!std::path::Path::new(&format!("{dir}/../../etc-passwd")).exists());
     }
 
     fn tempfile_dir() -> String {

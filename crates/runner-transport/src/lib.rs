@@ -64,9 +64,6 @@ pub trait Transport: Send + Sync {
     ) -> Result<Output, TransportError>;
 }
 
-/// Quote one word for a POSIX shell.
-pub fn quote(word: &str) -> String {
-    shlex::try_quote(word)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| format!("'{}'", word.replace('\0', "").replace('\'', r"'\''")))
-}
+/// Quote one word for a POSIX shell; a word with a control character is
+/// refused, never altered (see [`runner_types::shell::quote`]).
+pub use runner_types::shell::quote;

@@ -162,7 +162,13 @@ impl SshTransport {
         // The remote `timeout` stops the command on the host too; the local
         // one (a little longer) covers a connection that hangs.
         let secs = timeout.as_secs().max(1);
-        let remote = format!("timeout -k 5 {secs} sh -c {}", quote(command));
+        let quoted = quote(command).map_err(|e| {
+            RunError::Other(TransportError::Failed {
+                host: host.clone(),
+                reason: format!("command refused: {e}"),
+            })
+        })?;
+        let remote = format!("timeout -k 5 {secs} sh -c {quoted}");
         let failed = |e: openssh::Error| TransportError::Failed {
             host: host.clone(),
             reason: describe_ssh_error(&e),

@@ -5,13 +5,22 @@
 //! is the declaration with one step's parameters filled in (as literal
 //! text), and every probe and action of that step is checked against it.
 //!
-//! In command patterns (probes, runs) `*` never matches a shell control
-//! character (`; & | < > $ \` ( )` or a newline), so `docker ps *` cannot
-//! be stretched into `docker ps; rm -rf /`. Such characters must be
-//! literal in the pattern or come from a parameter value.
+//! Commands (probes, runs) are matched as shell words ([`crate::shell`]),
+//! not as text: a command the strict parser cannot prove harmless is
+//! refused; a pattern word that is a lone `*` matches any number of whole
+//! words (never an operator), a `*` inside a word matches within that word
+//! only, and a `{param}` is exactly one word, whatever it holds — so the
+//! plugin must quote it, and the quoted form is the one that passes. A
+//! pattern the parser cannot read (`kill -HUP $(cat /run/x.pid)`) grants
+//! exactly its own text, and only when it has no `*` and no `{param}`; a
+//! pattern that is one `{param}` alone (`{cmd}`) grants exactly the
+//! command the playbook wrote there.
+//! Paths, URLs and commands with a control character are refused.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::shell::{self, Lexeme, Unit};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Capabilities {
@@ -87,18 +96,52 @@ pub enum CapabilityError {
     },
     #[error("plugin '{plugin}' used path '{path}': paths must be absolute and contain no '..'")]
     BadPath { plugin: String, path: String },
+    #[error(
+        "plugin '{plugin}' tried a {} '{}': {reason}",
+        access.noun(),
+        target.escape_default()
+    )]
+    Refused {
+        plugin: String,
+        access: Access,
+        target: String,
+        reason: String,
+    },
 }
 
 /// A plugin's declared capabilities with one step's parameters filled in.
 #[derive(Debug, Clone)]
 pub struct Grant {
     plugin: String,
-    probes: Vec<Glob>,
+    probes: Vec<CommandPattern>,
     reads: Vec<Glob>,
     writes: Vec<Glob>,
-    runs: Vec<Glob>,
+    runs: Vec<CommandPattern>,
     http: Vec<Glob>,
     peers: Vec<Glob>,
+}
+
+/// A command pattern with one step's parameters filled in.
+#[derive(Debug, Clone)]
+enum CommandPattern {
+    /// Matched word by word.
+    Words {
+        words: Vec<PatternWord>,
+        text: String,
+    },
+    /// Not parseable, with no `*` and no `{param}`: only this exact text.
+    Exact(String),
+    /// Not parseable, with wildcards or parameters: grants nothing.
+    Never(String),
+}
+
+#[derive(Debug, Clone)]
+enum PatternWord {
+    /// A lone `*`: any number of whole words, never an operator.
+    Any,
+    /// One word; `*` inside matches any text within it.
+    Word(Glob),
+    Op(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +156,19 @@ struct Glob {
     tokens: Vec<Token>,
 }
 
-const SHELL_CONTROL: &[char] = &[';', '&', '|', '<', '>', '$', '`', '(', ')', '\n'];
-
 impl Glob {
+    fn from_units(units: &[Unit]) -> Glob {
+        let mut tokens = Vec::new();
+        for u in units {
+            match u {
+                Unit::Ch(c) => tokens.push(Token::Literal(*c)),
+                Unit::Star => tokens.push(Token::Star),
+                Unit::Param(v) => tokens.extend(v.chars().map(Token::Literal)),
+            }
+        }
+        Glob { tokens }
+    }
+
     fn text(&self) -> String {
         self.tokens
             .iter()
@@ -126,8 +179,8 @@ impl Glob {
             .collect()
     }
 
-    /// Whether `target` matches; `star_ok` says which characters `*` takes.
-    fn matches(&self, target: &str, star_ok: &dyn Fn(char) -> bool) -> bool {
+    /// Whether `target` matches; `*` takes any text.
+    fn matches(&self, target: &str) -> bool {
         let t: Vec<char> = target.chars().collect();
         // Classic wildcard matching with one backtrack point.
         let (mut ti, mut pi) = (0usize, 0usize);
@@ -143,12 +196,12 @@ impl Glob {
                     pi += 1;
                 }
                 _ => match star {
-                    Some((sp, st)) if star_ok(t[st]) => {
+                    Some((sp, st)) => {
                         star = Some((sp, st + 1));
                         pi = sp + 1;
                         ti = st + 1;
                     }
-                    _ => return false,
+                    None => return false,
                 },
             }
         }
@@ -156,23 +209,109 @@ impl Glob {
     }
 }
 
+impl CommandPattern {
+    fn new(raw: &str, units: &[Unit]) -> CommandPattern {
+        let text = Glob::from_units(units).text();
+        // A pattern that is one parameter and nothing else is a whole
+        // command the playbook wrote (`{cmd}`, `{validate}`): exactly it.
+        if let [Unit::Param(command)] = units {
+            return CommandPattern::Exact(command.clone());
+        }
+        match shell::lex(units) {
+            Ok(lexemes) => CommandPattern::Words {
+                words: lexemes
+                    .into_iter()
+                    .map(|l| match l {
+                        Lexeme::Op(o) => PatternWord::Op(o),
+                        Lexeme::Word(u) if u == [Unit::Star] => PatternWord::Any,
+                        Lexeme::Word(u) => PatternWord::Word(Glob::from_units(&u)),
+                    })
+                    .collect(),
+                text,
+            },
+            Err(_) if !raw.contains('*') && !has_placeholder(raw) => CommandPattern::Exact(text),
+            Err(_) => CommandPattern::Never(text),
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            CommandPattern::Words { text, .. }
+            | CommandPattern::Exact(text)
+            | CommandPattern::Never(text) => text,
+        }
+    }
+
+    fn matches(&self, command: &str, parsed: Option<&[shell::Token]>) -> bool {
+        match (self, parsed) {
+            (CommandPattern::Exact(text), _) => text == command,
+            (CommandPattern::Words { words, .. }, Some(tokens)) => match_words(words, tokens),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `tokens` are exactly what `pattern` allows.
+fn match_words(pattern: &[PatternWord], tokens: &[shell::Token]) -> bool {
+    use shell::Token as T;
+    let Some((first, rest)) = pattern.split_first() else {
+        return tokens.is_empty();
+    };
+    match first {
+        PatternWord::Any => (0..=tokens.len())
+            .take_while(|&k| k == 0 || matches!(tokens[k - 1], T::Word(_)))
+            .any(|k| match_words(rest, &tokens[k..])),
+        PatternWord::Word(glob) => match tokens.split_first() {
+            Some((T::Word(w), more)) => glob.matches(w) && match_words(rest, more),
+            _ => false,
+        },
+        PatternWord::Op(op) => match tokens.split_first() {
+            Some((T::Op(o), more)) => o == op && match_words(rest, more),
+            _ => false,
+        },
+    }
+}
+
+/// Whether a pattern names a parameter (`{name}`; `{}` is literal).
+fn has_placeholder(pattern: &str) -> bool {
+    let mut rest = pattern;
+    while let Some(start) = rest.find('{') {
+        match rest[start..].find('}') {
+            Some(1) => rest = &rest[start + 2..],
+            Some(_) => return true,
+            None => return false,
+        }
+    }
+    false
+}
+
 impl Grant {
     pub fn new(plugin: &str, caps: &Capabilities, params: &Value) -> Grant {
-        let expand = |patterns: &[String]| -> Vec<Glob> {
+        let globs = |patterns: &[String]| -> Vec<Glob> {
             patterns
                 .iter()
                 .flat_map(|p| expand_pattern(p, params))
-                .map(|tokens| Glob { tokens })
+                .map(|units| Glob::from_units(&units))
+                .collect()
+        };
+        let commands = |patterns: &[String]| -> Vec<CommandPattern> {
+            patterns
+                .iter()
+                .flat_map(|p| {
+                    expand_pattern(p, params)
+                        .into_iter()
+                        .map(move |units| CommandPattern::new(p, &units))
+                })
                 .collect()
         };
         Grant {
             plugin: plugin.to_string(),
-            probes: expand(&caps.probes),
-            reads: expand(&caps.reads),
-            writes: expand(&caps.writes),
-            runs: expand(&caps.runs),
-            http: expand(&caps.http),
-            peers: expand(&caps.peers),
+            probes: commands(&caps.probes),
+            reads: globs(&caps.reads),
+            writes: globs(&caps.writes),
+            runs: commands(&caps.runs),
+            http: globs(&caps.http),
+            peers: globs(&caps.peers),
         }
     }
 
@@ -181,34 +320,58 @@ impl Grant {
     }
 
     pub fn check(&self, access: Access, target: &str) -> Result<(), CapabilityError> {
+        let refused = |reason: String| CapabilityError::Refused {
+            plugin: self.plugin.clone(),
+            access,
+            target: target.to_string(),
+            reason,
+        };
+        if let Some(c) = shell::find_control(target) {
+            return Err(refused(format!(
+                "it contains the control character {}",
+                c.escape_default()
+            )));
+        }
         if matches!(access, Access::Read | Access::Write) && !is_clean_absolute(target) {
             return Err(CapabilityError::BadPath {
                 plugin: self.plugin.clone(),
                 path: target.to_string(),
             });
         }
-        let patterns = match access {
-            Access::Probe => &self.probes,
-            Access::Read => &self.reads,
-            Access::Write => &self.writes,
-            Access::Run => &self.runs,
-            Access::Http => &self.http,
-            Access::Peer => &self.peers,
+        let (allowed, declared) = match access {
+            Access::Probe | Access::Run => {
+                let patterns = if access == Access::Probe {
+                    &self.probes
+                } else {
+                    &self.runs
+                };
+                let parsed = shell::words(target);
+                if patterns
+                    .iter()
+                    .any(|p| p.matches(target, parsed.as_deref().ok()))
+                {
+                    return Ok(());
+                }
+                if let Err(e) = parsed {
+                    return Err(refused(format!("the command {e}")));
+                }
+                (false, list(patterns.iter().map(CommandPattern::text)))
+            }
+            _ => {
+                let patterns = match access {
+                    Access::Read => &self.reads,
+                    Access::Write => &self.writes,
+                    Access::Http => &self.http,
+                    _ => &self.peers,
+                };
+                let allowed = patterns.iter().any(|p| p.matches(target));
+                let texts: Vec<String> = patterns.iter().map(Glob::text).collect();
+                (allowed, list(texts.iter().map(String::as_str)))
+            }
         };
-        let command = matches!(access, Access::Probe | Access::Run);
-        let star_ok = |c: char| !command || !SHELL_CONTROL.contains(&c);
-        if patterns.iter().any(|p| p.matches(target, &star_ok)) {
+        if allowed {
             return Ok(());
         }
-        let declared = if patterns.is_empty() {
-            "none".to_string()
-        } else {
-            patterns
-                .iter()
-                .map(Glob::text)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         Err(CapabilityError::Undeclared {
             plugin: self.plugin.clone(),
             access,
@@ -247,32 +410,37 @@ fn is_clean_absolute(path: &str) -> bool {
     path.starts_with('/') && !path.split('/').any(|c| c == "..")
 }
 
+/// Declared patterns, for messages.
+fn list<'a>(texts: impl Iterator<Item = &'a str>) -> String {
+    let all: Vec<&str> = texts.collect();
+    if all.is_empty() {
+        "none".to_string()
+    } else {
+        all.join(", ")
+    }
+}
+
 /// Fill `{param}` placeholders with parameter values (every combination when
 /// a parameter is a list). A pattern naming an absent parameter expands to
-/// nothing, so it grants nothing. Values become literal tokens.
-fn expand_pattern(pattern: &str, params: &Value) -> Vec<Vec<Token>> {
-    let pattern_tokens = |text: &str| -> Vec<Token> {
+/// nothing, so it grants nothing. A value is one opaque unit: literal text,
+/// and in a command exactly one word.
+fn expand_pattern(pattern: &str, params: &Value) -> Vec<Vec<Unit>> {
+    let pattern_units = |text: &str| -> Vec<Unit> {
         text.chars()
-            .map(|c| {
-                if c == '*' {
-                    Token::Star
-                } else {
-                    Token::Literal(c)
-                }
-            })
+            .map(|c| if c == '*' { Unit::Star } else { Unit::Ch(c) })
             .collect()
     };
     let Some(start) = pattern.find('{') else {
-        return vec![pattern_tokens(pattern)];
+        return vec![pattern_units(pattern)];
     };
     let Some(len) = pattern[start..].find('}') else {
-        return vec![pattern_tokens(pattern)];
+        return vec![pattern_units(pattern)];
     };
     let name = &pattern[start + 1..start + len];
     let rest = &pattern[start + len + 1..];
     if name.is_empty() {
         // `{}` is literal (a validate command's placeholder).
-        let head = pattern_tokens(&pattern[..start + 2]);
+        let head = pattern_units(&pattern[..start + 2]);
         return expand_pattern(rest, params)
             .into_iter()
             .map(|tail| head.iter().cloned().chain(tail).collect())
@@ -287,8 +455,8 @@ fn expand_pattern(pattern: &str, params: &Value) -> Vec<Vec<Token>> {
         .collect();
     let mut out = Vec::new();
     for value in values {
-        let mut head = pattern_tokens(&pattern[..start]);
-        head.extend(value.chars().map(Token::Literal));
+        let mut head = pattern_units(&pattern[..start]);
+        head.push(Unit::Param(value));
         for tail in expand_pattern(rest, params) {
             let mut full = head.clone();
             full.extend(tail);
@@ -372,8 +540,12 @@ mod tests {
         assert!(g.check(Access::Probe, "docker ps; rm -rf /").is_err());
         assert!(g.check(Access::Probe, "docker ps $(id)").is_err());
         assert!(
-            g.check(Access::Probe, "echo a; b").is_ok(),
-            "a parameter's text is literal"
+            g.check(Access::Probe, "echo a; b").is_err(),
+            "a parameter is one word: its unquoted, injectable form is refused"
+        );
+        assert!(
+            g.check(Access::Probe, "echo 'a; b'").is_ok(),
+            "its quoted form passes"
         );
         assert!(
             g.check(Access::Write, "/srv/a;b").is_ok(),

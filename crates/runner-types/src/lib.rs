@@ -7,6 +7,7 @@
 pub mod action;
 pub mod capability;
 pub mod redact;
+pub mod shell;
 
 pub use action::{Action, ActionKind, CommandOutput, HttpResponse, Plan, Probe, WaitUntil};
 pub use capability::{Capabilities, CapabilityError, Grant, PluginInfo};

@@ -529,25 +529,49 @@ fn unified_diff(r: &Redactor, path: &str, old: Option<&[u8]>, new: &[u8]) -> Str
 }
 
 /// Text a file holds now, to show beside content that holds a secret:
-/// every line the new content does not keep as it is is masked, since it
-/// may hold the secret's earlier value (a rotated password, a new cookie).
+/// a line shaped like a line of the new content that holds a secret
+/// (`stats auth admin:********` against `stats auth admin:old-pass`) is
+/// masked, since it may hold the secret's earlier value (a rotated
+/// password, a new cookie). Other lines are shown as they are.
 fn mask_stale_lines(old_redacted: &str, new_raw: &str, new_redacted: &str) -> String {
     if new_raw == new_redacted {
         return old_redacted.to_string();
     }
-    let kept: std::collections::HashSet<&str> = new_redacted.lines().collect();
+    let mask = runner_types::redact::MASK;
+    let shapes: Vec<Vec<&str>> = new_redacted
+        .lines()
+        .filter(|l| l.contains(mask))
+        .map(|l| l.split(mask).collect())
+        .collect();
     old_redacted
         .split_inclusive('\n')
         .map(|line| {
             let body = line.trim_end_matches('\n');
-            if kept.contains(body) {
-                line.to_string()
-            } else {
+            if shapes.iter().any(|parts| has_shape(body, parts)) {
                 let end = if line.ends_with('\n') { "\n" } else { "" };
-                format!("{}{end}", runner_types::redact::MASK)
+                format!("{mask}{end}")
+            } else {
+                line.to_string()
             }
         })
         .collect()
+}
+
+/// Whether `line` is `parts` joined by some text in each gap.
+fn has_shape(line: &str, parts: &[&str]) -> bool {
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return false;
+    };
+    let Some(mut rest) = line.strip_prefix(first) else {
+        return false;
+    };
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
 }
 
 /// Read answers for files the plan writes with secret content keep only
@@ -600,5 +624,13 @@ mod tests {
         assert!(shown.starts_with("user: admin\n"), "{shown}");
         // Content with no secret shows the old text as it is.
         assert_eq!(mask_stale_lines(old, "x\n", "x\n"), old);
+        // Lines not shaped like a secret's line stay readable.
+        let old = "inter 1000ms\nstats auth admin:old-pass-1\n";
+        let new_raw = "inter 2000ms\nstats auth admin:new-secret-value\n";
+        let shown = mask_stale_lines(old, new_raw, &r.redact(new_raw));
+        assert_eq!(shown, "inter 1000ms\n********\n");
+        // A secret that is the whole content masks every old line.
+        let shown = mask_stale_lines("old-cookie\n", "new-secret-value", "********");
+        assert_eq!(shown, "********\n");
     }
 }
