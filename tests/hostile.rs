@@ -33,6 +33,17 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
         ),
         ("panic", "hostile plugin panicked on purpose"),
         ("refuse", "refused to plan: this plugin refuses on purpose"),
+        ("nul-read", "it contains the control character \\u{0}"),
+        ("nul-write", "it contains the control character \\u{0}"),
+        ("comment-cut", "a comment (`#`) at byte"),
+        (
+            "backslash-cut",
+            "tried a probe 'echo delete-everything\\ --dry-run', which it did not declare",
+        ),
+        (
+            "quote-split",
+            "tried a probe 'cat '/tmp/hostile-allowed/x' '/etc/hostname'', which it did not declare",
+        ),
     ];
     let mut inv = String::from("all:\n  hosts:\n    good: { ansible_connection: local }\n");
     let mut pb = String::from("gather_facts: false\nsteps:\n");
@@ -86,6 +97,7 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
         );
     }
     assert!(!std::path::Path::new("/etc/hostile").exists());
+    assert!(!std::path::Path::new("/tmp/hostile-escaped").exists());
     // The good host ran the last step; failed hosts were dropped from it.
     let r = recap(&out);
     assert_eq!(r["hosts"]["good"]["changed"], 1, "{r}");

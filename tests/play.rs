@@ -458,6 +458,34 @@ steps:
         .count();
     assert_eq!(recap_lines, 1, "{}", stdout(&human));
 
+    // Paths with spaces: created once, then nothing to do; a `creates`
+    // guard with a space works on the first run. The quoted form is the
+    // one the grant lets through.
+    std::fs::write(
+        w.join("spaces.yaml"),
+        r#"
+steps:
+  - name: a file in a directory with a space
+    plugin: file
+    on: web
+    with: { path: "{{ root }}/my dir.txt", content: "x\n" }
+  - name: guarded by a path with a space
+    plugin: command
+    on: web
+    with: { cmd: "touch '{{ root }}/my flag'", creates: "{{ root }}/my flag" }
+"#,
+    )
+    .unwrap();
+    for expected_changes in [2, 0] {
+        let out = run(
+            w,
+            &["play", "spaces.yaml", "-i", "inv.yaml", "--output", "json"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        assert_eq!(total(&recap(&out), "changed"), expected_changes);
+    }
+    assert!(root.join("my dir.txt").exists() && root.join("my flag").exists());
+
     // A saved plan applies from any directory.
     std::fs::remove_file(root.join("port")).unwrap();
     let plan = run(

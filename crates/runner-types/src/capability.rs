@@ -353,7 +353,7 @@ impl Grant {
                     return Ok(());
                 }
                 if let Err(e) = parsed {
-                    return Err(refused(format!("the command {e}")));
+                    return Err(refused(format!("{e}, so it is refused")));
                 }
                 (false, list(patterns.iter().map(CommandPattern::text)))
             }

@@ -25,9 +25,9 @@ pub enum ShellError {
     Control(char),
     #[error("it contains a NUL byte, which no shell word can hold")]
     Nul,
-    #[error("{what} at byte {at} cannot be checked, so it is refused")]
+    #[error("it holds {what} at byte {at}, which cannot be checked")]
     Unsupported { what: &'static str, at: usize },
-    #[error("an unterminated {0} quote")]
+    #[error("it holds an unterminated {0} quote")]
     Unterminated(&'static str),
 }
 
@@ -182,6 +182,12 @@ impl Lexer<'_> {
             '#' if !self.in_word => return Err(self.unsupported("a comment (`#`)")),
             '~' => return Err(self.unsupported("an unquoted `~` (tilde expansion)")),
             '!' => return Err(self.unsupported("an unquoted `!`")),
+            // `{}` (the validate placeholder) is literal to every shell.
+            '{' if self.peek(1) == Some('}') => {
+                self.word.extend([Unit::Ch('{'), Unit::Ch('}')]);
+                self.in_word = true;
+                self.pos += 2;
+            }
             '{' | '}' => {
                 self.braces = true;
                 self.word.push(Unit::Ch(c));
@@ -301,7 +307,7 @@ impl Lexer<'_> {
             return Ok(());
         }
         let word = std::mem::take(&mut self.word);
-        if self.braces && word != [Unit::Ch('{'), Unit::Ch('}')] {
+        if self.braces {
             return Err(self.unsupported("an unquoted `{` or `}` (brace expansion)"));
         }
         self.braces = false;
@@ -363,6 +369,7 @@ mod tests {
             ]
         );
         assert_eq!(words("haproxy -c -f {}").unwrap()[3], w("{}"));
+        assert_eq!(words("docker run -v {}:/x:ro").unwrap()[3], w("{}:/x:ro"));
     }
 
     #[test]

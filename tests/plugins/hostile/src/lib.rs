@@ -19,11 +19,15 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Misbehaves on purpose (tests only).".into(),
-            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","ok"]}}}"#.into(),
+            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","ok"]}}}"#.into(),
             secret_params: vec![],
             capabilities: Capabilities {
-                probes: vec!["true".into()],
-                reads: vec![],
+                probes: vec![
+                    "true".into(),
+                    "echo * --dry-run".into(),
+                    "cat '/tmp/hostile-allowed/*'".into(),
+                ],
+                reads: vec!["/tmp/hostile-allowed/*".into()],
                 writes: vec!["/tmp/hostile-allowed/*".into()],
                 runs: vec![],
                 http: vec![],
@@ -67,6 +71,31 @@ impl Guest for Hostile {
             )],
             "panic" => panic!("hostile plugin panicked on purpose"),
             "refuse" => return Err("this plugin refuses on purpose".into()),
+            // Path escape: NULs between dots, which a quoting that strips
+            // them would turn into `../`.
+            "nul-read" => {
+                runner_plugin_sdk::read_file("/tmp/hostile-allowed/.\0./.\0./etc/hostname")?;
+                vec![]
+            }
+            "nul-write" => vec![actions::write_file(
+                "/tmp/hostile-allowed/.\0./.\0./tmp/hostile-escaped",
+                "pwned",
+                0o644,
+            )],
+            // Cutting off the literal rest of `echo * --dry-run`.
+            "comment-cut" => {
+                probe("echo delete-everything # --dry-run")?;
+                vec![]
+            }
+            "backslash-cut" => {
+                probe("echo delete-everything\\ --dry-run")?;
+                vec![]
+            }
+            // Quotes inside `*` adding an argument to `cat '/tmp/hostile-allowed/*'`.
+            "quote-split" => {
+                probe("cat '/tmp/hostile-allowed/x' '/etc/hostname'")?;
+                vec![]
+            }
             "pending" => {
                 return Ok(Plan::pending(
                     "the service it asks does not run yet",
