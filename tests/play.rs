@@ -265,6 +265,50 @@ fn saved_plan_applies_exactly_or_is_refused_as_stale_and_replay_matches() {
         "a refused plan changes nothing"
     );
 
+    // A plan edited by hand is refused outright: its seal no longer fits.
+    let text = std::fs::read_to_string(w.join("plan2.json")).unwrap();
+    let tampered = text.replacen("\"request\": \"", "\"request\": \"id > /tmp/x; ", 1);
+    assert_ne!(tampered, text);
+    std::fs::write(w.join("tampered.json"), &tampered).unwrap();
+    let refused = run(w, &["apply", "tampered.json"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("changed after `runner plan` wrote it"));
+    // Even sealed again with the user's own key, what it asks is checked
+    // against the plugin's grant, and an unknown host is named.
+    let reseal = |mut plan: serde_json::Value| {
+        use hmac::Mac;
+        plan["seal"] = "".into();
+        let key = std::fs::read(w.join("config/plan.key")).unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(&serde_json::to_vec(&plan).unwrap());
+        plan["seal"] = hex::encode(mac.finalize().into_bytes()).into();
+        std::fs::write(w.join("resealed.json"), plan.to_string()).unwrap();
+    };
+    let plan: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut evil = plan.clone();
+    evil["entries"][0]["observations"][0]["request"] = "id > /tmp/runner-pwned".into();
+    evil["entries"][0]["observations"][0]["kind"] = "probe".into();
+    reseal(evil);
+    let refused = run(w, &["apply", "resealed.json"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("may not"), "{}", stderr(&refused));
+    assert!(!std::path::Path::new("/tmp/runner-pwned").exists());
+    let mut unknown = plan.clone();
+    unknown["entries"][0]["host"] = "nosuchhost".into();
+    reseal(unknown);
+    let refused = run(w, &["apply", "resealed.json"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "no panic: {}",
+        stderr(&refused)
+    );
+    assert!(
+        stderr(&refused).contains("host 'nosuchhost'"),
+        "{}",
+        stderr(&refused)
+    );
+
     // Replay the apply run offline: no difference.
     let journal = recap(&applied)["journal"].as_str().unwrap().to_string();
     let replay = run(w, &["replay", &journal]);
@@ -495,7 +539,9 @@ steps:
     assert_eq!(plan.status.code(), Some(0));
     let elsewhere = scratch();
     let mut apply = runner(elsewhere.path());
-    apply.env("RUNNER_STATE_DIR", w.join(".runner"));
+    apply
+        .env("RUNNER_STATE_DIR", w.join(".runner"))
+        .env("RUNNER_CONFIG_DIR", w.join("config"));
     let applied = apply
         .args(["apply", w.join("plan.json").to_str().unwrap()])
         .output()

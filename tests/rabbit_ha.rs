@@ -174,6 +174,7 @@ fn rabbit_ha_on_rabbitmq_4() {
     let mut apply = runner(elsewhere.path());
     apply
         .env("RUNNER_STATE_DIR", lab.dir().join(".runner"))
+        .env("RUNNER_CONFIG_DIR", lab.dir().join("config"))
         .env("RUNNER_LAB_DIR", lab.dir().join("lab"))
         .args(["apply", plan.to_str().unwrap(), "--output", "json"]);
     let first = apply.output().unwrap();

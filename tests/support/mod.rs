@@ -51,6 +51,7 @@ pub fn runner(work: &Path) -> Command {
     c.current_dir(work)
         .env("RUNNER_STATE_DIR", work.join(".runner"))
         .env("RUNNER_CACHE_DIR", work.join("cache"))
+        .env("RUNNER_CONFIG_DIR", work.join("config"))
         .env("RUNNER_PLUGIN_PATH", plugin_dir())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());

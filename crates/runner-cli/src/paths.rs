@@ -39,3 +39,12 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("runner-cache"))
         .join("components")
 }
+
+/// The user's runner configuration (the key that seals saved plans).
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("RUNNER_CONFIG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CONFIG_HOME").map(|d| PathBuf::from(d).join("runner")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/runner")))
+        .unwrap_or_else(|| PathBuf::from(".runner/config"))
+}

@@ -28,11 +28,42 @@ pub enum RunOutcome {
     Failed,
 }
 
+/// What a plugin observed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObservationKind {
+    /// A read-only command on the target host.
+    Probe,
+    /// A file on the target host.
+    Read,
+    /// A GET from the runner's machine.
+    Http,
+}
+
+impl ObservationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObservationKind::Probe => "probe",
+            ObservationKind::Read => "read",
+            ObservationKind::Http => "http",
+        }
+    }
+
+    /// The grant that must allow it.
+    pub fn access(self) -> runner_types::capability::Access {
+        use runner_types::capability::Access;
+        match self {
+            ObservationKind::Probe => Access::Probe,
+            ObservationKind::Read => Access::Read,
+            ObservationKind::Http => Access::Http,
+        }
+    }
+}
+
 /// One observation a plugin made while planning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
-    /// `probe`, `read` or `http`.
-    pub kind: String,
+    pub kind: ObservationKind,
     pub request: String,
     /// The answer as the plugin saw it (redacted): `{exit_code, stdout,
     /// stderr}`, file text or null, `{status, body}`, or `{error}`.

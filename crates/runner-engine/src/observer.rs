@@ -12,7 +12,7 @@ use runner_types::{CommandOutput, HttpResponse, Redactor};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::journal::Observation;
+use crate::journal::{Observation, ObservationKind};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -42,13 +42,13 @@ impl LiveObserver {
         std::mem::take(&mut self.logs.lock().expect("logs"))
     }
 
-    fn record(&self, kind: &str, request: &str, answer: Value) {
+    fn record(&self, kind: ObservationKind, request: &str, answer: Value) {
         let sha = hex::encode(Sha256::digest(answer.to_string()));
         self.transcript
             .lock()
             .expect("transcript")
             .push(Observation {
-                kind: kind.into(),
+                kind,
                 request: self.redactor.redact(request),
                 answer: self.redactor.redact_json(&answer),
                 answer_sha: sha,
@@ -132,7 +132,7 @@ pub async fn http_call(
 impl Observer for LiveObserver {
     async fn probe(&self, command: &str) -> Result<CommandOutput, String> {
         let r = run_probe(self.transport.as_ref(), command).await;
-        self.record("probe", command, command_answer(&r));
+        self.record(ObservationKind::Probe, command, command_answer(&r));
         r
     }
 
@@ -140,7 +140,7 @@ impl Observer for LiveObserver {
         let r = files::read(self.transport.as_ref(), path)
             .await
             .map_err(|e| e.to_string());
-        self.record("read", path, file_answer(&r));
+        self.record(ObservationKind::Read, path, file_answer(&r));
         r
     }
 
@@ -150,7 +150,7 @@ impl Observer for LiveObserver {
         headers: &[(String, String)],
     ) -> Result<HttpResponse, String> {
         let r = http_call("GET", url, headers, None).await;
-        self.record("http", url, http_answer(&r));
+        self.record(ObservationKind::Http, url, http_answer(&r));
         r
     }
 
@@ -179,7 +179,7 @@ impl ReplayObserver {
         }
     }
 
-    fn answer(&self, kind: &str, request: &str) -> Result<Value, String> {
+    fn answer(&self, kind: ObservationKind, request: &str) -> Result<Value, String> {
         let mut next = self.next.lock().expect("replay");
         let i = *next;
         *next += 1;
@@ -187,9 +187,10 @@ impl ReplayObserver {
             Some(o) if o.kind == kind && o.request == request => Ok(o.answer.clone()),
             Some(o) => {
                 let m = format!(
-                    "observation {}: the plugin asked {kind} '{request}', the recording has {} '{}'",
+                    "observation {}: the plugin asked {} '{request}', the recording has {} '{}'",
                     i + 1,
-                    o.kind,
+                    kind.as_str(),
+                    o.kind.as_str(),
                     o.request
                 );
                 self.mismatches.lock().expect("replay").push(m.clone());
@@ -197,8 +198,9 @@ impl ReplayObserver {
             }
             None => {
                 let m = format!(
-                    "observation {}: the plugin asked {kind} '{request}', the recording has no more",
-                    i + 1
+                    "observation {}: the plugin asked {} '{request}', the recording has no more",
+                    i + 1,
+                    kind.as_str()
                 );
                 self.mismatches.lock().expect("replay").push(m.clone());
                 Err(m)
@@ -221,7 +223,7 @@ fn error_of(v: &Value) -> Option<String> {
 #[async_trait::async_trait]
 impl Observer for ReplayObserver {
     async fn probe(&self, command: &str) -> Result<CommandOutput, String> {
-        let v = self.answer("probe", command)?;
+        let v = self.answer(ObservationKind::Probe, command)?;
         if let Some(e) = error_of(&v) {
             return Err(e);
         }
@@ -233,7 +235,7 @@ impl Observer for ReplayObserver {
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
-        let v = self.answer("read", path)?;
+        let v = self.answer(ObservationKind::Read, path)?;
         if let Some(e) = error_of(&v) {
             return Err(e);
         }
@@ -255,7 +257,7 @@ impl Observer for ReplayObserver {
         url: &str,
         _headers: &[(String, String)],
     ) -> Result<HttpResponse, String> {
-        let v = self.answer("http", url)?;
+        let v = self.answer(ObservationKind::Http, url)?;
         if let Some(e) = error_of(&v) {
             return Err(e);
         }

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::hosts::Hosts;
-use crate::journal::Observation;
+use runner_types::capability::Grant;
+
+use crate::journal::{Observation, ObservationKind};
 use crate::observer::{command_answer, file_answer, http_answer, http_call, run_probe};
 
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -24,6 +26,10 @@ pub struct SavedPlan {
     #[serde(default)]
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
     pub entries: Vec<SavedEntry>,
+    /// HMAC-SHA256 of the rest, with the user's plan key: an edited plan
+    /// is refused outright.
+    #[serde(default)]
+    pub seal: String,
 }
 
 /// One step on one host, first stage.
@@ -43,6 +49,35 @@ pub struct SavedEntry {
 }
 
 impl SavedPlan {
+    /// Sign the plan with `key` (see [`plan_key`]).
+    pub fn seal(&mut self, key: &[u8]) {
+        self.seal = String::new();
+        self.seal = self.mac(key);
+    }
+
+    fn mac(&self, key: &[u8]) -> String {
+        use hmac::Mac;
+        let mut unsealed = self.clone();
+        unsealed.seal = String::new();
+        let bytes = serde_json::to_vec(&unsealed).expect("plans serialize");
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+        mac.update(&bytes);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Load a plan written by `runner plan`, refusing one whose seal does
+    /// not match `key`: edited, or made by another user or machine.
+    pub fn load_sealed(path: &Path, key: &[u8]) -> anyhow::Result<SavedPlan> {
+        let plan = SavedPlan::load(path)?;
+        if plan.seal.is_empty() || plan.seal != plan.mac(key) {
+            anyhow::bail!(
+                "{}: refused: the plan was changed after `runner plan` wrote it (or was made by another user or machine); make a new plan",
+                path.display()
+            );
+        }
+        Ok(plan)
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<SavedPlan> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -77,35 +112,90 @@ impl SavedPlan {
     }
 }
 
+/// The user's key for sealing plans: `dir/plan.key`, 32 random bytes,
+/// made on first use, readable by the user only.
+pub fn plan_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let path = dir.join("plan.key");
+    if let Ok(key) = std::fs::read(&path) {
+        let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+        anyhow::ensure!(
+            mode & 0o077 == 0 && key.len() == 32,
+            "{}: the plan key must be 32 bytes readable by you only (mode 0600); remove it to make a new one",
+            path.display()
+        );
+        return Ok(key);
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let key: [u8; 32] = rand::random();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    f.write_all(&key)?;
+    Ok(key.to_vec())
+}
+
 pub fn file_sha(path: &Path) -> String {
     std::fs::read(path)
         .map(|b| hex::encode(Sha256::digest(b)))
         .unwrap_or_default()
 }
 
-/// Why `saved` no longer fits the hosts: the first recorded observation
-/// that answers differently now, asked again exactly as recorded.
-pub(crate) async fn stale_reason(hosts: &Hosts, saved: &SavedPlan) -> Option<String> {
+/// Why `saved` cannot be applied as it is. Every recorded observation is
+/// first checked against the grant of its step and host exactly as at
+/// planning time (a plan file is input, not trusted), then asked again
+/// exactly as recorded: the first that answers differently makes the plan
+/// stale. A step or host the run does not have is an error.
+pub(crate) async fn stale_reason(
+    hosts: &Hosts,
+    saved: &SavedPlan,
+    grant_of: impl Fn(usize, &str) -> Option<Grant>,
+) -> Result<Option<String>, String> {
+    for entry in saved.entries.iter() {
+        let Some(grant) = grant_of(entry.step, &entry.host) else {
+            return Err(format!(
+                "the saved plan names step {} on host '{}', which this playbook and inventory do not run: it was edited, or made from other files",
+                entry.step + 1,
+                entry.host.escape_default()
+            ));
+        };
+        for o in &entry.observations {
+            grant
+                .check(o.kind.access(), &o.request)
+                .map_err(|e| format!("the saved plan asks what its plugin may not: {e}"))?;
+        }
+    }
     for entry in saved.entries.iter().filter(|e| e.pending.is_none()) {
         let t = hosts.transport(&entry.host);
         for o in &entry.observations {
-            let answer = match o.kind.as_str() {
-                "probe" => command_answer(&run_probe(t.as_ref(), &o.request).await),
-                "read" => file_answer(
+            let answer = match o.kind {
+                ObservationKind::Probe => command_answer(&run_probe(t.as_ref(), &o.request).await),
+                ObservationKind::Read => file_answer(
                     &runner_transport::files::read(t.as_ref(), &o.request)
                         .await
                         .map_err(|e| e.to_string()),
                 ),
-                _ => http_answer(&http_call("GET", &o.request, &[], None).await),
+                ObservationKind::Http => {
+                    http_answer(&http_call("GET", &o.request, &[], None).await)
+                }
             };
             let sha = hex::encode(Sha256::digest(answer.to_string()));
             if sha != o.answer_sha {
-                return Some(format!(
+                return Ok(Some(format!(
                     "{}: {} '{}' answers differently than when the plan was made",
-                    entry.host, o.kind, o.request
-                ));
+                    entry.host,
+                    o.kind.as_str(),
+                    o.request
+                )));
             }
         }
     }
-    None
+    Ok(None)
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use runner_engine::saved_plan::SavedPlan;
+use runner_engine::saved_plan::{self, SavedPlan};
 use runner_engine::{Inventory, Mode, Playbook, RecapOutcome, RunOptions, RunResult, Runner};
 use runner_plugin_host::PluginHost;
 use runner_types::Redactor;
@@ -81,8 +81,9 @@ pub async fn plan(
     .await;
     let result = on_error(result, args.output)?;
     let code = finish(&result, args.output, detailed_exitcode);
-    if let Some(plan) = &result.plan {
-        std::fs::write(out, serde_json::to_string_pretty(plan)?)
+    if let Some(mut plan) = result.plan.clone() {
+        plan.seal(&saved_plan::plan_key(&crate::paths::config_dir())?);
+        std::fs::write(out, serde_json::to_string_pretty(&plan)?)
             .with_context(|| format!("writing {}", out.display()))?;
         if args.output == OutputFormat::Human {
             let pending = plan.entries.iter().filter(|e| e.pending.is_some()).count();
@@ -109,7 +110,8 @@ pub async fn apply(
     output: OutputFormat,
 ) -> anyhow::Result<i32> {
     let result = async {
-        let saved = SavedPlan::load(plan_path)?;
+        let key = saved_plan::plan_key(&crate::paths::config_dir())?;
+        let saved = SavedPlan::load_sealed(plan_path, &key)?;
         let args = RunArgs {
             playbook: PathBuf::from(&saved.playbook),
             inventory: Some(PathBuf::from(&saved.inventory)),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{Mode, Shared};
 use crate::execute::execute;
-use crate::journal::{Entry, Observation};
+use crate::journal::{Entry, Observation, ObservationKind};
 use crate::observer::LiveObserver;
 use crate::report::{PlannedAction, Status};
 use crate::saved_plan::SavedEntry;
@@ -25,6 +25,17 @@ pub(super) struct Job {
     pub(super) params: Value,
     pub(super) facts: Value,
     pub(super) inputs: String,
+}
+
+impl Job {
+    /// The plugin's capabilities with this step's parameters filled in.
+    pub(super) fn grant(&self) -> Grant {
+        Grant::new(
+            &self.plugin.info.name,
+            &self.plugin.info.capabilities,
+            &self.params,
+        )
+    }
 }
 
 const MAX_STAGES: u32 = 8;
@@ -46,11 +57,7 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> Outcome {
         return done;
     }
     let transport = shared.hosts.transport(&job.host);
-    let grant = Grant::new(
-        &job.plugin.info.name,
-        &job.plugin.info.capabilities,
-        &job.params,
-    );
+    let grant = job.grant();
     let mut changed = false;
     let mut notes: Vec<String> = Vec::new();
     for stage in 0..MAX_STAGES {
@@ -472,7 +479,7 @@ async fn preview(
             ActionKind::WriteFile { path, content, .. } => {
                 let seen = observations
                     .iter()
-                    .find(|o| o.kind == "read" && o.request == *path)
+                    .find(|o| o.kind == ObservationKind::Read && o.request == *path)
                     .map(|o| {
                         o.answer
                             .get("text")
@@ -592,7 +599,7 @@ fn mask_rotated_secrets(
         }
         for o in observations
             .iter_mut()
-            .filter(|o| o.kind == "read" && o.request == *path)
+            .filter(|o| o.kind == ObservationKind::Read && o.request == *path)
         {
             if let Some(text) = o.answer.get("text").and_then(Value::as_str) {
                 let masked = mask_stale_lines(text, &new_raw, &new_redacted);

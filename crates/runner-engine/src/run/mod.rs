@@ -213,11 +213,22 @@ impl Runner {
         let jobs = prepare.jobs(&targets, &plugins, &shared)?;
         // 6. A saved plan: refuse it as stale if any host answers its
         //    recorded observations differently now.
-        if let Some(saved) = &shared.saved
-            && let Some(reason) = saved_plan::stale_reason(&shared.hosts, saved).await
-        {
-            recap.stale = Some(reason);
-            return Ok(RunResult { recap, plan: None });
+        if let Some(saved) = &shared.saved {
+            let grant_of = |step: usize, host: &str| {
+                jobs.get(step)?
+                    .iter()
+                    .find(|(h, _)| h == host)?
+                    .1
+                    .as_ref()
+                    .map(Job::grant)
+            };
+            let stale = saved_plan::stale_reason(&shared.hosts, saved, grant_of)
+                .await
+                .map_err(|e| RunError::Setup(anyhow::anyhow!("{e}")))?;
+            if let Some(reason) = stale {
+                recap.stale = Some(reason);
+                return Ok(RunResult { recap, plan: None });
+            }
         }
         // 7. The steps.
         for (step, step_jobs) in playbook.steps.iter().zip(jobs) {
@@ -241,6 +252,7 @@ impl Runner {
             inventory_sha: saved_plan::file_sha(&inventory.file.clone().unwrap_or_default()),
             extra_vars: opts.extra_vars.clone(),
             entries: std::mem::take(&mut shared.plan_entries.lock().expect("plan")),
+            seal: String::new(),
         });
         Ok(RunResult { recap, plan })
     }
