@@ -107,3 +107,39 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
         "still running\n"
     );
 }
+
+/// The preview shows the command itself beside the plugin's summary, and
+/// escape sequences in plugin text reach the terminal escaped.
+#[test]
+fn the_preview_shows_what_runs_and_escapes_plugin_text() {
+    let work = scratch();
+    let w = work.path();
+    std::fs::write(
+        w.join("inventory.yaml"),
+        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        "gather_facts: false\nsteps:\n  - name: s\n    plugin: hostile\n    on: all\n    with: { mode: misleading }\n",
+    )
+    .unwrap();
+    let out = run(
+        w,
+        &["play", "site.yaml", "-i", "inventory.yaml", "--dry-run"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.contains("$ rm -f /tmp/hostile-allowed/precious"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "a raw escape reached the terminal: {text:?}"
+    );
+    assert!(
+        text.contains("check status (read-only)\\u{1b}[2J"),
+        "{text}"
+    );
+}

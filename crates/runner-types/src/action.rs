@@ -76,6 +76,45 @@ pub struct Action {
 }
 
 impl Action {
+    /// What the action really does, in the runner's words (the summary is
+    /// the plugin's): the command, the request, the file and its mode. A
+    /// preview shows both, so a plugin cannot hide a command behind a
+    /// harmless summary.
+    pub fn literal(&self) -> String {
+        match &self.kind {
+            ActionKind::WriteFile {
+                path,
+                mode,
+                validate,
+                content,
+            } => {
+                let mut s = format!("write {path} (mode {mode:04o}, {} bytes)", content.len());
+                if let Some(v) = validate {
+                    s.push_str(&format!(", validated by $ {v}"));
+                }
+                s
+            }
+            ActionKind::RemoveFile { path } => format!("remove {path}"),
+            ActionKind::Run { command, .. } => format!("$ {command}"),
+            ActionKind::Http { method, url, .. } => format!("{method} {url}"),
+            ActionKind::Wait(w) => {
+                let probe = match &w.probe {
+                    Probe::Command(c) => format!("$ {c}"),
+                    Probe::HttpGet(u) => format!("GET {u}"),
+                    Probe::HostsCommand {
+                        hosts,
+                        command,
+                        exactly,
+                    } => format!("$ {command} (exactly {exactly} of {})", hosts.join(", ")),
+                };
+                match &w.contains {
+                    Some(c) => format!("until {probe} prints {c:?}"),
+                    None => format!("until {probe}"),
+                }
+            }
+        }
+    }
+
     /// Whether executing this action can change the host. Waits only look.
     pub fn has_side_effect(&self) -> bool {
         !matches!(self.kind, ActionKind::Wait(_))

@@ -31,6 +31,21 @@ impl Human {
     }
 }
 
+/// Plugin-supplied text made safe for a terminal: control characters and
+/// escape sequences are shown escaped (`\u{1b}`), never interpreted.
+/// Newlines and tabs are kept where `keep_lines` says so (diffs).
+fn terminal_safe(text: &str, keep_lines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !(keep_lines && (c == '\n' || c == '\t')) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn status_style(s: Status) -> Style {
     match s {
         Status::Ok => Style::new().green(),
@@ -56,7 +71,11 @@ impl Reporter for Human {
     }
 
     fn note(&self, message: &str) {
-        self.print(&format!("{} {message}", style("note:").dim()));
+        self.print(&format!(
+            "{} {}",
+            style("note:").dim(),
+            terminal_safe(message, false)
+        ));
     }
 
     fn step_started(&self, index: usize, name: &str, plugin: &str, hosts: &[String]) {
@@ -83,9 +102,15 @@ impl Reporter for Human {
             self.print(&format!(
                 "  {host}: {} {}",
                 style("→").yellow(),
-                p.action.summary
+                terminal_safe(&p.action.summary, false)
+            ));
+            self.print(&format!(
+                "  {}   {}",
+                " ".repeat(host.chars().count()),
+                style(terminal_safe(&p.action.literal(), false)).dim()
             ));
             if let Some(diff) = &p.diff {
+                let diff = terminal_safe(diff, true);
                 for line in diff.lines() {
                     let styled = if line.starts_with("+++") || line.starts_with("---") {
                         style(line).bold().to_string()
@@ -114,9 +139,14 @@ impl Reporter for Human {
     }
 
     fn action_done(&self, _step: usize, host: &str, summary: &str, error: Option<&str>) {
+        let summary = terminal_safe(summary, false);
         match error {
             None => self.print(&format!("  {host}: {} {summary}", style("✓").green())),
-            Some(e) => self.print(&format!("  {host}: {} {summary}: {e}", style("✗").red())),
+            Some(e) => self.print(&format!(
+                "  {host}: {} {summary}: {}",
+                style("✗").red(),
+                terminal_safe(e, false)
+            )),
         }
     }
 
@@ -135,7 +165,7 @@ impl Reporter for Human {
         let message = if message.is_empty() {
             String::new()
         } else {
-            format!("  {message}")
+            format!("  {}", terminal_safe(message, false))
         };
         self.print(&format!(
             "  {label} {host}{when}{message}  {}",
