@@ -432,6 +432,94 @@ steps:
     }
 }
 
+/// Secrets stay masked however they travel: a multi-line secret in a
+/// failing command's output (lines joined), a value derived from a secret
+/// by a filter, binary file content (base64 in JSON), and a parameter the
+/// plugin declares secret.
+#[test]
+fn secrets_stay_masked_however_they_travel() {
+    let work = scratch();
+    let w = work.path();
+    std::fs::write(
+        w.join("inventory.yaml"),
+        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("secrets.yaml"),
+        "key: \"first-line-of-key\\nsecond-line-of-key\"\npw: \"lower-case-password\"\n",
+    )
+    .unwrap();
+    let out_dir = w.join("out");
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            r#"
+gather_facts: false
+vars: {{ plain: "not-declared-secret-value" }}
+secrets: {{ file: secrets.yaml, required: [key, pw] }}
+steps:
+  - name: derived
+    plugin: file
+    on: all
+    with: {{ path: "{out}/derived", content: "user=admin pass={{{{ secrets.pw | upper }}}} head={{{{ secrets.pw[0:9] }}}}\n" }}
+  - name: declared secret
+    plugin: hostile
+    on: all
+    with: {{ mode: show-secret-param, token: "{{{{ plain }}}}" }}
+  - name: a multi-line secret in a file
+    plugin: file
+    on: all
+    with: {{ path: "{out}/key", content: "{{{{ secrets.key }}}}", mode: "0600" }}
+  - name: multi-line in output, lines joined
+    plugin: command
+    on: all
+    with: {{ cmd: "tr '\\n' ' ' < {out}/key; exit 3" }}
+"#,
+            out = out_dir.display()
+        ),
+    )
+    .unwrap();
+    let runs = [
+        run(
+            w,
+            &[
+                "play",
+                "site.yaml",
+                "-i",
+                "inventory.yaml",
+                "--dry-run",
+                "--output",
+                "json",
+            ],
+        ),
+        run(w, &["play", "site.yaml", "-i", "inventory.yaml", "--diff"]),
+    ];
+    assert!(
+        std::fs::read_to_string(out_dir.join("derived"))
+            .unwrap()
+            .contains("LOWER-CASE-PASSWORD"),
+        "the host gets the real value"
+    );
+    let mut seen: Vec<String> = runs.iter().map(|o| stdout(o) + &stderr(o)).collect();
+    for entry in std::fs::read_dir(w.join(".runner/runs")).unwrap() {
+        seen.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    assert!(seen[1].contains("user=admin pass=********"), "{}", seen[1]);
+    assert!(seen[1].contains("exit"), "the command failed: {}", seen[1]);
+    for text in &seen {
+        for leak in [
+            "LOWER-CASE-PASSWORD",
+            "lower-case",
+            "first-line-of-key",
+            "second-line-of-key",
+            "not-declared-secret-value",
+        ] {
+            assert!(!text.contains(leak), "{leak} leaked:\n{text}");
+        }
+    }
+}
+
 /// What a newcomer's first runs hit: text templates kept byte for byte,
 /// `inventory_dir` with a bare `-i inv.yaml`, apply from another
 /// directory, a host in two groups counted once, `--resume last`.

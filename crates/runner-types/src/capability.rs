@@ -99,7 +99,7 @@ pub enum CapabilityError {
     #[error(
         "plugin '{plugin}' tried a {} '{}': {reason}",
         access.noun(),
-        target.escape_default()
+        shell::escape_controls(target)
     )]
     Refused {
         plugin: String,

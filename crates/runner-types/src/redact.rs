@@ -20,7 +20,22 @@ impl Redactor {
         Self::default()
     }
 
+    /// Register a secret. A multi-line one is registered line by line too,
+    /// and trimmed, so output that splits, joins or trims it stays masked.
     pub fn add(&self, secret: &str) {
+        let trimmed = secret.trim();
+        if trimmed != secret {
+            self.add_one(trimmed);
+        }
+        if secret.contains('\n') {
+            for line in secret.lines() {
+                self.add_one(line.trim());
+            }
+        }
+        self.add_one(secret);
+    }
+
+    fn add_one(&self, secret: &str) {
         if secret.len() < MIN_SECRET_LEN {
             return;
         }
@@ -39,6 +54,28 @@ impl Redactor {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), MASK);
             }
+        }
+        out
+    }
+
+    /// Redact bytes that may not be text (file content), before any
+    /// encoding could hide a secret from [`Redactor::redact`].
+    pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let secrets = self.secrets.read().expect("redactor lock");
+        let mut out = bytes.to_vec();
+        for s in secrets.iter().map(|s| s.as_bytes()) {
+            let mut i = 0;
+            let mut next = Vec::with_capacity(out.len());
+            while i < out.len() {
+                if out[i..].starts_with(s) {
+                    next.extend_from_slice(MASK.as_bytes());
+                    i += s.len();
+                } else {
+                    next.push(out[i]);
+                    i += 1;
+                }
+            }
+            out = next;
         }
         out
     }
@@ -76,5 +113,16 @@ mod tests {
         let clone = r.clone();
         clone.add("later");
         assert_eq!(r.redact("later"), MASK);
+    }
+
+    #[test]
+    fn multi_line_secrets_are_masked_line_by_line_and_in_bytes() {
+        let r = Redactor::new();
+        r.add("-----BEGIN KEY-----\nline-one-of-key\nline-two-of-key\n");
+        let joined = "error: line-one-of-key; line-two-of-key";
+        assert_eq!(r.redact(joined), "error: ********; ********");
+        let binary = [&[0xff, 0x00][..], b"line-one-of-key", &[0xfe]].concat();
+        let masked = r.redact_bytes(&binary);
+        assert!(!masked.windows(15).any(|w| w == b"line-one-of-key"));
     }
 }

@@ -45,6 +45,20 @@ pub fn find_control(text: &str) -> Option<char> {
     text.chars().find(|c| is_control(*c))
 }
 
+/// `text` with its control characters shown escaped (`\n`, `\u{1b}`) and
+/// everything else as it is: for messages about hostile input.
+pub fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if is_control(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Quote one word for a POSIX shell, faithfully: the shell reads back
 /// exactly `word`. A NUL byte cannot be in a shell word, so a word holding
 /// one is refused — quoting never changes what it is given. (Plugin input

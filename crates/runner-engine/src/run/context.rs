@@ -85,3 +85,138 @@ pub(super) fn merge(a: &Value, b: &Value) -> Value {
     }
     Value::Object(out)
 }
+
+/// Stand-ins for the secrets, each the same length as its value but
+/// different in every character: rendering with them shows which parts of
+/// a rendered value come from a secret, whatever filter made them.
+pub(super) fn stand_ins(secrets: &Map<String, Value>) -> Map<String, Value> {
+    let shift = |c: char| match c {
+        'a'..='y' | 'A'..='Y' | '0'..='8' => char::from(c as u8 + 1),
+        'z' => 'a',
+        'Z' => 'A',
+        '9' => '0',
+        _ if c == '#' => '%',
+        _ => '#',
+    };
+    secrets
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), Value::String(text.chars().map(shift).collect()))
+        })
+        .collect()
+}
+
+/// The parts of `real` (rendered with the secrets) that differ from
+/// `stand_in` (rendered with [`stand_ins`]): values derived from a secret
+/// (`upper`, slices, `replace`, ...). A part too short to mask on its own
+/// makes the whole string secret.
+pub(super) fn derived_secrets(real: &Value, stand_in: &Value, out: &mut Vec<String>) {
+    match (real, stand_in) {
+        (Value::String(r), Value::String(s)) if r != s => {
+            let mut short = false;
+            for part in differing_parts(r, s) {
+                if part.len() < runner_types::redact::MIN_SECRET_LEN {
+                    short = true;
+                } else {
+                    out.push(part);
+                }
+            }
+            if short {
+                out.push(r.clone());
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            a.iter()
+                .zip(b)
+                .for_each(|(x, y)| derived_secrets(x, y, out));
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, x) in a {
+                match b.get(k) {
+                    Some(y) => derived_secrets(x, y, out),
+                    None => secret_strings(x, out),
+                }
+            }
+        }
+        (a, b) if a != b => secret_strings(a, out),
+        _ => {}
+    }
+}
+
+/// The runs of `real` that differ from `other`: position by position when
+/// they are as long (a secret, or a filter of it that keeps its length),
+/// else by a character diff.
+fn differing_parts(real: &str, other: &str) -> Vec<String> {
+    let r: Vec<char> = real.chars().collect();
+    let o: Vec<char> = other.chars().collect();
+    let mut parts = Vec::new();
+    if r.len() == o.len() {
+        let mut run = String::new();
+        for (a, b) in r.iter().zip(&o) {
+            if a == b {
+                if !run.is_empty() {
+                    parts.push(std::mem::take(&mut run));
+                }
+            } else {
+                run.push(*a);
+            }
+        }
+        if !run.is_empty() {
+            parts.push(run);
+        }
+        return parts;
+    }
+    let diff = similar::TextDiff::from_chars(real, other);
+    for op in diff.ops() {
+        let range = op.old_range();
+        if !matches!(op.tag(), similar::DiffTag::Equal) && !range.is_empty() {
+            parts.push(r[range].iter().collect());
+        }
+    }
+    parts
+}
+
+/// Every string (and number) inside `v`, as secret.
+fn secret_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| secret_strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| secret_strings(x, out)),
+        Value::Null | Value::Bool(_) => {}
+        other => out.push(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn values_derived_from_a_secret_are_found() {
+        let t = Templates::default();
+        let secrets: Map<String, Value> = [("pw".to_string(), json!("hunter2-secret"))]
+            .into_iter()
+            .collect();
+        let render = |tpl: &str, s: &Map<String, Value>| {
+            t.render_str(tpl, &json!({ "secrets": s })).unwrap()
+        };
+        let stand = stand_ins(&secrets);
+        for (tpl, expect) in [
+            ("user=admin pass={{ secrets.pw | upper }}", "HUNTER2-SECRET"),
+            ("{{ secrets.pw[0:6] }}-x", "hunter"),
+            ("{{ secrets.pw | replace('-', '_') }}", "hunter2_secret"),
+        ] {
+            let mut found = Vec::new();
+            derived_secrets(&render(tpl, &secrets), &render(tpl, &stand), &mut found);
+            assert!(found.iter().any(|f| f.contains(expect)), "{tpl}: {found:?}");
+            assert!(
+                !found.iter().any(|f| f.contains("user=admin")),
+                "{tpl}: {found:?}"
+            );
+        }
+    }
+}

@@ -610,8 +610,15 @@ fn mask_rotated_secrets(
     observations
 }
 
+/// The action as it may be shown or stored: file content redacted as
+/// bytes first (binary content is base64 once serialized, which would hide
+/// a secret), then every string.
 pub fn redact_action(r: &Redactor, a: &Action) -> Action {
-    let v = serde_json::to_value(a).expect("actions serialize");
+    let mut a = a.clone();
+    if let ActionKind::WriteFile { content, .. } = &mut a.kind {
+        *content = r.redact_bytes(content);
+    }
+    let v = serde_json::to_value(&a).expect("actions serialize");
     serde_json::from_value(r.redact_json(&v)).expect("redaction keeps the shape")
 }
 

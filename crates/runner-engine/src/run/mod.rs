@@ -7,7 +7,7 @@ mod context;
 mod job;
 mod resume;
 
-use context::{apply_schema_defaults, host_context, merge, tags_match};
+use context::{apply_schema_defaults, derived_secrets, host_context, merge, stand_ins, tags_match};
 use job::{Job, run_job};
 use resume::ResumeState;
 
@@ -431,6 +431,38 @@ impl Prepare<'_> {
         Ok(jobs)
     }
 
+    /// Render the step's parameters again with stand-ins for the secrets:
+    /// whatever differs was derived from a secret, and is masked too.
+    fn register_derived_secrets(&self, step: &Step, h: &str, facts: &Value, params: &Value) {
+        if self.secrets.is_empty() {
+            return;
+        }
+        let stand_ins = stand_ins(self.secrets);
+        let Ok(ctx) = host_context(
+            self.templates,
+            self.inventory,
+            h,
+            self.vars,
+            &stand_ins,
+            facts,
+            self.base_ctx,
+        ) else {
+            return;
+        };
+        let mut derived = Vec::new();
+        match self
+            .templates
+            .render(&Value::Object(step.params.clone()), &ctx)
+        {
+            Ok(other) => derived_secrets(params, &other, &mut derived),
+            // The stand-ins changed what renders at all: all of it is secret.
+            Err(_) => derived_secrets(params, &Value::Null, &mut derived),
+        }
+        for d in derived {
+            self.redactor.add(&d);
+        }
+    }
+
     /// One step on one host: its `when`, its rendered and checked
     /// parameters.
     fn job(
@@ -467,6 +499,7 @@ impl Prepare<'_> {
             .map_err(|(at, e)| {
                 playbook.step_error(step.index, &format!("with{at}"), format!("{e} (host {h})"))
             })?;
+        self.register_derived_secrets(step, h, &host_facts, &params);
         apply_schema_defaults(&mut params, &plugin.info.params_schema);
         if let Some(err) = validator.iter_errors(&params).next() {
             let at = err.instance_path().to_string();
@@ -477,6 +510,13 @@ impl Prepare<'_> {
             return Err(playbook
                 .step_error(step.index, &format!("with{at}"), msg)
                 .into());
+        }
+        for name in &plugin.info.secret_params {
+            match params.get(name) {
+                Some(Value::String(v)) => self.redactor.add(v),
+                Some(v) if !v.is_null() => self.redactor.add(&v.to_string()),
+                _ => {}
+            }
         }
         let inputs = digest(&json!([plugin.sha256, params, h]));
         Ok(Some(Job {

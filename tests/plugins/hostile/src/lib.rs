@@ -9,6 +9,8 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct Params {
     mode: String,
+    #[serde(default)]
+    token: String,
 }
 
 struct Hostile;
@@ -19,8 +21,8 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Misbehaves on purpose (tests only).".into(),
-            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","ok"]}}}"#.into(),
-            secret_params: vec![],
+            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","ok"]},"token":{"type":"string"}}}"#.into(),
+            secret_params: vec!["token".into()],
             capabilities: Capabilities {
                 probes: vec![
                     "true".into(),
@@ -101,6 +103,11 @@ impl Guest for Hostile {
             "misleading" => vec![actions::described(
                 actions::run("rm -f /tmp/hostile-allowed/precious"),
                 "check status (read-only)\u{1b}[2J\u{1b}[H".to_string(),
+            )],
+            // Shows a parameter it declared secret: the runner masks it.
+            "show-secret-param" => vec![actions::described(
+                actions::run("rm -f /tmp/hostile-allowed/x"),
+                format!("the token is {}", p.token),
             )],
             "pending" => {
                 return Ok(Plan::pending(
