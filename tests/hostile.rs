@@ -44,7 +44,16 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
             "quote-split",
             "tried a probe 'cat '/tmp/hostile-allowed/x' '/etc/hostname'', which it did not declare",
         ),
+        ("log-flood", "more than 1024 KiB of log text in one call"),
+        ("probe-flood", "more than 1000 probes, reads and GETs in one call"),
+        (
+            "action-flood",
+            "a plan of 200000 actions, over the 10000 one plan may hold",
+        ),
+        ("big-read", "larger than 16 MiB, the most a read may return"),
     ];
+    std::fs::create_dir_all("/tmp/hostile-allowed").unwrap();
+    std::fs::write("/tmp/hostile-allowed/big", vec![b'x'; 17 << 20]).unwrap();
     let mut inv = String::from("all:\n  hosts:\n    good: { ansible_connection: local }\n");
     let mut pb = String::from("gather_facts: false\nsteps:\n");
     for (mode, _) in &modes {
@@ -98,6 +107,7 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
     }
     assert!(!std::path::Path::new("/etc/hostile").exists());
     assert!(!std::path::Path::new("/tmp/hostile-escaped").exists());
+    std::fs::remove_file("/tmp/hostile-allowed/big").unwrap();
     // The good host ran the last step; failed hosts were dropped from it.
     let r = recap(&out);
     assert_eq!(r["hosts"]["good"]["changed"], 1, "{r}");

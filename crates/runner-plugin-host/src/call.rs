@@ -38,6 +38,18 @@ pub struct Limits {
     pub cpu: Duration,
     /// Longest a single probe, read or GET may take.
     pub host_call: Duration,
+    /// Time all of one call's probes, reads and GETs may take together.
+    pub host_total: Duration,
+    /// Probes, reads and GETs in one call.
+    pub observations: usize,
+    /// Largest answer to one observation (stdout, file, body).
+    pub answer_bytes: usize,
+    /// `log` text in one call.
+    pub log_bytes: usize,
+    /// Actions in one plan.
+    pub actions: usize,
+    /// What `describe` returns, all text together.
+    pub describe_bytes: usize,
 }
 
 impl Default for Limits {
@@ -46,6 +58,12 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             cpu: Duration::from_secs(2),
             host_call: Duration::from_secs(120),
+            host_total: Duration::from_secs(600),
+            observations: 1000,
+            answer_bytes: 16 << 20,
+            log_bytes: 1 << 20,
+            actions: 10_000,
+            describe_bytes: 1 << 20,
         }
     }
 }
@@ -60,6 +78,8 @@ pub enum CallError {
     MemoryExceeded { plugin: String, limit_mib: usize },
     #[error(transparent)]
     Capability(#[from] CapabilityError),
+    #[error("plugin '{plugin}' went past a limit and was stopped: {what}")]
+    CapExceeded { plugin: String, what: String },
     #[error("plugin '{plugin}' crashed: {reason}")]
     Trap { plugin: String, reason: String },
     #[error("plugin '{plugin}' refused to plan: {message}")]
@@ -78,6 +98,8 @@ enum Violation {
     Cpu,
     Memory,
     Capability(CapabilityError),
+    /// A documented cap (observations, answer size, logs, host time).
+    Cap(String),
 }
 
 /// Per-call store state.
@@ -90,6 +112,8 @@ pub(crate) struct CallState {
     violation: Option<Violation>,
     /// Time spent inside host calls, which the CPU budget does not count.
     in_host: Duration,
+    observations: usize,
+    log_bytes: usize,
     started: Instant,
 }
 
@@ -108,6 +132,8 @@ impl CallState {
             observer,
             violation: None,
             in_host: Duration::ZERO,
+            observations: 0,
+            log_bytes: 0,
             started: Instant::now(),
         }
     }
@@ -116,11 +142,30 @@ impl CallState {
         self.started.elapsed().saturating_sub(self.in_host)
     }
 
+    /// Stop the call on a passed cap; the message is what the plugin sees.
+    fn cap(&mut self, what: String) -> String {
+        self.violation.get_or_insert(Violation::Cap(what.clone()));
+        what
+    }
+
     fn check(&mut self, access: Access, target: &str) -> Result<Arc<dyn Observer>, String> {
         let observer = self
             .observer
             .clone()
             .ok_or_else(|| "observation is not available in describe()".to_string())?;
+        self.observations += 1;
+        if self.observations > self.limits.observations {
+            return Err(self.cap(format!(
+                "more than {} probes, reads and GETs in one call",
+                self.limits.observations
+            )));
+        }
+        if self.in_host > self.limits.host_total {
+            return Err(self.cap(format!(
+                "its probes, reads and GETs took more than {:?} in one call",
+                self.limits.host_total
+            )));
+        }
         if let Some(grant) = &self.grant
             && let Err(e) = grant.check(access, target)
         {
@@ -189,13 +234,17 @@ impl observe::Host for CallState {
         let out = self
             .timed("probe", async { observer.probe(&command).await })
             .await?;
+        self.answer_size(out.stdout.len() + out.stderr.len())?;
         Ok(out.into())
     }
 
     async fn read_file(&mut self, path: String) -> Result<Option<Vec<u8>>, String> {
         let observer = self.check(Access::Read, &path)?;
-        self.timed("read", async { observer.read_file(&path).await })
-            .await
+        let out = self
+            .timed("read", async { observer.read_file(&path).await })
+            .await?;
+        self.answer_size(out.as_ref().map_or(0, Vec::len))?;
+        Ok(out)
     }
 
     async fn http_get(
@@ -209,10 +258,19 @@ impl observe::Host for CallState {
                 observer.http_get(&url, &headers).await
             })
             .await?;
+        self.answer_size(out.body.len())?;
         Ok(out.into())
     }
 
     async fn log(&mut self, level: wit::LogLevel, message: String) {
+        self.log_bytes += message.len();
+        if self.log_bytes > self.limits.log_bytes {
+            self.cap(format!(
+                "more than {} KiB of log text in one call",
+                self.limits.log_bytes >> 10
+            ));
+            return;
+        }
         if let Some(o) = &self.observer {
             let level = match level {
                 wit::LogLevel::Debug => "debug",
@@ -221,6 +279,19 @@ impl observe::Host for CallState {
             };
             o.log(level, &message);
         }
+    }
+}
+
+impl CallState {
+    fn answer_size(&mut self, bytes: usize) -> Result<(), String> {
+        if bytes > self.limits.answer_bytes {
+            return Err(self.cap(format!(
+                "an answer of {} MiB, over the {} MiB an observation may hold",
+                bytes >> 20,
+                self.limits.answer_bytes >> 20
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -260,6 +331,10 @@ pub(crate) fn classify<T>(
             limit_mib: state.limits.memory_bytes >> 20,
         }),
         (Some(Violation::Capability(e)), _) => Err(CallError::Capability(e.clone())),
+        (Some(Violation::Cap(what)), _) => Err(CallError::CapExceeded {
+            plugin: plugin.to_string(),
+            what: what.clone(),
+        }),
         (None, Ok(v)) => Ok(v),
         (None, Err(e)) => {
             let printed = String::from_utf8_lossy(&stderr.contents())

@@ -177,6 +177,7 @@ impl PluginHost {
         }
         .await;
         let info: wit::PluginInfo = classify(name, &store, &stderr, result)?;
+        check_describe(&info, self.limits.describe_bytes)?;
         let params_schema = serde_json::from_str(&info.params_schema)
             .with_context(|| format!("plugin '{}' has an invalid parameter schema", info.name))?;
         Ok(PluginInfo {
@@ -215,6 +216,14 @@ impl PluginHost {
         }
         .await;
         match classify(&name, &store, &stderr, result)? {
+            Ok(plan) if plan.actions.len() > self.limits.actions => Err(CallError::CapExceeded {
+                plugin: name,
+                what: format!(
+                    "a plan of {} actions, over the {} one plan may hold",
+                    plan.actions.len(),
+                    self.limits.actions
+                ),
+            }),
             Ok(plan) => Ok(PlanOutcome {
                 plan: Plan {
                     actions: plan.actions.into_iter().map(Into::into).collect(),
@@ -228,6 +237,41 @@ impl PluginHost {
             }),
         }
     }
+}
+
+/// What `describe` returned must be small, and its summary one line.
+fn check_describe(info: &wit::PluginInfo, cap: usize) -> anyhow::Result<()> {
+    let c = &info.capabilities;
+    let patterns = [&c.probes, &c.reads, &c.writes, &c.runs, &c.http, &c.peers];
+    let size = info.name.len()
+        + info.version.len()
+        + info.summary.len()
+        + info.params_schema.len()
+        + info.secret_params.iter().map(String::len).sum::<usize>()
+        + patterns.iter().flat_map(|p| p.iter()).map(String::len).sum::<usize>();
+    if size > cap {
+        bail!(
+            "plugin '{}' describes itself in {} KiB, over the {} KiB allowed",
+            info.name.escape_default(),
+            size >> 10,
+            cap >> 10
+        );
+    }
+    if info.summary.chars().count() > 300 || info.summary.chars().any(char::is_control) {
+        bail!(
+            "plugin '{}' has a summary that is not one line of at most 300 characters",
+            info.name.escape_default()
+        );
+    }
+    if info.name.is_empty()
+        || !info
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("plugin name '{}' is not a plain name", info.name.escape_default());
+    }
+    Ok(())
 }
 
 /// The inputs of one plan call.

@@ -11,6 +11,11 @@ const FILE_TIMEOUT: Duration = Duration::from_secs(60);
 const ABSENT: i32 = 44;
 /// Exit code the write script uses for "validation refused the content".
 const INVALID: i32 = 45;
+/// Exit code the read script uses for "larger than [`MAX_READ`]".
+const TOO_LARGE: i32 = 46;
+/// The largest file [`read`] returns: a read never makes the runner hold
+/// more than this.
+pub const MAX_READ: u64 = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -36,11 +41,18 @@ pub enum FileError {
 /// The content of `path`, or `None` when it does not exist.
 pub async fn read(t: &dyn Transport, path: &str) -> Result<Option<Vec<u8>>, FileError> {
     let p = quote(path).map_err(|e| failed(t, path, format!("refused: {e}")))?;
-    let script = format!("if [ -e {p} ]; then cat -- {p}; else exit {ABSENT}; fi");
+    let script = format!(
+        "if [ -e {p} ]; then if [ \"$(wc -c < {p})\" -gt {MAX_READ} ]; then exit {TOO_LARGE}; fi; cat -- {p}; else exit {ABSENT}; fi"
+    );
     let out = t.run(&script, None, FILE_TIMEOUT).await?;
     match out.exit_code {
         0 => Ok(Some(out.stdout)),
         ABSENT => Ok(None),
+        TOO_LARGE => Err(failed(
+            t,
+            path,
+            format!("larger than {} MiB, the most a read may return", MAX_READ >> 20),
+        )),
         _ => Err(failed(t, path, out.stderr_text())),
     }
 }

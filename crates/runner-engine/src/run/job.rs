@@ -487,20 +487,20 @@ async fn preview(
                             .map(|s| s.as_bytes().to_vec())
                     });
                 let current = match seen {
-                    Some(c) => c,
-                    None => runner_transport::files::read(t, path).await.ok().flatten(),
+                    Some(c) => Ok(c),
+                    None => runner_transport::files::read(t, path).await,
                 };
-                Some(unified_diff(
-                    &shared.redactor,
-                    path,
-                    current.as_deref(),
-                    content,
-                ))
+                Some(match current {
+                    Ok(c) => unified_diff(&shared.redactor, path, c.as_deref(), content),
+                    Err(e) => format!("(the current content cannot be shown: {e})\n"),
+                })
             }
-            ActionKind::RemoveFile { path } => {
-                let current = runner_transport::files::read(t, path).await.ok().flatten();
-                current.map(|c| unified_diff(&shared.redactor, path, Some(&c), b""))
-            }
+            ActionKind::RemoveFile { path } => match runner_transport::files::read(t, path).await {
+                Ok(current) => {
+                    current.map(|c| unified_diff(&shared.redactor, path, Some(&c), b""))
+                }
+                Err(e) => Some(format!("(the current content cannot be shown: {e})\n")),
+            },
             _ => None,
         };
         out.push(PlannedAction {

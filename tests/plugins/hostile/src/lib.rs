@@ -21,7 +21,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Misbehaves on purpose (tests only).".into(),
-            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","ok"]},"token":{"type":"string"}}}"#.into(),
+            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","ok"]},"token":{"type":"string"}}}"#.into(),
             secret_params: vec!["token".into()],
             capabilities: Capabilities {
                 probes: vec![
@@ -109,6 +109,27 @@ impl Guest for Hostile {
                 actions::run("rm -f /tmp/hostile-allowed/x"),
                 format!("the token is {}", p.token),
             )],
+            // Trying to make the runner hold too much.
+            "log-flood" => {
+                let line = "x".repeat(1 << 20);
+                for _ in 0..200 {
+                    runner_plugin_sdk::log(runner_plugin_sdk::LogLevel::Info, &line);
+                }
+                vec![]
+            }
+            "probe-flood" => {
+                for _ in 0..5000 {
+                    let _ = probe("true");
+                }
+                vec![]
+            }
+            "action-flood" => (0..200_000)
+                .map(|_| actions::wait_command("true", None, 1))
+                .collect(),
+            "big-read" => {
+                runner_plugin_sdk::read_file("/tmp/hostile-allowed/big")?;
+                vec![]
+            }
             "pending" => {
                 return Ok(Plan::pending(
                     "the service it asks does not run yet",
