@@ -45,7 +45,10 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
             "tried a probe 'cat '/tmp/hostile-allowed/x' '/etc/hostname'', which it did not declare",
         ),
         ("log-flood", "more than 1024 KiB of log text in one call"),
-        ("probe-flood", "more than 1000 probes, reads and GETs in one call"),
+        (
+            "probe-flood",
+            "more than 1000 probes, reads and GETs in one call",
+        ),
         (
             "action-flood",
             "a plan of 200000 actions, over the 10000 one plan may hold",

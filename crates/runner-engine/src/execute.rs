@@ -23,7 +23,9 @@ pub fn marker(step: usize, host: &str, digest: &str) -> String {
 
 fn wrap(command: &str, marker: &str) -> String {
     format!(
-        "m={marker}; mkdir -p -m 700 \"$(dirname \"$m\")\"; rm -f \"$m.rc\"; echo $$ > \"$m.pid\"\n\
+        "m={marker}; d=\"$(dirname \"$m\")\"; mkdir -p -m 700 \"$d\"; \
+         if [ -L \"$d\" ] || [ ! -O \"$d\" ]; then echo \"runner: $d is a symlink or not owned by $(id -un); refusing to use it\" >&2; exit 125; fi; \
+         chmod 700 \"$d\"; rm -f \"$m.rc\"; echo $$ > \"$m.pid\"\n\
          ( {command}\n ); rc=$?; echo $rc > \"$m.rc\"; rm -f \"$m.pid\"; exit $rc"
     )
 }

@@ -51,6 +51,34 @@ impl InputError {
     }
 }
 
+/// How deep block nesting may go (the parser guards flow nesting itself).
+pub const MAX_DEPTH: usize = 100;
+
+/// The first line (1-based) where block nesting (indentation levels, and
+/// `- ` items opened on one line) goes deeper than [`MAX_DEPTH`].
+fn too_deep(text: &str) -> Option<usize> {
+    let mut indents: Vec<usize> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let body = line.trim_start_matches(' ');
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - body.len();
+        while indents.last().is_some_and(|&top| top >= indent) {
+            indents.pop();
+        }
+        indents.push(indent);
+        let dashes = body
+            .split_inclusive(' ')
+            .take_while(|w| w.trim_end() == "-")
+            .count();
+        if indents.len() + dashes > MAX_DEPTH {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 /// A parsed YAML document.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -80,6 +108,17 @@ impl Document {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Document, InputError> {
+        if let Some(line) = too_deep(text) {
+            return Err(InputError::new(
+                Location {
+                    file: path.to_path_buf(),
+                    line,
+                    column: 1,
+                },
+                "",
+                format!("nested deeper than {MAX_DEPTH} levels; runner reads no deeper"),
+            ));
+        }
         let options = LoaderOptions::default()
             .error_on_duplicate_keys(true)
             .prevent_coercion(true);
@@ -264,6 +303,23 @@ mod tests {
         let loc = doc.location("/b/1");
         assert_eq!((loc.line, loc.column), (4, 5));
         assert_eq!(doc.location("/b/9/zz").line, 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_with_its_line() {
+        let deep: String = (0..5000)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        let err = Document::parse(Path::new("deep.yaml"), &deep).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("deep.yaml:101:1: nested deeper"),
+            "{err}"
+        );
+        let dashes = format!("a: {}x\n", "- ".repeat(500));
+        assert!(Document::parse(Path::new("d.yaml"), &dashes).is_err());
+        let fine = "a:\n  b:\n    - c: 1\n";
+        assert!(Document::parse(Path::new("ok.yaml"), fine).is_ok());
     }
 
     #[test]

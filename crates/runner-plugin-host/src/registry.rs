@@ -248,7 +248,11 @@ fn check_describe(info: &wit::PluginInfo, cap: usize) -> anyhow::Result<()> {
         + info.summary.len()
         + info.params_schema.len()
         + info.secret_params.iter().map(String::len).sum::<usize>()
-        + patterns.iter().flat_map(|p| p.iter()).map(String::len).sum::<usize>();
+        + patterns
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(String::len)
+            .sum::<usize>();
     if size > cap {
         bail!(
             "plugin '{}' describes itself in {} KiB, over the {} KiB allowed",
@@ -269,7 +273,10 @@ fn check_describe(info: &wit::PluginInfo, cap: usize) -> anyhow::Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        bail!("plugin name '{}' is not a plain name", info.name.escape_default());
+        bail!(
+            "plugin name '{}' is not a plain name",
+            info.name.escape_default()
+        );
     }
     Ok(())
 }

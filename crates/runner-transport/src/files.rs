@@ -11,6 +11,9 @@ const FILE_TIMEOUT: Duration = Duration::from_secs(60);
 const ABSENT: i32 = 44;
 /// Exit code the write script uses for "validation refused the content".
 const INVALID: i32 = 45;
+/// Exit code the write and remove scripts use for "the parent directory is
+/// reached through a symlink".
+const SYMLINKED: i32 = 47;
 /// Exit code the read script uses for "larger than [`MAX_READ`]".
 const TOO_LARGE: i32 = 46;
 /// The largest file [`read`] returns: a read never makes the runner hold
@@ -51,7 +54,10 @@ pub async fn read(t: &dyn Transport, path: &str) -> Result<Option<Vec<u8>>, File
         TOO_LARGE => Err(failed(
             t,
             path,
-            format!("larger than {} MiB, the most a read may return", MAX_READ >> 20),
+            format!(
+                "larger than {} MiB, the most a read may return",
+                MAX_READ >> 20
+            ),
         )),
         _ => Err(failed(t, path, out.stderr_text())),
     }
@@ -79,6 +85,7 @@ pub async fn write(
     };
     let script = format!(
         "set -e\n\
+         {no_symlink}\n\
          mkdir -p \"$(dirname {p})\"\n\
          tmp=$(mktemp {tmp})\n\
          trap 'rm -f \"$tmp\"' EXIT\n\
@@ -92,10 +99,12 @@ pub async fn write(
             path,
             format!("refused: {e}")
         ))?,
+        no_symlink = parent_not_symlinked(&p),
     );
     let out = t.run(&script, Some(content), FILE_TIMEOUT).await?;
     match out.exit_code {
         0 => Ok(()),
+        SYMLINKED => Err(symlinked(t, path)),
         INVALID => Err(FileError::Invalid {
             host: t.host().to_string(),
             path: path.to_string(),
@@ -109,13 +118,35 @@ pub async fn write(
 /// Remove `path`; `false` when it was already absent.
 pub async fn remove(t: &dyn Transport, path: &str) -> Result<bool, FileError> {
     let p = quote(path).map_err(|e| failed(t, path, format!("refused: {e}")))?;
-    let script = format!("if [ -e {p} ] || [ -L {p} ]; then rm -f -- {p}; else exit {ABSENT}; fi");
+    let script = format!(
+        "{}; if [ -e {p} ] || [ -L {p} ]; then rm -f -- {p}; else exit {ABSENT}; fi",
+        parent_not_symlinked(&p)
+    );
     let out = t.run(&script, None, FILE_TIMEOUT).await?;
     match out.exit_code {
         0 => Ok(true),
+        SYMLINKED => Err(symlinked(t, path)),
         ABSENT => Ok(false),
         _ => Err(failed(t, path, out.stderr_text())),
     }
+}
+
+/// Shell that exits [`SYMLINKED`] when the existing part of the quoted
+/// path's parent is reached through a symlink: a write or remove never
+/// lands outside the directory it names.
+fn parent_not_symlinked(quoted: &str) -> String {
+    format!(
+        "d=$(dirname {quoted}); while [ ! -e \"$d\" ] && [ ! -L \"$d\" ]; do d=$(dirname \"$d\"); done; \
+         if [ \"$(cd -P -- \"$d\" 2>/dev/null && pwd)\" != \"$(cd -L -- \"$d\" 2>/dev/null && pwd)\" ] || [ -L \"$d\" ]; then exit {SYMLINKED}; fi"
+    )
+}
+
+fn symlinked(t: &dyn Transport, path: &str) -> FileError {
+    failed(
+        t,
+        path,
+        "refused: a directory on its path is a symlink, so the file would land elsewhere".into(),
+    )
 }
 
 fn failed(t: &dyn Transport, path: &str, stderr: String) -> FileError {
@@ -184,6 +215,26 @@ mod tests {
             assert!(err.to_string().contains("NUL"), "{err}");
         }
         assert!(!std::path::Path::new(&format!("{dir}/../../etc-passwd")).exists());
+    }
+
+    #[tokio::test]
+    async fn no_write_through_a_symlinked_directory() {
+        let t = LocalTransport::new("local");
+        let dir = tempfile_dir();
+        let outside = format!("{dir}-outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let link = format!("{dir}/link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        for path in [format!("{link}/x"), format!("{link}/new/x")] {
+            let err = write(&t, &path, b"x", 0o644, None).await.unwrap_err();
+            assert!(err.to_string().contains("symlink"), "{err}");
+        }
+        assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
+        std::fs::write(format!("{outside}/y"), "y").unwrap();
+        assert!(remove(&t, &format!("{link}/y")).await.is_err());
+        std::fs::remove_dir_all(&outside).unwrap();
+        std::fs::remove_file(&link).unwrap();
     }
 
     fn tempfile_dir() -> String {

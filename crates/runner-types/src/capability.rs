@@ -384,8 +384,23 @@ impl Grant {
     pub fn check_action(&self, action: &crate::Action) -> Result<(), CapabilityError> {
         use crate::{ActionKind, Probe};
         match &action.kind {
-            ActionKind::WriteFile { path, validate, .. } => {
+            ActionKind::WriteFile {
+                path,
+                validate,
+                mode,
+                ..
+            } => {
                 self.check(Access::Write, path)?;
+                if mode & !0o777 != 0 {
+                    return Err(CapabilityError::Refused {
+                        plugin: self.plugin.clone(),
+                        access: Access::Write,
+                        target: path.clone(),
+                        reason: format!(
+                            "mode {mode:04o} sets setuid, setgid or sticky bits, which no plugin is granted"
+                        ),
+                    });
+                }
                 if let Some(v) = validate {
                     self.check(Access::Run, v)?;
                 }
@@ -519,6 +534,26 @@ mod tests {
         );
         assert!(g.check(Access::Probe, "test -e /b").is_ok());
         assert!(g.check(Access::Probe, "test -e /c").is_err());
+    }
+
+    #[test]
+    fn special_mode_bits_are_never_granted() {
+        use crate::{Action, ActionKind};
+        let g = Grant::new("p", &caps(), &json!({"dir": "/srv"}));
+        let write = |mode| Action {
+            summary: "w".into(),
+            kind: ActionKind::WriteFile {
+                path: "/srv/x".into(),
+                content: vec![],
+                mode,
+                validate: None,
+            },
+        };
+        assert!(g.check_action(&write(0o755)).is_ok());
+        for mode in [0o4755, 0o2755, 0o1777] {
+            let err = g.check_action(&write(mode)).unwrap_err().to_string();
+            assert!(err.contains("setuid, setgid or sticky"), "{err}");
+        }
     }
 
     #[test]

@@ -496,9 +496,7 @@ async fn preview(
                 })
             }
             ActionKind::RemoveFile { path } => match runner_transport::files::read(t, path).await {
-                Ok(current) => {
-                    current.map(|c| unified_diff(&shared.redactor, path, Some(&c), b""))
-                }
+                Ok(current) => current.map(|c| unified_diff(&shared.redactor, path, Some(&c), b"")),
                 Err(e) => Some(format!("(the current content cannot be shown: {e})\n")),
             },
             _ => None,
