@@ -156,3 +156,92 @@ fn the_preview_shows_what_runs_and_escapes_plugin_text() {
         "{text}"
     );
 }
+
+/// A loopback HTTP server that answers `/ok/redirect` with a redirect to
+/// `/admin`, and records every path asked.
+fn http_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut line);
+            let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+            log.lock().unwrap().push(line.trim().to_string());
+            let reply = if path == "/ok/redirect" {
+                format!(
+                    "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_string()
+            };
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (port, seen)
+}
+
+/// HTTP grants: no redirect followed to what was not declared, URLs
+/// checked after normalisation (dot segments, userinfo), methods from a
+/// known set (no CRLF smuggling).
+#[test]
+fn http_grants_hold() {
+    let work = scratch();
+    let w = work.path();
+    let (port, seen) = http_server();
+    let modes = [
+        ("http-redirect", "the redirect answered 302"),
+        ("http-dots", "it holds a dot segment"),
+        ("http-userinfo", "it holds a user name or password"),
+        ("http-crlf-method", "the method is not one of GET, HEAD"),
+    ];
+    let mut inv = String::from("all:\n  hosts:\n");
+    let mut pb = String::from("gather_facts: false\nsteps:\n");
+    for (mode, _) in &modes {
+        inv.push_str(&format!("    {mode}: {{ ansible_connection: local }}\n"));
+        pb.push_str(&format!(
+            "  - name: {mode}\n    plugin: hostile\n    on: {mode}\n    with: {{ mode: {mode}, port: {port} }}\n"
+        ));
+    }
+    std::fs::write(w.join("inventory.yaml"), inv).unwrap();
+    std::fs::write(w.join("site.yaml"), pb).unwrap();
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let events = events(&out);
+    for (mode, expected) in &modes {
+        let ev = events
+            .iter()
+            .find(|e| e["event"] == "host" && e["host"] == *mode)
+            .unwrap();
+        assert_eq!(ev["status"], "failed", "{ev}");
+        assert!(
+            ev["message"].as_str().unwrap().contains(expected),
+            "{mode}: {ev}"
+        );
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|l| l.starts_with("GET /ok/redirect")),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.contains("/admin") || l.contains("DELETE")),
+        "only declared paths were asked: {seen:?}"
+    );
+}

@@ -90,42 +90,14 @@ pub async fn run_probe(t: &dyn Transport, command: &str) -> Result<CommandOutput
         .map_err(|e| e.to_string())
 }
 
-/// GET (or any method) from the runner's machine.
+/// A request from the runner's machine (see [`runner_transport::http`]).
 pub async fn http_call(
     method: &str,
     url: &str,
     headers: &[(String, String)],
     body: Option<&str>,
 ) -> Result<HttpResponse, String> {
-    let (method, url, headers, body) = (
-        method.to_string(),
-        url.to_string(),
-        headers.to_vec(),
-        body.map(str::to_string),
-    );
-    tokio::task::spawn_blocking(move || {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(30))
-            .build();
-        let mut req = agent.request(&method, &url);
-        for (k, v) in &headers {
-            req = req.set(k, v);
-        }
-        let resp = match body {
-            Some(b) => req.send_string(&b),
-            None => req.call(),
-        };
-        match resp {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => {
-                let status = r.status();
-                let body = r.into_string().map_err(|e| e.to_string())?;
-                Ok(HttpResponse { status, body })
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    runner_transport::http::request(method, url, headers, body).await
 }
 
 #[async_trait::async_trait]

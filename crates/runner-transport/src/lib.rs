@@ -6,6 +6,7 @@
 //! local and SSH transports behave the same byte for byte.
 
 pub mod files;
+pub mod http;
 mod local;
 mod ssh;
 

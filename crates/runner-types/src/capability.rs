@@ -117,8 +117,88 @@ pub struct Grant {
     reads: Vec<Glob>,
     writes: Vec<Glob>,
     runs: Vec<CommandPattern>,
-    http: Vec<Glob>,
+    http: Vec<HttpPattern>,
     peers: Vec<Glob>,
+}
+
+/// An HTTP pattern: methods (GET and HEAD unless the pattern names them,
+/// `PUT,DELETE https://host/api/*`), an exact origin, and a path glob,
+/// matched against the parsed and normalised URL.
+#[derive(Debug, Clone)]
+struct HttpPattern {
+    methods: Vec<String>,
+    /// `None`: the pattern's origin is not a plain URL; it grants nothing.
+    origin: Option<String>,
+    path: Glob,
+    text: String,
+}
+
+impl HttpPattern {
+    fn new(units: &[Unit]) -> HttpPattern {
+        let glob = Glob::from_units(units);
+        let text = glob.text();
+        let (methods, url_tokens) = match text.split_once(' ') {
+            Some((m, _))
+                if !m.is_empty() && m.chars().all(|c| c.is_ascii_uppercase() || c == ',') =>
+            {
+                (
+                    m.split(',').map(str::to_string).collect(),
+                    glob.tokens[m.chars().count() + 1..].to_vec(),
+                )
+            }
+            _ => (
+                vec!["GET".to_string(), "HEAD".to_string()],
+                glob.tokens.clone(),
+            ),
+        };
+        // The origin ends at the first `/` after `scheme://`.
+        let scheme_end = url_tokens
+            .windows(3)
+            .position(|w| {
+                w == [
+                    Token::Literal(':'),
+                    Token::Literal('/'),
+                    Token::Literal('/'),
+                ]
+            })
+            .map(|i| i + 3);
+        let split = scheme_end.map(|start| {
+            url_tokens[start..]
+                .iter()
+                .position(|t| *t == Token::Literal('/'))
+                .map_or(url_tokens.len(), |i| start + i)
+        });
+        let (origin, path) = match split {
+            Some(at) => {
+                let origin = Glob {
+                    tokens: url_tokens[..at].to_vec(),
+                };
+                let literal = !origin.tokens.contains(&Token::Star);
+                let origin = literal
+                    .then(|| crate::http::HttpTarget::parse(&format!("{}/", origin.text())).ok())
+                    .flatten()
+                    .map(|t| t.origin);
+                let mut path = url_tokens[at..].to_vec();
+                if path.is_empty() {
+                    path.push(Token::Literal('/'));
+                }
+                (origin, Glob { tokens: path })
+            }
+            None => (None, Glob { tokens: vec![] }),
+        };
+        HttpPattern {
+            methods,
+            origin,
+            path,
+            text,
+        }
+    }
+
+    fn matches(&self, method: &str, target: &crate::http::HttpTarget) -> bool {
+        self.methods.iter().any(|m| m == method)
+            && self.origin.as_deref() == Some(target.origin.as_str())
+            && self.path.matches(&target.path)
+    }
 }
 
 /// A command pattern with one step's parameters filled in.
@@ -310,7 +390,12 @@ impl Grant {
             reads: globs(&caps.reads),
             writes: globs(&caps.writes),
             runs: commands(&caps.runs),
-            http: globs(&caps.http),
+            http: caps
+                .http
+                .iter()
+                .flat_map(|p| expand_pattern(p, params))
+                .map(|units| HttpPattern::new(&units))
+                .collect(),
             peers: globs(&caps.peers),
         }
     }
@@ -357,11 +442,11 @@ impl Grant {
                 }
                 (false, list(patterns.iter().map(CommandPattern::text)))
             }
+            Access::Http => return self.check_http("GET", target),
             _ => {
                 let patterns = match access {
                     Access::Read => &self.reads,
                     Access::Write => &self.writes,
-                    Access::Http => &self.http,
                     _ => &self.peers,
                 };
                 let allowed = patterns.iter().any(|p| p.matches(target));
@@ -377,6 +462,33 @@ impl Grant {
             access,
             target: target.to_string(),
             declared,
+        })
+    }
+
+    /// An HTTP request: its method from the known set and named by the
+    /// pattern, its URL parsed and normalised, then matched.
+    pub fn check_http(&self, method: &str, url: &str) -> Result<(), CapabilityError> {
+        let refused = |reason: String| CapabilityError::Refused {
+            plugin: self.plugin.clone(),
+            access: Access::Http,
+            target: format!("{method} {url}"),
+            reason,
+        };
+        if !crate::http::METHODS.contains(&method) {
+            return Err(refused(format!(
+                "the method is not one of {}",
+                crate::http::METHODS.join(", ")
+            )));
+        }
+        let target = crate::http::HttpTarget::parse(url).map_err(refused)?;
+        if self.http.iter().any(|p| p.matches(method, &target)) {
+            return Ok(());
+        }
+        Err(CapabilityError::Undeclared {
+            plugin: self.plugin.clone(),
+            access: Access::Http,
+            target: format!("{method} {url}"),
+            declared: list(self.http.iter().map(|p| p.text.as_str())),
         })
     }
 
@@ -408,7 +520,7 @@ impl Grant {
             }
             ActionKind::RemoveFile { path } => self.check(Access::Write, path),
             ActionKind::Run { command, .. } => self.check(Access::Run, command),
-            ActionKind::Http { url, .. } => self.check(Access::Http, url),
+            ActionKind::Http { method, url, .. } => self.check_http(method, url),
             ActionKind::Wait(w) => match &w.probe {
                 Probe::Command(c) => self.check(Access::Probe, c),
                 Probe::HttpGet(u) => self.check(Access::Http, u),
@@ -534,6 +646,43 @@ mod tests {
         );
         assert!(g.check(Access::Probe, "test -e /b").is_ok());
         assert!(g.check(Access::Probe, "test -e /c").is_err());
+    }
+
+    #[test]
+    fn http_grants_match_normalised_urls_methods_and_origins() {
+        let caps = Capabilities {
+            http: vec![
+                "{api}/api/*".into(),
+                "PUT,DELETE {api}/api/policies/*".into(),
+                "http://*.example/x".into(),
+            ],
+            ..Default::default()
+        };
+        let g = Grant::new("p", &caps, &json!({"api": "http://10.0.0.1:15672"}));
+        assert!(
+            g.check(Access::Http, "http://10.0.0.1:15672/api/overview")
+                .is_ok()
+        );
+        assert!(
+            g.check_http("PUT", "http://10.0.0.1:15672/api/policies/%2F/ha")
+                .is_ok()
+        );
+        for (method, url) in [
+            ("GET", "http://10.0.0.1:15672/api/../admin"),
+            ("GET", "http://10.0.0.1:15672/api/%2e%2e/admin"),
+            ("GET", "http://10.0.0.1:15672@evil/api/x"),
+            ("GET", "http://10.0.0.1:15673/api/x"),
+            ("GET", "http://10.0.0.1:15672/admin"),
+            ("POST", "http://10.0.0.1:15672/api/x"),
+            ("PUT", "http://10.0.0.1:15672/api/users/x"),
+            (
+                "GET\r\nDELETE /admin HTTP/1.1",
+                "http://10.0.0.1:15672/api/x",
+            ),
+            ("GET", "http://a.example/x"),
+        ] {
+            assert!(g.check_http(method, url).is_err(), "{method} {url}");
+        }
     }
 
     #[test]

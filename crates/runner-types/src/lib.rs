@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod capability;
+pub mod http;
 pub mod redact;
 pub mod shell;
 

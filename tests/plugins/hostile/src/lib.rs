@@ -11,6 +11,8 @@ struct Params {
     mode: String,
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    port: u16,
 }
 
 struct Hostile;
@@ -21,7 +23,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Misbehaves on purpose (tests only).".into(),
-            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","ok"]},"token":{"type":"string"}}}"#.into(),
+            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","http-redirect","http-dots","http-userinfo","http-crlf-method","ok"]},"token":{"type":"string"},"port":{"type":"integer"}}}"#.into(),
             secret_params: vec!["token".into()],
             capabilities: Capabilities {
                 probes: vec![
@@ -32,7 +34,7 @@ impl Guest for Hostile {
                 reads: vec!["/tmp/hostile-allowed/*".into()],
                 writes: vec!["/tmp/hostile-allowed/*".into()],
                 runs: vec!["rm -f /tmp/hostile-allowed/*".into()],
-                http: vec![],
+                http: vec!["http://127.0.0.1:{port}/ok/*".into()],
                 peers: vec![],
             },
         }
@@ -130,6 +132,35 @@ impl Guest for Hostile {
                 runner_plugin_sdk::read_file("/tmp/hostile-allowed/big")?;
                 vec![]
             }
+            // HTTP: a redirect to an undeclared path, dot segments,
+            // userinfo, and a method smuggling a second request.
+            "http-redirect" => {
+                let r = runner_plugin_sdk::http_get(
+                    &format!("http://127.0.0.1:{}/ok/redirect", p.port),
+                    &[],
+                )?;
+                return Err(format!("the redirect answered {}", r.status));
+            }
+            "http-dots" => {
+                runner_plugin_sdk::http_get(
+                    &format!("http://127.0.0.1:{}/ok/%2e%2e/admin", p.port),
+                    &[],
+                )?;
+                vec![]
+            }
+            "http-userinfo" => {
+                runner_plugin_sdk::http_get(
+                    &format!("http://127.0.0.1:{}@localhost:{}/ok/x", p.port, p.port),
+                    &[],
+                )?;
+                vec![]
+            }
+            "http-crlf-method" => vec![actions::http(
+                "GET /ok/x HTTP/1.1\r\nHost: x\r\n\r\nDELETE",
+                &format!("http://127.0.0.1:{}/ok/x", p.port),
+                vec![],
+                None,
+            )],
             "pending" => {
                 return Ok(Plan::pending(
                     "the service it asks does not run yet",
