@@ -240,6 +240,14 @@ impl PluginHost {
 }
 
 /// What `describe` returned must be small, and its summary one line.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_contract_version_comes_from_the_wit_file() {
+        assert_eq!(super::CONTRACT, "runner:plugin@0.3.0");
+    }
+}
+
 fn check_describe(info: &wit::PluginInfo, cap: usize) -> anyhow::Result<()> {
     let c = &info.capabilities;
     let patterns = [&c.probes, &c.reads, &c.writes, &c.runs, &c.http, &c.peers];
@@ -289,8 +297,37 @@ pub struct PlanRequest<'a> {
     pub stage: u32,
 }
 
-/// The contract this runner implements (`wit/plugin.wit`).
-pub const CONTRACT: &str = "runner:plugin@0.2.0";
+/// The contract this runner implements: the package line of
+/// `wit/plugin.wit`, its one source.
+pub const CONTRACT: &str = contract_of(include_str!("../../../wit/plugin.wit"));
+
+/// `runner:plugin@X.Y.Z` from the WIT text's `package runner:plugin@X.Y.Z;`.
+const fn contract_of(wit: &str) -> &str {
+    let bytes = wit.as_bytes();
+    let key = b"package ";
+    let mut i = 0;
+    while i + key.len() < bytes.len() {
+        let mut j = 0;
+        while j < key.len() && bytes[i + j] == key[j] {
+            j += 1;
+        }
+        if j == key.len() && (i == 0 || bytes[i - 1] == b'\n') {
+            let start = i + key.len();
+            let mut end = start;
+            while end < bytes.len() && bytes[end] != b';' {
+                end += 1;
+            }
+            let (_, rest) = bytes.split_at(start);
+            let (name, _) = rest.split_at(end - start);
+            return match std::str::from_utf8(name) {
+                Ok(s) => s,
+                Err(_) => panic!("the WIT package line is not UTF-8"),
+            };
+        }
+        i += 1;
+    }
+    panic!("wit/plugin.wit has no package line")
+}
 
 /// The contract version a component imports, when it is not ours.
 fn other_contract_version(engine: &wasmtime::Engine, component: &Component) -> Option<String> {

@@ -14,17 +14,30 @@ use crate::{Action, Capabilities, actions, ensure_file, probe, sh_quote};
 /// `rm -rf {dir}`.
 pub fn capabilities(dir_param: &str) -> Capabilities {
     let dir = format!("{{{dir_param}}}");
-    let compose = [
-        format!("docker compose --project-directory {dir} *"),
-        format!("docker-compose --project-directory {dir} *"),
-    ];
+    let bases = ["docker compose", "docker-compose"]
+        .map(|cmd| format!("{cmd} --project-directory {dir} -p '*' -f {dir}/compose.yaml"));
+    // Probes are read-only subcommands only: planning never changes a host.
     let mut probes = vec![
         "docker compose version --short".to_string(),
         "docker-compose version --short".to_string(),
         format!("stat -c %a {dir}/*"),
     ];
-    probes.extend(compose.clone());
-    let runs = compose.to_vec();
+    probes.extend(
+        bases
+            .iter()
+            .map(|b| format!("{b} ps --status running --services")),
+    );
+    let runs = bases
+        .iter()
+        .flat_map(|b| {
+            [
+                format!("{b} up -d --remove-orphans"),
+                format!("{b} up -d --remove-orphans --force-recreate"),
+                format!("{b} kill -s '*' '*'"),
+                format!("{b} down --remove-orphans"),
+            ]
+        })
+        .collect();
     Capabilities {
         probes,
         reads: vec![format!("{dir}/*")],

@@ -7,9 +7,9 @@
 //!
 //! Commands (probes, runs) are matched as shell words ([`crate::shell`]),
 //! not as text: a command the strict parser cannot prove harmless is
-//! refused; a pattern word that is a lone `*` matches any number of whole
-//! words (never an operator), a `*` inside a word matches within that word
-//! only, and a `{param}` is exactly one word, whatever it holds — so the
+//! refused; a pattern word that is a lone unquoted `*` matches any number
+//! of whole words (never an operator), a quoted `'*'` exactly one word, a
+//! `*` inside a word matches within that word only, and a `{param}` is exactly one word, whatever it holds — so the
 //! plugin must quote it, and the quoted form is the one that passes. A
 //! pattern the parser cannot read (`kill -HUP $(cat /run/x.pid)`) grants
 //! exactly its own text, and only when it has no `*` and no `{param}`; a
@@ -303,7 +303,7 @@ impl CommandPattern {
                     .into_iter()
                     .map(|l| match l {
                         Lexeme::Op(o) => PatternWord::Op(o),
-                        Lexeme::Word(u) if u == [Unit::Star] => PatternWord::Any,
+                        Lexeme::AnyWords => PatternWord::Any,
                         Lexeme::Word(u) => PatternWord::Word(Glob::from_units(&u)),
                     })
                     .collect(),
@@ -683,6 +683,20 @@ mod tests {
         ] {
             assert!(g.check_http(method, url).is_err(), "{method} {url}");
         }
+    }
+
+    #[test]
+    fn a_quoted_star_is_one_word_a_bare_star_any_words() {
+        let caps = Capabilities {
+            probes: vec!["tool -p '*' ps".into(), "tool x *".into()],
+            ..Default::default()
+        };
+        let g = Grant::new("p", &caps, &json!({}));
+        assert!(g.check(Access::Probe, "tool -p name ps").is_ok());
+        assert!(g.check(Access::Probe, "tool -p name down ps").is_err());
+        assert!(g.check(Access::Probe, "tool x a b c").is_ok());
+        assert!(g.check(Access::Probe, "tool x").is_ok());
+        assert!(g.check(Access::Probe, "tool x a; b").is_err());
     }
 
     #[test]

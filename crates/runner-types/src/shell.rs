@@ -86,11 +86,12 @@ pub(crate) enum Unit {
     Param(String),
 }
 
-/// A word as parsed: its units (quotes removed) and whether it was a lone
-/// unquoted `*` (in patterns: any number of whole words).
+/// A token as parsed: a word (its units, quotes removed), a lone unquoted
+/// `*` (in patterns: any number of whole words), or an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Lexeme {
     Word(Vec<Unit>),
+    AnyWords,
     Op(String),
 }
 
@@ -109,6 +110,7 @@ pub fn words(command: &str) -> Result<Vec<Token>, ShellError> {
                     })
                     .collect(),
             ),
+            Lexeme::AnyWords => unreachable!("no wildcards in a command"),
             Lexeme::Op(o) => Token::Op(o),
         })
         .collect())
@@ -122,6 +124,7 @@ pub(crate) fn lex(input: &[Unit]) -> Result<Vec<Lexeme>, ShellError> {
         out: Vec::new(),
         word: Vec::new(),
         in_word: false,
+        quoted: false,
         braces: false,
     }
     .run()
@@ -133,6 +136,8 @@ struct Lexer<'a> {
     out: Vec<Lexeme>,
     word: Vec<Unit>,
     in_word: bool,
+    /// The word holds a quote or an escape.
+    quoted: bool,
     /// The word holds an unquoted `{` or `}`.
     braces: bool,
 }
@@ -186,6 +191,7 @@ impl Lexer<'_> {
                 }
                 self.word.push(next);
                 self.in_word = true;
+                self.quoted = true;
                 self.pos += 2;
             }
             ';' | '&' | '|' | '<' | '>' => self.operator(c)?,
@@ -220,6 +226,7 @@ impl Lexer<'_> {
     fn single_quoted(&mut self) -> Result<(), ShellError> {
         self.pos += 1;
         self.in_word = true;
+        self.quoted = true;
         loop {
             match self.input.get(self.pos).cloned() {
                 None => return Err(ShellError::Unterminated("single")),
@@ -239,6 +246,7 @@ impl Lexer<'_> {
     fn double_quoted(&mut self) -> Result<(), ShellError> {
         self.pos += 1;
         self.in_word = true;
+        self.quoted = true;
         loop {
             match self.input.get(self.pos).cloned() {
                 None => return Err(ShellError::Unterminated("double")),
@@ -326,7 +334,12 @@ impl Lexer<'_> {
         }
         self.braces = false;
         self.in_word = false;
-        self.out.push(Lexeme::Word(word));
+        let quoted = std::mem::take(&mut self.quoted);
+        self.out.push(if word == [Unit::Star] && !quoted {
+            Lexeme::AnyWords
+        } else {
+            Lexeme::Word(word)
+        });
         Ok(())
     }
 }

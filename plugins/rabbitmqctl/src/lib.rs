@@ -206,7 +206,7 @@ impl Guest for RabbitmqctlPlugin {
                 probes: [
                     "cluster_status --formatter json",
                     "list_users --formatter json",
-                    "await_online_nodes * --timeout 10",
+                    "await_online_nodes '*' --timeout 10",
                 ]
                 .iter()
                 .flat_map(|a| ctl_patterns(a))

@@ -58,7 +58,10 @@ pub async fn run(host: Arc<PluginHost>, command: PluginsCommand) -> anyhow::Resu
                 println!("\nsecret parameters: {}", i.secret_params.join(", "));
             }
             let c = &i.capabilities;
-            println!("\ncapabilities ({{param}} is the step's value of that parameter):");
+            println!(
+                "\ncapabilities ({{param}} is the step's value of that parameter, one shell word in a command;\n\
+                 a bare * is any words, '*' one word; docs/security.md has the rules):"
+            );
             for (label, list) in [
                 ("probes", &c.probes),
                 ("reads", &c.reads),
@@ -75,6 +78,11 @@ pub async fn run(host: Arc<PluginHost>, command: PluginsCommand) -> anyhow::Resu
                     }
                 }
             }
+            println!(
+                "\ntrust: the runner enforces exactly these patterns. Probes run while planning, even in a\n\
+                 dry-run: the plugin declares them read-only, and you review that here. Runs, writes and\n\
+                 HTTP actions happen only when applying, and every preview shows each one in full."
+            );
             Ok(exit::OK)
         }
     }
