@@ -240,14 +240,6 @@ impl PluginHost {
 }
 
 /// What `describe` returned must be small, and its summary one line.
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_contract_version_comes_from_the_wit_file() {
-        assert_eq!(super::CONTRACT, "runner:plugin@0.3.0");
-    }
-}
-
 fn check_describe(info: &wit::PluginInfo, cap: usize) -> anyhow::Result<()> {
     let c = &info.capabilities;
     let patterns = [&c.probes, &c.reads, &c.writes, &c.runs, &c.http, &c.peers];
@@ -349,4 +341,12 @@ fn name_from_file(path: &Path) -> String {
     stem.strip_prefix("runner_plugin_")
         .unwrap_or(&stem)
         .replace('_', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_contract_version_comes_from_the_wit_file() {
+        assert_eq!(super::CONTRACT, "runner:plugin@0.3.0");
+    }
 }
