@@ -245,3 +245,131 @@ fn http_grants_hold() {
         "only declared paths were asked: {seen:?}"
     );
 }
+
+/// The compiled-plugin cache: a swapped entry is not loaded (the plugin is
+/// compiled again from its own file), and a cache others can write is
+/// refused with a message that says how to fix it.
+#[test]
+fn the_component_cache_is_private_and_verified() {
+    let work = scratch();
+    let w = work.path();
+    std::fs::write(
+        w.join("inventory.yaml"),
+        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
+    )
+    .unwrap();
+    let target = w.join("out.txt");
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            "gather_facts: false\nsteps:\n  - name: s\n    plugin: file\n    on: all\n    with: {{ path: {}, content: \"from file\\n\" }}\n  - name: h\n    plugin: hostile\n    on: all\n    with: {{ mode: ok }}\n",
+            target.display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        run(w, &["play", "site.yaml", "-i", "inventory.yaml"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let cache = w.join("cache/components");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the cache is made private");
+    // Put the hostile plugin's machine code in the file plugin's place.
+    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let sha_of = |name: &str| {
+        let wasm = std::fs::read(plugin_dir().join(format!("runner_plugin_{name}.wasm"))).unwrap();
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(wasm))
+    };
+    let file_entry = entries
+        .iter()
+        .find(|p| p.to_string_lossy().contains(&sha_of("file")))
+        .unwrap();
+    let hostile_entry = entries
+        .iter()
+        .find(|p| p.to_string_lossy().contains(&sha_of("hostile")))
+        .unwrap();
+    std::fs::copy(hostile_entry, file_entry).unwrap();
+    std::fs::remove_file(&target).unwrap();
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "from file\n",
+        "the real file plugin ran"
+    );
+
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(w, &["play", "site.yaml", "-i", "inventory.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("only you can use (it is a directory, mode 777"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The completion-marker directory is never used through a symlink placed
+/// there in advance.
+#[test]
+fn the_marker_directory_is_not_followed_through_a_symlink() {
+    let work = scratch();
+    let w = work.path();
+    std::fs::write(
+        w.join("inventory.yaml"),
+        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        "gather_facts: false\nsteps:\n  - name: c\n    plugin: command\n    on: all\n    with: { cmd: \"true\" }\n",
+    )
+    .unwrap();
+    let tmp = w.join("tmp");
+    let elsewhere = w.join("elsewhere");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let uid = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        &elsewhere,
+        tmp.join(format!("runner-actions-{}", uid.trim())),
+    )
+    .unwrap();
+    let out = runner(w)
+        .env("TMPDIR", &tmp)
+        .args(["play", "site.yaml", "-i", "inventory.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("is a symlink or not owned by"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+}

@@ -129,8 +129,44 @@ proptest! {
         let Ok(quoted) = shell::quote(&value) else { return Ok(()) };
         let accepted = grant.check(Access::Probe, &format!("test -e {quoted}")).is_ok();
         prop_assert_eq!(accepted, !value.chars().any(char::is_control), "{:?}", value);
-        if value != quoted {
-            prop_assert!(grant.check(Access::Probe, &format!("test -e {value}")).is_err(), "unquoted {:?}", value);
+        // The unquoted form passes only where the shell reads it as that
+        // one word anyway.
+        let unquoted = format!("test -e {value}");
+        if grant.check(Access::Probe, &unquoted).is_ok() {
+            prop_assert_eq!(
+                shell::words(&unquoted).unwrap(),
+                vec![Token::Word("test".into()), Token::Word("-e".into()), Token::Word(value.clone())]
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Arbitrary text (any Unicode, any bytes a string can hold): the
+    /// parser never panics, and every word it accepts quotes back to
+    /// itself.
+    #[test]
+    fn any_text_is_parsed_or_refused_never_misread(text in "\\PC{0,40}|[\\x00-\\x7f]{0,40}") {
+        if let Ok(tokens) = shell::words(&text) {
+            for t in tokens {
+                if let Token::Word(w) = t {
+                    let q = shell::quote(&w).expect("accepted words hold no NUL");
+                    prop_assert_eq!(shell::words(&q).unwrap(), vec![Token::Word(w)]);
+                }
+            }
+        }
+        let caps = Capabilities {
+            probes: vec!["ls -l *".into(), "cat '/srv/*'".into(), "test -e {p}".into()],
+            ..Default::default()
+        };
+        let grant = Grant::new("p", &caps, &serde_json::json!({ "p": text }));
+        for command in [format!("ls -l {text}"), format!("cat {text}"), format!("test -e {text}")] {
+            if grant.check(Access::Probe, &command).is_ok() {
+                let tokens = shell::words(&command).unwrap();
+                prop_assert!(tokens.iter().all(|t| matches!(t, Token::Word(_))), "{:?}", command);
+            }
         }
     }
 }
