@@ -121,6 +121,29 @@ fn bad_input_is_reported_with_file_line_and_field() {
     );
     assert!(ev.iter().any(|e| e["event"] == "recap"), "a recap");
 
+    // What already held, and keeps holding: alias bombs, unknown tags,
+    // runaway template loops, too-deep nesting.
+    let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: [*g, *g, *g, *g, *g, *g, *g, *g, *g]\nsteps: []\n";
+    std::fs::write(w.join("bomb.yaml"), bomb).unwrap();
+    let out = run(w, &["play", "bomb.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(&out, 1, &["bomb.yaml:1:7", "anchor"]);
+    std::fs::write(w.join("tag.yaml"), "steps: !!python/object:os.system [x]\n").unwrap();
+    let out = run(w, &["play", "tag.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(&out, 1, &["tag.yaml:1:"]);
+    std::fs::write(
+        w.join("loop.yaml"),
+        step("    plugin: file\n    on: all\n    with: { path: /tmp/x, content: \"{% for i in range(100000000) %}x{% endfor %}\" }\n"),
+    )
+    .unwrap();
+    let out = run(w, &["play", "loop.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(&out, 1, &["loop.yaml:", "range"]);
+    let deep: String = (0..5000)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .collect();
+    std::fs::write(w.join("deep.yaml"), deep).unwrap();
+    let out = run(w, &["play", "deep.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(&out, 1, &["deep.yaml:101:1: nested deeper than 100 levels"]);
+
     // A general tool does not guess its playbook.
     let out = run(w, &["play"]);
     assert_eq!(out.status.code(), Some(2), "clap's usage error");

@@ -74,3 +74,22 @@ proptest! {
         }
     }
 }
+
+/// Plugin schemas: a remote `$ref` is never fetched (an error, at once),
+/// and a catastrophic `pattern` cannot stall validation (linear regexes).
+#[test]
+fn plugin_schemas_fetch_nothing_and_match_in_linear_time() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let remote = serde_json::json!({"$ref": format!("http://127.0.0.1:{port}/schema.json")});
+    let start = std::time::Instant::now();
+    let compiled = jsonschema::validator_for(&remote);
+    assert!(compiled.is_err(), "a remote $ref is refused");
+    assert!(listener.accept().is_err(), "nothing connected to fetch it");
+    let redos = serde_json::json!({"type": "string", "pattern": "^(a+)+$"});
+    let v = jsonschema::validator_for(&redos).unwrap();
+    let evil = format!("{}!", "a".repeat(50_000));
+    assert!(!v.is_valid(&serde_json::json!(evil)));
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -121,6 +121,11 @@ mod tests {
         r.add("-----BEGIN KEY-----\nline-one-of-key\nline-two-of-key\n");
         let joined = "error: line-one-of-key; line-two-of-key";
         assert_eq!(r.redact(joined), "error: ********; ********");
+        r.add("  padded-secret-value  ");
+        assert_eq!(
+            r.redact("validate said: padded-secret-value"),
+            "validate said: ********"
+        );
         let binary = [&[0xff, 0x00][..], b"line-one-of-key", &[0xfe]].concat();
         let masked = r.redact_bytes(&binary);
         assert!(!masked.windows(15).any(|w| w == b"line-one-of-key"));
