@@ -66,13 +66,23 @@ pub async fn request(
     })
 }
 
-/// The error with its causes (reqwest's own message is terse).
+/// The error by its causes: reqwest's own top line repeats the URL, and
+/// the client layer's adds nothing.
 fn describe(url: &str, e: &reqwest::Error) -> String {
-    let mut msg = format!("{url}: {e}");
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
+        let text = s.to_string();
+        if !text.starts_with("client error") {
+            causes.push(text);
+        }
         source = s.source();
     }
-    msg
+    if e.is_timeout() {
+        causes.insert(0, "timed out".into());
+    }
+    if causes.is_empty() {
+        causes.push(e.to_string());
+    }
+    format!("{url}: {}", causes.join(": "))
 }
