@@ -796,3 +796,40 @@ fn pending_is_its_own_outcome() {
     assert_eq!(dry.status.code(), Some(2));
     assert!(stdout(&dry).contains("did not declare"), "{}", stdout(&dry));
 }
+
+/// `runner plan` is a preview too: it writes only the plan file. Its
+/// generated secrets are derived from the user's plan key and the plan's
+/// run, so `apply` writes exactly the values the plan was made with.
+#[test]
+fn a_plan_writes_no_secrets_and_its_apply_uses_the_planned_ones() {
+    let work = scratch();
+    let w = work.path();
+    std::fs::write(
+        w.join("inventory.yaml"),
+        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
+    )
+    .unwrap();
+    let token_file = w.join("token");
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            "gather_facts: false\nsecrets: {{ file: s.yaml, generate: {{ token: 20 }} }}\nsteps:\n  - name: t\n    plugin: file\n    on: all\n    with: {{ path: {}, content: \"{{{{ secrets.token }}}}\", mode: \"0600\" }}\n",
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    let plan = run(
+        w,
+        &["plan", "site.yaml", "-i", "inventory.yaml", "-o", "p.json"],
+    );
+    assert_eq!(plan.status.code(), Some(0));
+    assert!(!w.join("s.yaml").exists(), "plan wrote a secrets file");
+    assert!(!token_file.exists());
+    let applied = run(w, &["apply", "p.json"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stdout(&applied));
+    let secrets = std::fs::read_to_string(w.join("s.yaml")).unwrap();
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert_eq!(token.len(), 20);
+    assert!(secrets.contains(&token), "the host has the saved value");
+    assert!(!stdout(&plan).contains(&token) && !stdout(&applied).contains(&token));
+}

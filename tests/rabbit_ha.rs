@@ -170,6 +170,10 @@ fn rabbit_ha_on_rabbitmq_4() {
         "--detailed-exitcode",
     ]);
     assert_eq!(out.status.code(), Some(6), "a fresh plan has changes");
+    assert!(
+        !lab.dir().join("lab/rabbit-ha.secrets.yaml").exists(),
+        "a plan writes no secrets"
+    );
     let elsewhere = scratch();
     let mut apply = runner(elsewhere.path());
     apply

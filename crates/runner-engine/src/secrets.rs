@@ -21,6 +21,49 @@ pub struct Secrets {
     pub generated: Vec<String>,
 }
 
+/// How missing secrets are generated.
+pub enum Generator {
+    /// At random.
+    Random,
+    /// From the user's plan key and a plan's run id: `runner plan` and the
+    /// `runner apply` of that plan get the same values, and the plan writes
+    /// nothing but the plan file.
+    Derived { key: Vec<u8>, run_id: String },
+}
+
+impl Generator {
+    fn value(&self, name: &str, len: usize) -> String {
+        match self {
+            Generator::Random => rand::rng()
+                .sample_iter(&Alphanumeric)
+                .take(len)
+                .map(char::from)
+                .collect(),
+            Generator::Derived { key, run_id } => derive(key, run_id, name, len),
+        }
+    }
+}
+
+/// `len` alphanumeric characters from HMAC-SHA256(key, run id, name,
+/// block), without bias (bytes of 248 and over are skipped).
+fn derive(key: &[u8], run_id: &str, name: &str, len: usize) -> String {
+    use hmac::Mac;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(len);
+    let mut block = 0u64;
+    while out.len() < len {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+        mac.update(format!("runner secret\0{run_id}\0{name}\0{block}").as_bytes());
+        for b in mac.finalize().into_bytes() {
+            if b < 248 && out.len() < len {
+                out.push(char::from(ALPHABET[usize::from(b) % 62]));
+            }
+        }
+        block += 1;
+    }
+    out
+}
+
 /// Load the secrets; generate the missing ones, and save them to `file`
 /// only when `persist` (a run that applies; never a preview).
 pub fn load(
@@ -28,6 +71,7 @@ pub fn load(
     file: &Path,
     redactor: &Redactor,
     persist: bool,
+    generator: &Generator,
 ) -> anyhow::Result<Secrets> {
     let mut values = Map::new();
     if file.exists() {
@@ -44,11 +88,7 @@ pub fn load(
     let mut generated = Vec::new();
     for (name, len) in &spec.generate {
         if env_secret(name).is_none() && !values.contains_key(name) {
-            let value: String = rand::rng()
-                .sample_iter(&Alphanumeric)
-                .take((*len).max(MIN_SECRET_LEN))
-                .map(char::from)
-                .collect();
+            let value = generator.value(name, (*len).max(MIN_SECRET_LEN));
             values.insert(name.clone(), Value::String(value));
             generated.push(name.clone());
         }
@@ -130,20 +170,31 @@ mod tests {
             required: vec![],
         };
         let r = Redactor::new();
-        let preview = load(&spec, &file, &Redactor::new(), false).unwrap();
+        let preview = load(&spec, &file, &Redactor::new(), false, &Generator::Random).unwrap();
         assert_eq!(preview.generated, ["cookie"]);
         assert!(!file.exists(), "a preview writes no secrets file");
-        let first = load(&spec, &file, &r, true).unwrap();
+        let first = load(&spec, &file, &r, true, &Generator::Random).unwrap();
         let cookie = first.values["cookie"].as_str().unwrap().to_string();
         assert_eq!(cookie.len(), 32);
         assert_eq!(first.generated, ["cookie"]);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let second = load(&spec, &file, &Redactor::new(), true).unwrap();
+        let second = load(&spec, &file, &Redactor::new(), true, &Generator::Random).unwrap();
         assert_eq!(second.values["cookie"], cookie.as_str());
         assert!(second.generated.is_empty());
         assert_eq!(r.redact(&format!("x{cookie}y")), "x********y");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn derived_secrets_are_stable_per_plan_and_differ_between_plans() {
+        let a = derive(b"key", "run-1", "cookie", 32);
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(a, derive(b"key", "run-1", "cookie", 32));
+        assert_ne!(a, derive(b"key", "run-2", "cookie", 32));
+        assert_ne!(a, derive(b"other", "run-1", "cookie", 32));
+        assert_ne!(a, derive(b"key", "run-1", "password", 32));
     }
 }

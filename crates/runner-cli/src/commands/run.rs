@@ -49,6 +49,7 @@ pub async fn play(
             resume,
             saved: None,
             diff: args.diff,
+            plan_key: None,
         }
         .execute(plugins, state_dir)
         .await
@@ -74,6 +75,7 @@ pub async fn plan(
             resume: None,
             saved: None,
             diff: false,
+            plan_key: Some(saved_plan::plan_key(&crate::paths::config_dir())?),
         }
         .execute(plugins, state_dir)
         .await
@@ -130,6 +132,7 @@ pub async fn apply(
             resume: None,
             saved: Some(saved),
             diff: false,
+            plan_key: Some(key),
         }
         .execute(plugins, state_dir)
         .await
@@ -188,6 +191,8 @@ struct Run<'a> {
     resume: Option<PathBuf>,
     saved: Option<SavedPlan>,
     diff: bool,
+    /// The user's plan key (`plan` and `apply`).
+    plan_key: Option<Vec<u8>>,
 }
 
 impl Run<'_> {
@@ -216,6 +221,7 @@ impl Run<'_> {
             resume: self.resume,
             saved_plan: self.saved,
             diff: self.diff,
+            plan_key: self.plan_key,
             ..Default::default()
         };
         Ok(runner.run(&playbook, inventory, opts).await?)

@@ -75,6 +75,10 @@ pub struct RunOptions {
     /// Show diffs of file writes when applying too.
     pub diff: bool,
     pub connect_timeout: Duration,
+    /// The user's plan key: `plan` derives generated secrets from it (and
+    /// its run id) instead of writing them, and the `apply` of that plan
+    /// derives the same values.
+    pub plan_key: Option<Vec<u8>>,
 }
 
 impl Default for RunOptions {
@@ -91,6 +95,7 @@ impl Default for RunOptions {
             saved_plan: None,
             diff: false,
             connect_timeout: Duration::from_secs(10),
+            plan_key: None,
         }
     }
 }
@@ -153,11 +158,10 @@ impl Runner {
         });
         let mut vars = playbook.vars.clone();
         vars.extend(opts.extra_vars.clone());
-        let secrets = self.load_secrets(playbook, &templates, &base_ctx, &vars, opts.mode)?;
+        let run_id = journal::new_run_id();
+        let secrets = self.load_secrets(playbook, &templates, &base_ctx, &vars, &opts, &run_id)?;
         // 3. The journal.
-        let (journal, resume) = self.start_journal(playbook, &inventory, &opts)?;
-        let run_id = journal.run_id.clone();
-        let journal = journal.journal;
+        let (journal, resume) = self.start_journal(playbook, &inventory, &opts, &run_id)?;
         if let Some(r) = &resume {
             self.reporter.note(&format!(
                 "resuming run {} ({}): what it finished is not done again",
@@ -257,18 +261,20 @@ impl Runner {
         Ok(RunResult { recap, plan })
     }
 
-    /// The playbook's secrets. Generated ones are saved by a run that
-    /// applies, and by `plan` (its saved plan must apply with the same
-    /// values, and a plan file never holds a secret); a dry-run keeps them
-    /// in memory and writes nothing.
+    /// The playbook's secrets. Generated ones are written only by a run
+    /// that applies; a preview keeps them in memory. `plan` derives them
+    /// from the user's plan key and its run id, so the `apply` of that plan
+    /// gets the same values (a plan file never holds a secret).
     fn load_secrets(
         &self,
         playbook: &Playbook,
         templates: &Templates,
         base_ctx: &Value,
         vars: &Map<String, Value>,
-        mode: Mode,
+        opts: &RunOptions,
+        run_id: &str,
     ) -> Result<Map<String, Value>, RunError> {
+        let mode = opts.mode;
         let Some(spec) = &playbook.secrets else {
             return Ok(Map::new());
         };
@@ -281,8 +287,20 @@ impl Runner {
         } else {
             playbook.dir().join(file)
         };
-        let persist = mode != Mode::DryRun;
-        let s = crate::secrets::load(spec, &file, &self.redactor, persist)
+        let persist = mode == Mode::Apply;
+        let plan_run = match (&opts.saved_plan, mode) {
+            (Some(saved), _) => Some(saved.run_id.clone()),
+            (None, Mode::Plan) => Some(run_id.to_string()),
+            _ => None,
+        };
+        let generator = match (&opts.plan_key, plan_run) {
+            (Some(key), Some(run_id)) => crate::secrets::Generator::Derived {
+                key: key.clone(),
+                run_id,
+            },
+            _ => crate::secrets::Generator::Random,
+        };
+        let s = crate::secrets::load(spec, &file, &self.redactor, persist, &generator)
             .map_err(|e| RunError::Setup(e.context(format!("secrets ({})", file.display()))))?;
         if !s.generated.is_empty() {
             let names = s.generated.join(", ");
@@ -293,7 +311,7 @@ impl Runner {
                 )
             } else {
                 format!(
-                    "secrets {names} would be generated into {} when applying; this dry-run keeps them in memory",
+                    "secrets {names} would be generated into {} when applying; this preview keeps them in memory",
                     file.display()
                 )
             });
@@ -307,10 +325,10 @@ impl Runner {
         playbook: &Playbook,
         inventory: &Inventory,
         opts: &RunOptions,
-    ) -> Result<(StartedJournal, Option<ResumeState>), RunError> {
+        run_id: &str,
+    ) -> Result<(Journal, Option<ResumeState>), RunError> {
         let setup = |e: anyhow::Error| RunError::Setup(e);
-        let run_id = journal::new_run_id();
-        let journal = Journal::create(&opts.state_dir.join("runs"), &run_id, self.redactor.clone())
+        let journal = Journal::create(&opts.state_dir.join("runs"), run_id, self.redactor.clone())
             .map_err(setup)?;
         let resume = match &opts.resume {
             Some(p) => Some(ResumeState::from_journal(p).map_err(setup)?),
@@ -319,7 +337,7 @@ impl Runner {
         journal
             .write(&Entry::Run {
                 format: journal::FORMAT,
-                run_id: run_id.clone(),
+                run_id: run_id.to_string(),
                 started: now(),
                 playbook: absolute(&playbook.path).display().to_string(),
                 inventory: absolute(&inventory.file.clone().unwrap_or_default())
@@ -329,9 +347,8 @@ impl Runner {
                 resume_of: resume.as_ref().map(|r| r.run_id.clone()),
             })
             .map_err(setup)?;
-        self.reporter
-            .run_started(&run_id, &playbook.name, opts.mode);
-        Ok((StartedJournal { run_id, journal }, resume))
+        self.reporter.run_started(run_id, &playbook.name, opts.mode);
+        Ok((journal, resume))
     }
 
     /// Gather facts of every targeted host; the ones that fail are down.
@@ -370,11 +387,6 @@ impl Runner {
         }
         Ok(down)
     }
-}
-
-struct StartedJournal {
-    run_id: String,
-    journal: Journal,
 }
 
 /// `path` made absolute (against the working directory).
