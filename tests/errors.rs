@@ -18,11 +18,7 @@ fn assert_clean_error(out: &std::process::Output, code: i32, needles: &[&str]) {
 fn bad_input_is_reported_with_file_line_and_field() {
     let work = scratch();
     let w = work.path();
-    std::fs::write(
-        w.join("inventory.yaml"),
-        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
-    )
-    .unwrap();
+    local_inventory(w);
     let step = |body: &str| format!("gather_facts: false\nsteps:\n  - name: s\n{body}");
 
     std::fs::write(w.join("broken.yaml"), "steps:\n  - name: [unclosed\n").unwrap();

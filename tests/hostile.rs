@@ -127,11 +127,7 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
 fn the_preview_shows_what_runs_and_escapes_plugin_text() {
     let work = scratch();
     let w = work.path();
-    std::fs::write(
-        w.join("inventory.yaml"),
-        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
-    )
-    .unwrap();
+    local_inventory(w);
     std::fs::write(
         w.join("site.yaml"),
         "gather_facts: false\nsteps:\n  - name: s\n    plugin: hostile\n    on: all\n    with: { mode: misleading }\n",
@@ -253,11 +249,7 @@ fn http_grants_hold() {
 fn the_component_cache_is_private_and_verified() {
     let work = scratch();
     let w = work.path();
-    std::fs::write(
-        w.join("inventory.yaml"),
-        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
-    )
-    .unwrap();
+    local_inventory(w);
     let target = w.join("out.txt");
     std::fs::write(
         w.join("site.yaml"),
@@ -333,11 +325,7 @@ fn the_component_cache_is_private_and_verified() {
 fn the_marker_directory_is_not_followed_through_a_symlink() {
     let work = scratch();
     let w = work.path();
-    std::fs::write(
-        w.join("inventory.yaml"),
-        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
-    )
-    .unwrap();
+    local_inventory(w);
     std::fs::write(
         w.join("site.yaml"),
         "gather_facts: false\nsteps:\n  - name: c\n    plugin: command\n    on: all\n    with: { cmd: \"true\" }\n",

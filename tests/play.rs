@@ -396,6 +396,31 @@ steps:
     }
     assert!(stdout(&dry).contains("token=********"), "{}", stdout(&dry));
 
+    // The log (tracing, on stderr): -v each action and its result, -vv
+    // each observation, redacted like everything else; stdout stays the
+    // report.
+    let logged = run(
+        w,
+        &["-vv", "play", "site.yaml", "-i", inv, "--output", "json"],
+    );
+    let log = stderr(&logged);
+    assert!(log.contains("observation"), "{log}");
+    assert!(
+        log.contains("kind=\"read\"") || log.contains("kind=read"),
+        "{log}"
+    );
+    assert!(
+        events(&logged).iter().any(|e| e["event"] == "recap"),
+        "stdout is still JSON"
+    );
+    assert!(!log.contains(&token), "the log leaks the secret");
+    let quiet = run(w, &["play", "site.yaml", "-i", inv]);
+    assert!(
+        !stderr(&quiet).contains("observation"),
+        "{}",
+        stderr(&quiet)
+    );
+
     // Rotated: the old value is still on the host, and stays masked in the
     // preview's diff, its JSON and its journal.
     std::fs::write(
@@ -440,11 +465,7 @@ steps:
 fn secrets_stay_masked_however_they_travel() {
     let work = scratch();
     let w = work.path();
-    std::fs::write(
-        w.join("inventory.yaml"),
-        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
-    )
-    .unwrap();
+    local_inventory(w);
     std::fs::write(
         w.join("secrets.yaml"),
         "key: \"first-line-of-key\\nsecond-line-of-key\"\npw: \"lower-case-password\"\n",
@@ -687,11 +708,7 @@ steps:
 fn pending_is_its_own_outcome() {
     let work = scratch();
     let w = work.path();
-    std::fs::write(
-        w.join("inventory.yaml"),
-        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
-    )
-    .unwrap();
+    local_inventory(w);
     let target = w.join("earlier");
     std::fs::write(
         w.join("site.yaml"),
@@ -804,11 +821,7 @@ fn pending_is_its_own_outcome() {
 fn a_plan_writes_no_secrets_and_its_apply_uses_the_planned_ones() {
     let work = scratch();
     let w = work.path();
-    std::fs::write(
-        w.join("inventory.yaml"),
-        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
-    )
-    .unwrap();
+    local_inventory(w);
     let token_file = w.join("token");
     std::fs::write(
         w.join("site.yaml"),

@@ -249,6 +249,24 @@ fn rabbit_ha_on_rabbitmq_4() {
         "exactly one balancer holds the VIP"
     );
 
+    // A balancer that crashes and comes back is whole again: keepalived
+    // runs on it (the lab host boots its configured services, as a real
+    // host does) and, the higher priority, it takes the VIP back.
+    assert!(lab.lab(&["kill", "lb1"]).status.success());
+    assert!(
+        wait_until(Duration::from_secs(30), || vip_holders(&lab) == ["lb2"]),
+        "the VIP moved to lb2"
+    );
+    assert!(lab.lab(&["start", "lb1"]).status.success());
+    assert!(
+        wait_until(Duration::from_secs(90), || {
+            lab.ssh("lb1", "pidof keepalived >/dev/null && echo running")
+                .contains("running")
+                && vip_holders(&lab) == ["lb1"]
+        }),
+        "lb1 came back with keepalived and holds the VIP again"
+    );
+
     // The seed's mistakes, fixed in what the plugins rendered (#1, #3, #9, #10).
     let cfg = lab.ssh("lb1", "cat /opt/haproxy/conf/haproxy.cfg");
     for line in [

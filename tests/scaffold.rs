@@ -29,11 +29,7 @@ fn scaffolded_plugin_builds_and_runs() {
     let plugins = target.join("wasm32-wasip2/release");
     assert!(plugins.join("greeting.wasm").exists());
 
-    std::fs::write(
-        w.join("inventory.yaml"),
-        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
-    )
-    .unwrap();
+    local_inventory(w);
     let file = w.join("hello.txt");
     std::fs::write(
         w.join("site.yaml"),

@@ -45,6 +45,16 @@ pub fn scratch() -> tempfile::TempDir {
         .expect("tempdir")
 }
 
+/// `inventory.yaml` in `work`: one host, `here`, this machine (local
+/// connection).
+pub fn local_inventory(work: &Path) {
+    std::fs::write(
+        work.join("inventory.yaml"),
+        "all:\n  hosts:\n    here: { ansible_connection: local }\n",
+    )
+    .expect("inventory");
+}
+
 /// The runner binary with its state and caches inside `work`.
 pub fn runner(work: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_runner"));

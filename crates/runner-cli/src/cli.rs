@@ -27,6 +27,14 @@ pub struct Cli {
         default_value = ".runner"
     )]
     pub state_dir: PathBuf,
+    /// More log on stderr: -v each action run and its result, and plugin
+    /// log lines; -vv also every observation; -vvv everything. `RUST_LOG`
+    /// (e.g. `runner_engine=debug`) overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Write the log to this file instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod logging;
 mod output;
 mod paths;
 
@@ -29,6 +30,10 @@ pub mod exit {
 
 fn main() {
     let args = cli::Cli::parse();
+    if let Err(e) = logging::init(args.verbose, args.log_file.as_deref()) {
+        eprintln!("{} {e:#}", console::style("error:").red().bold());
+        std::process::exit(exit::ERROR);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

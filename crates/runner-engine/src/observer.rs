@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use runner_plugin_host::Observer;
 use runner_transport::{Transport, files};
-use runner_types::{CommandOutput, HttpResponse, Redactor};
+use runner_types::{CommandOutput, HttpResponse, LogLevel, Redactor};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -21,7 +21,7 @@ pub struct LiveObserver {
     transport: Arc<dyn Transport>,
     redactor: Redactor,
     transcript: Mutex<Vec<Observation>>,
-    logs: Mutex<Vec<(String, String)>>,
+    logs: Mutex<Vec<(LogLevel, String)>>,
 }
 
 impl LiveObserver {
@@ -38,12 +38,18 @@ impl LiveObserver {
         std::mem::take(&mut self.transcript.lock().expect("transcript"))
     }
 
-    pub fn take_logs(&self) -> Vec<(String, String)> {
+    pub fn take_logs(&self) -> Vec<(LogLevel, String)> {
         std::mem::take(&mut self.logs.lock().expect("logs"))
     }
 
     fn record(&self, kind: ObservationKind, request: &str, answer: Value) {
         let sha = hex::encode(Sha256::digest(answer.to_string()));
+        tracing::debug!(
+            kind = kind.as_str(),
+            request = %self.redactor.redact(request),
+            answer = %self.redactor.redact_json(&answer),
+            "observation"
+        );
         self.transcript
             .lock()
             .expect("transcript")
@@ -126,11 +132,14 @@ impl Observer for LiveObserver {
         r
     }
 
-    fn log(&self, level: &str, message: &str) {
-        self.logs
-            .lock()
-            .expect("logs")
-            .push((level.to_string(), self.redactor.redact(message)));
+    fn log(&self, level: LogLevel, message: &str) {
+        let message = self.redactor.redact(message);
+        match level {
+            LogLevel::Debug => tracing::debug!(target: "plugin", "{message}"),
+            LogLevel::Info => tracing::info!(target: "plugin", "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "plugin", "{message}"),
+        }
+        self.logs.lock().expect("logs").push((level, message));
     }
 }
 
@@ -239,5 +248,5 @@ impl Observer for ReplayObserver {
         })
     }
 
-    fn log(&self, _level: &str, _message: &str) {}
+    fn log(&self, _level: LogLevel, _message: &str) {}
 }

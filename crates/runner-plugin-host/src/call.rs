@@ -25,7 +25,7 @@ pub trait Observer: Send + Sync {
         url: &str,
         headers: &[(String, String)],
     ) -> Result<HttpResponse, String>;
-    fn log(&self, level: &str, message: &str);
+    fn log(&self, level: runner_types::LogLevel, message: &str);
 }
 
 /// Resource limits of one plugin call.
@@ -273,9 +273,9 @@ impl observe::Host for CallState {
         }
         if let Some(o) = &self.observer {
             let level = match level {
-                wit::LogLevel::Debug => "debug",
-                wit::LogLevel::Info => "info",
-                wit::LogLevel::Warn => "warn",
+                wit::LogLevel::Debug => runner_types::LogLevel::Debug,
+                wit::LogLevel::Info => runner_types::LogLevel::Info,
+                wit::LogLevel::Warn => runner_types::LogLevel::Warn,
             };
             o.log(level, &message);
         }

@@ -10,6 +10,8 @@ pub mod http;
 pub mod redact;
 pub mod shell;
 
-pub use action::{Action, ActionKind, CommandOutput, HttpResponse, Plan, Probe, WaitUntil};
+pub use action::{
+    Action, ActionKind, CommandOutput, HttpResponse, LogLevel, Plan, Probe, WaitUntil,
+};
 pub use capability::{Capabilities, CapabilityError, Grant, PluginInfo};
 pub use redact::Redactor;

@@ -2,7 +2,8 @@
 //! whatever text a plugin sends, a command the parser accepts splits into
 //! exactly the words `sh` (and `bash`, when present) would pass to the
 //! program, and a command a pattern accepts runs nothing the pattern did
-//! not allow.
+//! not allow. The arbitrary-text property doubles as the matcher's fuzz
+//! run (`FUZZ_CASES`).
 
 use std::process::Command;
 
@@ -141,8 +142,18 @@ proptest! {
     }
 }
 
+/// Cases for the arbitrary-text property: 2000 in the suite; a long fuzz
+/// run sets `FUZZ_CASES` (e.g. `FUZZ_CASES=1000000 cargo test -p
+/// runner-types --test shell_prop any_text`).
+fn fuzz_cases() -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
 
     /// Arbitrary text (any Unicode, any bytes a string can hold): the
     /// parser never panics, and every word it accepts quotes back to

@@ -165,7 +165,7 @@ async fn plan_stage(
         (Err(e), None) => return Err((Status::Failed, e.to_string())),
     };
     for (level, msg) in observer.take_logs() {
-        if level != "debug" {
+        if level != runner_types::LogLevel::Debug {
             notes.push(msg);
         }
     }
@@ -369,6 +369,7 @@ async fn execute_stage(
             digest: digest.clone(),
             summary: summary.clone(),
         });
+        tracing::info!(action = %shared.redactor.redact(&action.literal()), "start");
         let marker = crate::execute::marker(job.step, &job.host, digest);
         let was_interrupted = interrupted.is_some_and(|d| d.contains(digest));
         let result = match finished_before_crash(t, action, &marker, was_interrupted).await {
@@ -381,9 +382,10 @@ async fn execute_stage(
             None => execute(t, &shared.hosts, action, &marker).await,
         };
         let (ok, detail) = match &result {
-            Ok(d) => (true, d.clone()),
+            Ok(d) => (true, shared.redactor.redact(d)),
             Err(e) => (false, shared.redactor.redact(e)),
         };
+        tracing::info!(ok, detail = %detail, "done");
         let _ = shared.journal.write(&Entry::ActionDone {
             step: job.step,
             host: job.host.clone(),

@@ -22,6 +22,7 @@ use runner_types::Redactor;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::facts;
 use crate::hosts::Hosts;
@@ -236,7 +237,10 @@ impl Runner {
         }
         // 7. The steps.
         for (step, step_jobs) in playbook.steps.iter().zip(jobs) {
-            run_step(&shared, &forks, step, step_jobs, &mut down, &mut recap).await?;
+            let span = tracing::info_span!("step", index = step.index + 1, name = %step.name);
+            run_step(&shared, &forks, step, step_jobs, &mut down, &mut recap)
+                .instrument(span)
+                .await?;
         }
         let outcome = if recap.any(|h| h.failed + h.unreachable) {
             RunOutcome::Failed
@@ -637,29 +641,33 @@ async fn run_step(
         for (h, job) in batch {
             let (shared, forks) = (shared.clone(), forks.clone());
             let step_index = step.index;
-            tasks.push(tokio::spawn(async move {
-                let _permit = forks.acquire().await;
-                let (status, message, inputs) = match job {
-                    None => (Status::Skipped, String::new(), String::new()),
-                    Some(job) => {
-                        let inputs = job.inputs.clone();
-                        let (s, m) = run_job(&shared, job).await;
-                        (s, m, inputs)
-                    }
-                };
-                let message = shared.redactor.redact(&message);
-                let _ = shared.journal.write(&Entry::HostDone {
-                    step: step_index,
-                    host: h.clone(),
-                    status,
-                    inputs,
-                    message: message.clone(),
-                });
-                shared
-                    .reporter
-                    .host_done(Phase::Step(step_index), &h, status, &message);
-                (h, status)
-            }));
+            let span = tracing::info_span!("host", host = %h);
+            tasks.push(tokio::spawn(
+                async move {
+                    let _permit = forks.acquire().await;
+                    let (status, message, inputs) = match job {
+                        None => (Status::Skipped, String::new(), String::new()),
+                        Some(job) => {
+                            let inputs = job.inputs.clone();
+                            let (s, m) = run_job(&shared, job).await;
+                            (s, m, inputs)
+                        }
+                    };
+                    let message = shared.redactor.redact(&message);
+                    let _ = shared.journal.write(&Entry::HostDone {
+                        step: step_index,
+                        host: h.clone(),
+                        status,
+                        inputs,
+                        message: message.clone(),
+                    });
+                    shared
+                        .reporter
+                        .host_done(Phase::Step(step_index), &h, status, &message);
+                    (h, status)
+                }
+                .instrument(span),
+            ));
         }
         for task in tasks {
             let (h, status) = task.await.map_err(|e| RunError::Setup(e.into()))?;

@@ -1,0 +1,62 @@
+//! The log (`tracing`): warnings by default, more with `-v`, or whatever
+//! `RUST_LOG` says; on stderr, or in `--log-file`. What the user reads —
+//! the human or JSON report on stdout — is not the log. Everything logged
+//! is already redacted where it is produced.
+
+use std::path::Path;
+
+use tracing_subscriber::EnvFilter;
+
+/// The crates whose events `-v` turns up, and plugin log lines.
+const OURS: &[&str] = &[
+    "runner",
+    "runner_cli",
+    "runner_engine",
+    "runner_transport",
+    "runner_plugin_host",
+    "runner_lab",
+    "runner_chaos",
+    "runner_amqp_probe",
+    "plugin",
+];
+
+pub fn init(verbose: u8, file: Option<&Path>) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::try_new(spec)?,
+        _ => {
+            let level = match verbose {
+                0 => "warn",
+                1 => "info",
+                2 => "debug",
+                _ => "trace",
+            };
+            let spec: Vec<String> = OURS.iter().map(|c| format!("{c}={level}")).collect();
+            EnvFilter::try_new(format!("warn,{}", spec.join(",")))?
+        }
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
+    match file {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("--log-file {}: {e}", path.display()))?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init();
+        }
+        None => {
+            use std::io::IsTerminal;
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            builder
+                .with_ansi(colour)
+                .with_writer(std::io::stderr)
+                .init()
+        }
+    }
+    Ok(())
+}
