@@ -267,6 +267,21 @@ fn rabbit_ha_on_rabbitmq_4() {
         "lb1 came back with keepalived and holds the VIP again"
     );
 
+    // Cluster-wide operator commands answer (the CLI's own distribution
+    // ports are published), within the command's own timeout.
+    for cmd in [
+        "docker exec rabbit rabbitmqctl --timeout 30 list_queues",
+        "docker exec rabbit rabbitmq-diagnostics --timeout 30 check_port_connectivity",
+    ] {
+        let out = lab.lab(&["ssh", "rabbit2", "--", &format!("{cmd} && echo ANSWERED")]);
+        assert!(
+            stdout(&out).contains("ANSWERED"),
+            "{cmd}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+
     // The seed's mistakes, fixed in what the plugins rendered (#1, #3, #9, #10).
     let cfg = lab.ssh("lb1", "cat /opt/haproxy/conf/haproxy.cfg");
     for line in [
