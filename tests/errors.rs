@@ -140,6 +140,16 @@ fn bad_input_is_reported_with_file_line_and_field() {
     let out = run(w, &["play", "deep.yaml", "-i", "inventory.yaml"]);
     assert_clean_error(&out, 1, &["deep.yaml:101:1: nested deeper than 100 levels"]);
 
+    // `my_plugin` and `my-plugin` are the same plugin, as their files are.
+    std::fs::write(
+        w.join("underscore.yaml"),
+        step("    plugin: docker_compose\n    on: all\n    with: {}\n"),
+    )
+    .unwrap();
+    let out = run(w, &["play", "underscore.yaml", "-i", "inventory.yaml"]);
+    assert_clean_error(&out, 1, &["plugin 'docker-compose' parameters"]);
+    assert!(!stderr(&out).contains("unknown plugin"), "{}", stderr(&out));
+
     // A general tool does not guess its playbook.
     let out = run(w, &["play"]);
     assert_eq!(out.status.code(), Some(2), "clap's usage error");

@@ -846,3 +846,71 @@ fn a_plan_writes_no_secrets_and_its_apply_uses_the_planned_ones() {
     assert!(secrets.contains(&token), "the host has the saved value");
     assert!(!stdout(&plan).contains(&token) && !stdout(&applied).contains(&token));
 }
+
+/// Ansible's habits on the command line: `--check`/`-C` preview, `-l`,
+/// `-t`, `-f` narrow and pace the run.
+#[test]
+fn ansible_short_flags_work() {
+    let work = scratch();
+    let w = work.path();
+    local_inventory(w);
+    let target = w.join("motd");
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            "gather_facts: false\nsteps:\n  - name: motd\n    plugin: file\n    on: all\n    tags: [motd]\n    with: {{ path: {}, content: \"hi\\n\" }}\n",
+            target.display()
+        ),
+    )
+    .unwrap();
+    for check in ["--check", "-C"] {
+        let out = run(
+            w,
+            &[
+                "play",
+                "site.yaml",
+                "-i",
+                "inventory.yaml",
+                check,
+                "--detailed-exitcode",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(6), "{check}: {}", stdout(&out));
+        assert!(!target.exists(), "{check} changed nothing");
+    }
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "-t",
+            "other",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(
+        total(&recap(&out), "skipped"),
+        1,
+        "-t other skips the motd step"
+    );
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "-l",
+            "here",
+            "-t",
+            "motd",
+            "-f",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(target.exists());
+}

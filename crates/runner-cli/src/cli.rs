@@ -107,16 +107,16 @@ pub struct RunArgs {
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
     /// Only steps with one of these tags.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(short = 't', long, value_delimiter = ',')]
     pub tags: Vec<String>,
     /// Skip steps with any of these tags.
     #[arg(long, value_delimiter = ',')]
     pub skip_tags: Vec<String>,
     /// Only these hosts (a host pattern).
-    #[arg(long)]
+    #[arg(short = 'l', long)]
     pub limit: Option<String>,
     /// How many hosts at a time.
-    #[arg(long, default_value_t = 10)]
+    #[arg(short = 'f', long, default_value_t = 10)]
     pub forks: usize,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
@@ -126,8 +126,9 @@ pub struct RunArgs {
 pub struct PlayArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// Show every action, with diffs, and change nothing.
-    #[arg(long)]
+    /// Show every action, with diffs, and change nothing (Ansible's
+    /// `--check`/`-C` are the same).
+    #[arg(long, visible_alias = "check", short = 'C')]
     pub dry_run: bool,
     /// Show diffs of written files while applying too.
     #[arg(long)]

@@ -96,8 +96,11 @@ impl PluginHost {
         found
     }
 
-    /// Load (once per host) the plugin called `name`.
+    /// Load (once per host) the plugin called `name`; `my_plugin` and
+    /// `my-plugin` name the same plugin, as their files do.
     pub async fn get(&self, name: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
+        let normal = name.replace('_', "-");
+        let name = normal.as_str();
         if let Some(p) = self.loaded.lock().expect("plugin map").get(name) {
             return Ok(p.clone());
         }
@@ -118,7 +121,7 @@ impl PluginHost {
             );
         };
         let plugin = Arc::new(self.load(&path).await?);
-        if plugin.info.name != name {
+        if plugin.info.name.replace('_', "-") != name {
             bail!(
                 "{} describes itself as '{}', not '{name}'",
                 path.display(),

@@ -521,7 +521,7 @@ impl Prepare<'_> {
             let at = err.instance_path().to_string();
             let msg = self.redactor.redact(&format!(
                 "{err} (plugin '{}' parameters; `runner plugins show {}` lists them)",
-                step.plugin, step.plugin
+                plugin.info.name, plugin.info.name
             ));
             return Err(playbook
                 .step_error(step.index, &format!("with{at}"), msg)
