@@ -4,7 +4,7 @@
 //! per host (local, warm SSH), and one no-op step fanned out over 1, 10 and
 //! 50 real sshd hosts on 127.0.0.1.
 
-#[path = "../../../tests/support/sshd.rs"]
+#[path = "../../../tests/e2e/support/sshd.rs"]
 mod sshd;
 
 use std::path::{Path, PathBuf};

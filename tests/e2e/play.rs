@@ -2,11 +2,10 @@
 //! `file` and `command` plugins — convergence, idempotence, exact dry-run,
 //! resume after SIGKILL, saved plans and replay.
 
-mod support;
 
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const PLAYBOOK: &str = r#"
 name: converge

@@ -2,11 +2,10 @@
 //! not declare, wait on a host they did not declare, or panic — each fails its step with the right message
 //! within its deadline, and the rest of the run goes on.
 
-mod support;
 
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn hostile_plugins_fail_their_step_and_the_run_goes_on() {

@@ -1,9 +1,8 @@
 //! End-to-end: the plugins refuse the seed how-to's unsafe settings before
 //! touching anything, with a message that says why.
 
-mod support;
 
-use support::*;
+use crate::support::*;
 
 fn play_one(w: &std::path::Path, plugin: &str, with: &str) -> std::process::Output {
     std::fs::write(

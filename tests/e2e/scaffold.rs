@@ -1,11 +1,10 @@
 //! End-to-end: `runner plugin new` makes a crate that builds for
 //! wasm32-wasip2 and runs under `runner play` unchanged.
 
-mod support;
 
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn scaffolded_plugin_builds_and_runs() {

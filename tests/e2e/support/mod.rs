@@ -2,6 +2,7 @@
 //! 127.0.0.1 as hosts, the built plugins, and the `runner` binary.
 #![allow(dead_code)]
 
+pub mod amqp;
 pub mod lab;
 pub mod sshd;
 

@@ -5,17 +5,14 @@
 //! dropping an open AMQP connection, a node removed from the inventory
 //! leaves the cluster; and on RabbitMQ 3.10 the seed's ha-all policy.
 
-#[path = "support/amqp.rs"]
-mod amqp;
-mod support;
 
 use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::lab::{LAB, Lab};
-use support::*;
+use crate::support::lab::{LAB, Lab};
+use crate::support::*;
 
 /// All the plugins the playbook uses, from the workspace build.
 fn plugins() -> PathBuf {
@@ -318,7 +315,7 @@ fn rabbit_ha_on_rabbitmq_4() {
         lab.secret("rabbitmq_admin_password")
     );
     let client = rt
-        .block_on(amqp::Amqp::connect(&url))
+        .block_on(crate::support::amqp::Amqp::connect(&url))
         .expect("AMQP through the VIP");
     rt.block_on(client.declare("e2e")).unwrap();
     for i in 0..20 {

@@ -1,9 +1,8 @@
 //! End-to-end: bad input and bad hosts give one clear paragraph naming
 //! the file, line and field — never a panic.
 
-mod support;
 
-use support::*;
+use crate::support::*;
 
 fn assert_clean_error(out: &std::process::Output, code: i32, needles: &[&str]) {
     let err = stderr(out);

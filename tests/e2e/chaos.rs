@@ -6,13 +6,12 @@
 //! real figures are in docs/BENCHMARKS.md). Shorter faults than the
 //! figures' to keep the wall time near ten minutes.
 
-mod support;
 
 use std::path::PathBuf;
 
 use serde_json::Value;
-use support::lab::Lab;
-use support::*;
+use crate::support::lab::Lab;
+use crate::support::*;
 
 /// Generous: the goals are 2 s (VIP) and 5 s (clients), the test machine
 /// is slow and shared.

@@ -1,0 +1,13 @@
+//! The end-to-end tests: one binary (as in ripgrep and wasmtime) that
+//! drives the real `runner` against real sshd hosts, the lab, real
+//! RabbitMQ, HAProxy and keepalived. `support` holds the fixtures.
+
+mod support;
+
+mod chaos;
+mod errors;
+mod hostile;
+mod play;
+mod plugin_refusals;
+mod rabbit_ha;
+mod scaffold;
