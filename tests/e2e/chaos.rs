@@ -6,12 +6,11 @@
 //! real figures are in docs/BENCHMARKS.md). Shorter faults than the
 //! figures' to keep the wall time near ten minutes.
 
-
 use std::path::PathBuf;
 
-use serde_json::Value;
 use crate::support::lab::Lab;
 use crate::support::*;
+use serde_json::Value;
 
 /// Generous: the goals are 2 s (VIP) and 5 s (clients), the test machine
 /// is slow and shared.

@@ -1,7 +1,6 @@
 //! End-to-end: bad input and bad hosts give one clear paragraph naming
 //! the file, line and field — never a panic.
 
-
 use crate::support::*;
 
 fn assert_clean_error(out: &std::process::Output, code: i32, needles: &[&str]) {

@@ -2,7 +2,6 @@
 //! not declare, wait on a host they did not declare, or panic — each fails its step with the right message
 //! within its deadline, and the rest of the run goes on.
 
-
 use std::time::{Duration, Instant};
 
 use crate::support::*;

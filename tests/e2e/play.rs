@@ -2,7 +2,6 @@
 //! `file` and `command` plugins — convergence, idempotence, exact dry-run,
 //! resume after SIGKILL, saved plans and replay.
 
-
 use std::time::Duration;
 
 use crate::support::*;

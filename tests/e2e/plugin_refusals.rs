@@ -1,7 +1,6 @@
 //! End-to-end: the plugins refuse the seed how-to's unsafe settings before
 //! touching anything, with a message that says why.
 
-
 use crate::support::*;
 
 fn play_one(w: &std::path::Path, plugin: &str, with: &str) -> std::process::Output {

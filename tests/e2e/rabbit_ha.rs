@@ -5,14 +5,13 @@
 //! dropping an open AMQP connection, a node removed from the inventory
 //! leaves the cluster; and on RabbitMQ 3.10 the seed's ha-all policy.
 
-
 use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
-use serde_json::Value;
 use crate::support::lab::{LAB, Lab};
 use crate::support::*;
+use serde_json::Value;
 
 /// All the plugins the playbook uses, from the workspace build.
 fn plugins() -> PathBuf {

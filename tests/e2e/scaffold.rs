@@ -1,7 +1,6 @@
 //! End-to-end: `runner plugin new` makes a crate that builds for
 //! wasm32-wasip2 and runs under `runner play` unchanged.
 
-
 use std::process::Command;
 
 use crate::support::*;
