@@ -6,6 +6,37 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
+/// An inventory with one local host per hostile mode, named as the mode,
+/// and a playbook with one hostile step on each (`with` gets `extra`).
+fn one_host_per_mode(modes: &[(&str, &str)], extra: &str) -> (String, String) {
+    let mut inv = String::from("all:\n  hosts:\n");
+    let mut pb = String::from("gather_facts: false\nsteps:\n");
+    for (mode, _) in modes {
+        inv.push_str(&format!("    {mode}: {{ ansible_connection: local }}\n"));
+        pb.push_str(&format!(
+            "  - name: hostile {mode}\n    plugin: hostile\n    on: {mode}\n    with: {{ mode: {mode}{extra} }}\n"
+        ));
+    }
+    (inv, pb)
+}
+
+/// Each mode's host failed, with its expected message naming the plugin.
+fn each_failed_with(out: &std::process::Output, modes: &[(&str, &str)]) {
+    let events = events(out);
+    for (mode, expected) in modes {
+        let ev = events
+            .iter()
+            .find(|e| e["event"] == "host" && e["host"] == *mode && e["status"] == "failed")
+            .unwrap_or_else(|| panic!("no failure reported for {mode}"));
+        let msg = ev["message"].as_str().unwrap();
+        assert!(msg.contains(expected), "{mode}: {msg}");
+        assert!(
+            msg.contains("hostile"),
+            "the message names the plugin: {msg}"
+        );
+    }
+}
+
 #[test]
 fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
     let work = scratch();
@@ -55,14 +86,8 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
     ];
     std::fs::create_dir_all("/tmp/hostile-allowed").unwrap();
     std::fs::write("/tmp/hostile-allowed/big", vec![b'x'; 17 << 20]).unwrap();
-    let mut inv = String::from("all:\n  hosts:\n    good: { ansible_connection: local }\n");
-    let mut pb = String::from("gather_facts: false\nsteps:\n");
-    for (mode, _) in &modes {
-        inv.push_str(&format!("    {mode}: {{ ansible_connection: local }}\n"));
-        pb.push_str(&format!(
-            "  - name: hostile {mode}\n    plugin: hostile\n    on: {mode}\n    with: {{ mode: {mode} }}\n"
-        ));
-    }
+    let (mut inv, mut pb) = one_host_per_mode(&modes, "");
+    inv.push_str("    good: { ansible_connection: local }\n");
     let out_file = w.join("after.txt");
     pb.push_str(&format!(
         "  - name: afterwards\n    plugin: file\n    on: all\n    with: {{ path: {}, content: \"still running\\n\" }}\n",
@@ -93,19 +118,7 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
         !stderr(&out).contains("panicked at"),
         "the runner itself did not panic"
     );
-    let events = events(&out);
-    for (mode, expected) in &modes {
-        let ev = events
-            .iter()
-            .find(|e| e["event"] == "host" && e["host"] == *mode && e["status"] == "failed")
-            .unwrap_or_else(|| panic!("no failure reported for {mode}"));
-        let msg = ev["message"].as_str().unwrap();
-        assert!(msg.contains(expected), "{mode}: {msg}");
-        assert!(
-            msg.contains("hostile"),
-            "the message names the plugin: {msg}"
-        );
-    }
+    each_failed_with(&out, &modes);
     assert!(!std::path::Path::new("/etc/hostile").exists());
     assert!(!std::path::Path::new("/tmp/hostile-escaped").exists());
     std::fs::remove_file("/tmp/hostile-allowed/big").unwrap();
@@ -193,14 +206,7 @@ fn http_grants_hold() {
         ("http-userinfo", "it holds a user name or password"),
         ("http-crlf-method", "the method is not one of GET, HEAD"),
     ];
-    let mut inv = String::from("all:\n  hosts:\n");
-    let mut pb = String::from("gather_facts: false\nsteps:\n");
-    for (mode, _) in &modes {
-        inv.push_str(&format!("    {mode}: {{ ansible_connection: local }}\n"));
-        pb.push_str(&format!(
-            "  - name: {mode}\n    plugin: hostile\n    on: {mode}\n    with: {{ mode: {mode}, port: {port} }}\n"
-        ));
-    }
+    let (inv, pb) = one_host_per_mode(&modes, &format!(", port: {port}"));
     std::fs::write(w.join("inventory.yaml"), inv).unwrap();
     std::fs::write(w.join("site.yaml"), pb).unwrap();
     let out = run(
@@ -215,18 +221,7 @@ fn http_grants_hold() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-    let events = events(&out);
-    for (mode, expected) in &modes {
-        let ev = events
-            .iter()
-            .find(|e| e["event"] == "host" && e["host"] == *mode)
-            .unwrap();
-        assert_eq!(ev["status"], "failed", "{ev}");
-        assert!(
-            ev["message"].as_str().unwrap().contains(expected),
-            "{mode}: {ev}"
-        );
-    }
+    each_failed_with(&out, &modes);
     let seen = seen.lock().unwrap().clone();
     assert!(
         seen.iter().any(|l| l.starts_with("GET /ok/redirect")),

@@ -268,9 +268,20 @@ impl RunSummary {
     }
 }
 
+/// How a run names its playbook and inventory (in the journal, the saved
+/// plan, and the templates' `playbook_dir` and `inventory_dir`): the path
+/// made absolute against the working directory.
+pub fn run_path(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// The run `--resume last` continues: the newest applying run of this
-/// playbook and inventory (absolute paths) that was interrupted or failed.
-pub fn last_resumable(dir: &Path, playbook: &str, inventory: &str) -> anyhow::Result<RunSummary> {
+/// playbook and inventory that was interrupted or failed.
+pub fn last_resumable(dir: &Path, playbook: &Path, inventory: &Path) -> anyhow::Result<RunSummary> {
+    let (playbook, inventory) = (run_path(playbook), run_path(inventory));
     let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| {
             anyhow::anyhow!(

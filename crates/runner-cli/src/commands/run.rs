@@ -30,8 +30,8 @@ pub async fn play(
             Some("last") => Some(
                 runner_engine::journal::last_resumable(
                     &state_dir.join("runs"),
-                    &absolute(&args.run.playbook),
-                    &absolute(&inventory),
+                    &args.run.playbook,
+                    &inventory,
                 )?
                 .path,
             ),
@@ -154,13 +154,6 @@ fn inventory_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(lab)
-}
-
-fn absolute(p: &Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
 }
 
 /// With `--output json`, an error that stops a run is still a run's

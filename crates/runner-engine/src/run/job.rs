@@ -283,7 +283,8 @@ async fn preview_outcome(
         .reporter
         .planned(job.step, &job.host, &planned, more_after_apply);
     let changes = plan.actions.iter().any(Action::has_side_effect);
-    let status = match &plan.pending {
+    // `pending`: why the rest is known only after apply.
+    let (status, pending) = match &plan.pending {
         Some(reason) if !shared.earlier_changes() => {
             return (
                 Status::Failed,
@@ -292,28 +293,28 @@ async fn preview_outcome(
                 ),
             );
         }
-        Some(reason) => {
-            notes.insert(0, format!("known after apply: {reason}"));
-            Status::Pending
-        }
+        Some(reason) => (
+            Status::Pending,
+            Some(format!("known after apply: {reason}")),
+        ),
         None if more_after_apply && changes => {
             notes.insert(0, "more actions known after apply".into());
-            Status::Changed
+            (Status::Changed, None)
         }
         None if more_after_apply => {
             let first: Vec<&str> = redacted.iter().map(|a| a.summary.as_str()).collect();
-            notes.insert(
-                0,
-                format!(
-                    "known after apply: the plugin plans the rest after '{}'",
-                    first.join("', '")
-                ),
+            let why = format!(
+                "known after apply: the plugin plans the rest after '{}'",
+                first.join("', '")
             );
-            Status::Pending
+            (Status::Pending, Some(why))
         }
-        None if changes => Status::Changed,
-        None => Status::Ok,
+        None if changes => (Status::Changed, None),
+        None => (Status::Ok, None),
     };
+    if let Some(why) = &pending {
+        notes.insert(0, why.clone());
+    }
     if shared.mode == Mode::Plan {
         shared.plan_entries.lock().expect("plan").push(SavedEntry {
             step: job.step,
@@ -321,7 +322,7 @@ async fn preview_outcome(
             observations,
             actions: redacted,
             digests,
-            pending: (status == Status::Pending).then(|| notes[0].clone()),
+            pending,
         });
     }
     (status, notes.join("; "))

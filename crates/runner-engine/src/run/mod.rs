@@ -154,8 +154,8 @@ impl Runner {
         let (targets, plugins) = self.resolve_steps(playbook, &inventory, &opts).await?;
         // 2. Secrets and variables.
         let base_ctx = json!({
-            "playbook_dir": absolute(&playbook.dir()),
-            "inventory_dir": absolute(&inventory.dir()),
+            "playbook_dir": journal::run_path(&playbook.dir()),
+            "inventory_dir": journal::run_path(&inventory.dir()),
         });
         let mut vars = playbook.vars.clone();
         vars.extend(opts.extra_vars.clone());
@@ -211,6 +211,7 @@ impl Runner {
             templates: &templates,
             vars: &vars,
             secrets: &secrets,
+            stand_ins: stand_ins(&secrets),
             base_ctx: &base_ctx,
             opts: &opts,
             redactor: &self.redactor,
@@ -252,11 +253,9 @@ impl Runner {
         let plan = (opts.mode == Mode::Plan).then(|| SavedPlan {
             format: saved_plan::FORMAT,
             run_id,
-            playbook: absolute(&playbook.path).display().to_string(),
+            playbook: journal::run_path(&playbook.path),
             playbook_sha: saved_plan::file_sha(&playbook.path),
-            inventory: absolute(&inventory.file.clone().unwrap_or_default())
-                .display()
-                .to_string(),
+            inventory: journal::run_path(&inventory.file.clone().unwrap_or_default()),
             inventory_sha: saved_plan::file_sha(&inventory.file.clone().unwrap_or_default()),
             extra_vars: opts.extra_vars.clone(),
             entries: std::mem::take(&mut shared.plan_entries.lock().expect("plan")),
@@ -331,7 +330,7 @@ impl Runner {
         opts: &RunOptions,
         run_id: &str,
     ) -> Result<(Journal, Option<ResumeState>), RunError> {
-        let setup = |e: anyhow::Error| RunError::Setup(e);
+        let setup = RunError::Setup;
         let journal = Journal::create(&opts.state_dir.join("runs"), run_id, self.redactor.clone())
             .map_err(setup)?;
         let resume = match &opts.resume {
@@ -343,10 +342,8 @@ impl Runner {
                 format: journal::FORMAT,
                 run_id: run_id.to_string(),
                 started: now(),
-                playbook: absolute(&playbook.path).display().to_string(),
-                inventory: absolute(&inventory.file.clone().unwrap_or_default())
-                    .display()
-                    .to_string(),
+                playbook: journal::run_path(&playbook.path),
+                inventory: journal::run_path(&inventory.file.clone().unwrap_or_default()),
                 mode: opts.mode,
                 resume_of: resume.as_ref().map(|r| r.run_id.clone()),
             })
@@ -393,11 +390,6 @@ impl Runner {
     }
 }
 
-/// `path` made absolute (against the working directory).
-fn absolute(path: &std::path::Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
 /// A step's hosts, each with its job (`None`: skipped there).
 type StepJobs = Vec<(String, Option<Job>)>;
 
@@ -408,6 +400,8 @@ struct Prepare<'a> {
     templates: &'a Templates,
     vars: &'a Map<String, Value>,
     secrets: &'a Map<String, Value>,
+    /// [`stand_ins`] of `secrets`, made once for every step and host.
+    stand_ins: Map<String, Value>,
     base_ctx: &'a Value,
     opts: &'a RunOptions,
     redactor: &'a Redactor,
@@ -453,13 +447,12 @@ impl Prepare<'_> {
         if self.secrets.is_empty() {
             return;
         }
-        let stand_ins = stand_ins(self.secrets);
         let Ok(ctx) = host_context(
             self.templates,
             self.inventory,
             h,
             self.vars,
-            &stand_ins,
+            &self.stand_ins,
             facts,
             self.base_ctx,
         ) else {
