@@ -54,11 +54,7 @@ fn noop_playbook(dir: &Path, steps: usize) -> Playbook {
 }
 
 async fn play(plugins: &Arc<PluginHost>, pb: &Playbook, inv: &Inventory, state: &Path) -> Duration {
-    let runner = Runner {
-        plugins: plugins.clone(),
-        reporter: Arc::new(Silent),
-        redactor: Redactor::new(),
-    };
+    let runner = Runner::new(plugins.clone(), Arc::new(Silent), Redactor::new());
     let opts = RunOptions {
         mode: Mode::Apply,
         forks: 64,

@@ -7,13 +7,52 @@
 
 use std::time::{Duration, Instant};
 
-use runner_transport::{Transport, files};
+use runner_transport::{Transport, TransportError, files};
 use runner_types::{Action, ActionKind, CommandOutput, Probe, WaitUntil};
 
 use sha2::{Digest, Sha256};
 
-use crate::hosts::Hosts;
 use crate::observer::{http_call, run_probe};
+use crate::pool::TransportPool;
+
+/// Why an action did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// The host could not be reached at all: the host is `unreachable`.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The action ran, or was refused, and did not succeed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<TransportError> for ActionError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Unreachable { .. } => ActionError::Unreachable(e.to_string()),
+            _ => ActionError::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<files::FileError> for ActionError {
+    fn from(e: files::FileError) -> Self {
+        match e {
+            files::FileError::Transport(t) => t.into(),
+            other => ActionError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl ActionError {
+    /// The same error with its text passed through `f` (redaction).
+    pub fn map_text(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            ActionError::Unreachable(t) => ActionError::Unreachable(f(&t)),
+            ActionError::Failed(t) => ActionError::Failed(f(&t)),
+        }
+    }
+}
 
 /// The marker directory and file stem of one action on one host.
 pub fn marker(step: usize, host: &str, digest: &str) -> String {
@@ -64,14 +103,14 @@ pub fn run_ok(ok_codes: &[i32], code: i32) -> bool {
 }
 
 /// Do `action` on the host behind `t` (a wait on several hosts reaches
-/// them through `hosts`). `Ok` carries a one-line detail. `marker` names
+/// them through `pool`). `Ok` carries a one-line detail. `marker` names
 /// the completion marker of a `run` action.
 pub async fn execute(
     t: &dyn Transport,
-    hosts: &Hosts,
+    pool: &TransportPool,
     action: &Action,
     marker: &str,
-) -> Result<String, String> {
+) -> Result<String, ActionError> {
     match &action.kind {
         ActionKind::WriteFile {
             path,
@@ -81,11 +120,11 @@ pub async fn execute(
         } => files::write(t, path, content, *mode, validate.as_deref())
             .await
             .map(|_| format!("{} bytes, mode {mode:o}", content.len()))
-            .map_err(|e| e.to_string()),
+            .map_err(ActionError::from),
         ActionKind::RemoveFile { path } => files::remove(t, path)
             .await
             .map(|existed| if existed { "removed" } else { "was absent" }.to_string())
-            .map_err(|e| e.to_string()),
+            .map_err(ActionError::from),
         ActionKind::Run {
             command,
             ok_codes,
@@ -97,16 +136,15 @@ pub async fn execute(
                     None,
                     Duration::from_millis(u64::from(*timeout_ms).max(1000)),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             if run_ok(ok_codes, out.exit_code) {
                 Ok(format!("exit {}", out.exit_code))
             } else {
-                Err(format!(
+                Err(ActionError::Failed(format!(
                     "`{command}` exited {}: {}",
                     out.exit_code,
                     last_lines(&format!("{}{}", out.stdout_text(), out.stderr_text()))
-                ))
+                )))
             }
         }
         ActionKind::Http {
@@ -115,35 +153,46 @@ pub async fn execute(
             headers,
             body,
         } => {
-            let r = http_call(method, url, headers, body.as_deref()).await?;
+            let r = http_call(method, url, headers, body.as_deref())
+                .await
+                .map_err(ActionError::Failed)?;
             if (200..300).contains(&r.status) {
                 Ok(format!("HTTP {}", r.status))
             } else {
-                Err(format!(
+                Err(ActionError::Failed(format!(
                     "{method} {url}: HTTP {}: {}",
                     r.status,
                     last_lines(&r.body)
-                ))
+                )))
             }
         }
-        ActionKind::Wait(w) => wait_until(t, hosts, w).await,
+        ActionKind::Wait(w) => wait_until(t, pool, w).await,
     }
 }
 
 /// Repeat `w.probe` until it answers as expected or `w.timeout_ms` passes.
-async fn wait_until(t: &dyn Transport, hosts: &Hosts, w: &WaitUntil) -> Result<String, String> {
+/// Ends `Unreachable` when the last probe of this host could not reach it.
+async fn wait_until(
+    t: &dyn Transport,
+    pool: &TransportPool,
+    w: &WaitUntil,
+) -> Result<String, ActionError> {
     let start = Instant::now();
     let timeout = Duration::from_millis(w.timeout_ms.into());
     let interval = Duration::from_millis(w.interval_ms.max(50).into());
     let contains = w.contains.as_deref();
     loop {
+        let mut unreachable = false;
         let (matched, last) = match &w.probe {
             Probe::Command(c) => match run_probe(t, c).await {
                 Ok(o) => (
                     output_matches(&o, contains),
                     format!("exit {}: {}", o.exit_code, last_lines(&o.stdout)),
                 ),
-                Err(e) => (false, e),
+                Err(e) => {
+                    unreachable = matches!(e, TransportError::Unreachable { .. });
+                    (false, e.to_string())
+                }
             },
             Probe::HttpGet(u) => match http_call("GET", u, &[], None).await {
                 Ok(r) => (
@@ -157,7 +206,7 @@ async fn wait_until(t: &dyn Transport, hosts: &Hosts, w: &WaitUntil) -> Result<S
                 command,
                 exactly,
             } => {
-                let answers = probe_hosts(hosts, names, command, contains).await;
+                let answers = probe_hosts(pool, names, command, contains).await;
                 let matching: Vec<&str> = answers
                     .iter()
                     .filter(|(_, m, _)| *m)
@@ -191,7 +240,12 @@ async fn wait_until(t: &dyn Transport, hosts: &Hosts, w: &WaitUntil) -> Result<S
             return Ok(format!("after {:.1}s", start.elapsed().as_secs_f64()));
         }
         if start.elapsed() >= timeout {
-            return Err(format!("still not so after {timeout:?} (last: {last})"));
+            let text = format!("still not so after {timeout:?} (last: {last})");
+            return Err(if unreachable {
+                ActionError::Unreachable(text)
+            } else {
+                ActionError::Failed(text)
+            });
         }
         tokio::time::sleep(interval).await;
     }
@@ -203,19 +257,23 @@ fn output_matches(o: &CommandOutput, contains: Option<&str>) -> bool {
 
 /// `command` on each of `names` at once: (host, matches, error if it could not be asked).
 async fn probe_hosts(
-    hosts: &Hosts,
+    pool: &TransportPool,
     names: &[String],
     command: &str,
     contains: Option<&str>,
 ) -> Vec<(String, bool, Option<String>)> {
     let mut tasks = Vec::new();
     for name in names {
-        let Some(t) = hosts.get(name) else {
+        let Some(t) = pool.get(name) else {
             tasks.push((name.clone(), None));
             continue;
         };
         let command = command.to_string();
-        let task = tokio::spawn(async move { run_probe(t.as_ref(), &command).await });
+        let task = tokio::spawn(async move {
+            run_probe(t.as_ref(), &command)
+                .await
+                .map_err(|e| e.to_string())
+        });
         tasks.push((name.clone(), Some(task)));
     }
     let mut out = Vec::new();

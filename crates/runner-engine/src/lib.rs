@@ -4,12 +4,13 @@
 
 pub mod execute;
 pub mod facts;
-pub mod hosts;
 pub mod inventory;
 pub mod journal;
 pub mod observer;
 pub mod pattern;
+pub mod planner;
 pub mod playbook;
+pub mod pool;
 pub mod replay;
 pub mod report;
 pub mod run;

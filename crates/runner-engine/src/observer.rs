@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use runner_plugin_host::Observer;
-use runner_transport::{Transport, files};
+use runner_transport::{Transport, TransportError, files};
 use runner_types::{CommandOutput, HttpResponse, LogLevel, Redactor};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -22,6 +22,8 @@ pub struct LiveObserver {
     redactor: Redactor,
     transcript: Mutex<Vec<Observation>>,
     logs: Mutex<Vec<(LogLevel, String)>>,
+    /// The first answer that said the host cannot be reached at all.
+    unreachable: Mutex<Option<String>>,
 }
 
 impl LiveObserver {
@@ -31,6 +33,19 @@ impl LiveObserver {
             redactor,
             transcript: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
+            unreachable: Mutex::new(None),
+        }
+    }
+
+    /// Why the host could not be reached, if a probe or read found so.
+    pub fn unreachable(&self) -> Option<String> {
+        self.unreachable.lock().expect("unreachable").clone()
+    }
+
+    fn note_transport_error(&self, e: &TransportError) {
+        if matches!(e, TransportError::Unreachable { .. }) {
+            let mut first = self.unreachable.lock().expect("unreachable");
+            first.get_or_insert_with(|| self.redactor.redact(&e.to_string()));
         }
     }
 
@@ -62,21 +77,21 @@ impl LiveObserver {
     }
 }
 
-pub fn command_answer(r: &Result<CommandOutput, String>) -> Value {
+pub fn command_answer<E: std::fmt::Display>(r: &Result<CommandOutput, E>) -> Value {
     match r {
         Ok(o) => json!({"exit_code": o.exit_code, "stdout": o.stdout, "stderr": o.stderr}),
-        Err(e) => json!({"error": e}),
+        Err(e) => json!({"error": e.to_string()}),
     }
 }
 
-pub fn file_answer(r: &Result<Option<Vec<u8>>, String>) -> Value {
+pub fn file_answer<E: std::fmt::Display>(r: &Result<Option<Vec<u8>>, E>) -> Value {
     match r {
         Ok(None) => Value::Null,
         Ok(Some(bytes)) => match std::str::from_utf8(bytes) {
             Ok(t) => json!({"text": t}),
             Err(_) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(bytes)}),
         },
-        Err(e) => json!({"error": e}),
+        Err(e) => json!({"error": e.to_string()}),
     }
 }
 
@@ -89,11 +104,10 @@ pub fn http_answer(r: &Result<HttpResponse, String>) -> Value {
 
 /// Run a probe command on a host: the same call plan-time probes, waits and
 /// saved-plan checks use.
-pub async fn run_probe(t: &dyn Transport, command: &str) -> Result<CommandOutput, String> {
+pub async fn run_probe(t: &dyn Transport, command: &str) -> Result<CommandOutput, TransportError> {
     t.run(command, None, PROBE_TIMEOUT)
         .await
         .map(|o| o.to_command_output())
-        .map_err(|e| e.to_string())
 }
 
 /// A request from the runner's machine (see [`runner_transport::http`]).
@@ -111,15 +125,19 @@ impl Observer for LiveObserver {
     async fn probe(&self, command: &str) -> Result<CommandOutput, String> {
         let r = run_probe(self.transport.as_ref(), command).await;
         self.record(ObservationKind::Probe, command, command_answer(&r));
-        r
+        if let Err(e) = &r {
+            self.note_transport_error(e);
+        }
+        r.map_err(|e| e.to_string())
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
-        let r = files::read(self.transport.as_ref(), path)
-            .await
-            .map_err(|e| e.to_string());
+        let r = files::read(self.transport.as_ref(), path).await;
         self.record(ObservationKind::Read, path, file_answer(&r));
-        r
+        if let Err(files::FileError::Transport(e)) = &r {
+            self.note_transport_error(e);
+        }
+        r.map_err(|e| e.to_string())
     }
 
     async fn http_get(

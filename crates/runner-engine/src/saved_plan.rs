@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::hosts::Hosts;
+use crate::pool::TransportPool;
 use runner_types::capability::Grant;
 
 use crate::journal::{Observation, ObservationKind};
@@ -154,7 +154,7 @@ pub fn file_sha(path: &Path) -> String {
 /// exactly as recorded: the first that answers differently makes the plan
 /// stale. A step or host the run does not have is an error.
 pub(crate) async fn stale_reason(
-    hosts: &Hosts,
+    pool: &TransportPool,
     saved: &SavedPlan,
     grant_of: impl Fn(usize, &str) -> Option<Grant>,
 ) -> Result<Option<String>, String> {
@@ -173,7 +173,7 @@ pub(crate) async fn stale_reason(
         }
     }
     for entry in saved.entries.iter().filter(|e| e.pending.is_none()) {
-        let t = hosts.transport(&entry.host);
+        let t = pool.transport(&entry.host);
         for o in &entry.observations {
             let answer = match o.kind {
                 ObservationKind::Probe => command_answer(&run_probe(t.as_ref(), &o.request).await),

@@ -198,11 +198,11 @@ impl Run<'_> {
         let playbook = Playbook::load(&args.playbook)?;
         let inventory = Inventory::load(&self.inventory)?;
         let redactor = Redactor::new();
-        let runner = Runner {
+        let runner = Runner::new(
             plugins,
-            reporter: output::reporter(args.output, redactor.clone()),
+            output::reporter(args.output, redactor.clone()),
             redactor,
-        };
+        );
         let opts = RunOptions {
             mode: self.mode,
             forks: args.forks,

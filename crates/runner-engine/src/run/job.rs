@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runner_plugin_host::{LoadedPlugin, PlanRequest};
+use runner_plugin_host::PlanRequest;
 use runner_types::capability::Grant;
 use runner_types::{Action, ActionKind, Plan, Redactor};
 use serde_json::Value;
 
 use super::{Mode, Shared};
-use crate::execute::execute;
+use crate::execute::{ActionError, execute};
 use crate::journal::{Entry, Observation, ObservationKind};
 use crate::observer::LiveObserver;
 use crate::report::{PlannedAction, Status};
@@ -21,7 +21,7 @@ use crate::saved_plan::SavedEntry;
 pub(super) struct Job {
     pub(super) step: usize,
     pub(super) host: String,
-    pub(super) plugin: Arc<LoadedPlugin>,
+    pub(super) plugin: Arc<crate::planner::Plugin>,
     pub(super) params: Value,
     pub(super) facts: Value,
     pub(super) inputs: String,
@@ -56,7 +56,7 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> Outcome {
     if let Some(done) = done_in_resumed_run(shared, &job) {
         return done;
     }
-    let transport = shared.hosts.transport(&job.host);
+    let transport = shared.pool.transport(&job.host);
     let grant = job.grant();
     let mut changed = false;
     let mut notes: Vec<String> = Vec::new();
@@ -131,11 +131,11 @@ async fn plan_stage(
     notes: &mut Vec<String>,
 ) -> Result<Staged, Outcome> {
     let observer = Arc::new(LiveObserver::new(
-        shared.hosts.transport(&job.host),
+        shared.pool.transport(&job.host),
         shared.redactor.clone(),
     ));
     let outcome = shared
-        .plugins
+        .planner
         .plan(
             &job.plugin,
             grant.clone(),
@@ -149,13 +149,7 @@ async fn plan_stage(
         )
         .await;
     let observations = observer.take_transcript();
-    let unreachable = observations.iter().find_map(|o| {
-        o.answer
-            .get("error")
-            .and_then(Value::as_str)
-            .filter(|e| e.contains("unreachable"))
-            .map(str::to_string)
-    });
+    let unreachable = observer.unreachable();
     // A host that cannot be reached is unreachable, whatever the plugin
     // made of it (an error, or "pending").
     let plan = match (outcome, unreachable) {
@@ -175,7 +169,7 @@ async fn plan_stage(
     if let Some(unknown) = plan
         .actions
         .iter()
-        .find_map(|a| unknown_peer(&shared.hosts, a))
+        .find_map(|a| unknown_peer(&shared.pool, a))
     {
         return Err((
             Status::Failed,
@@ -380,11 +374,14 @@ async fn execute_stage(
                 ));
                 result
             }
-            None => execute(t, &shared.hosts, action, &marker).await,
+            None => execute(t, &shared.pool, action, &marker).await,
         };
+        let result = result
+            .map(|d| shared.redactor.redact(&d))
+            .map_err(|e| e.map_text(|t| shared.redactor.redact(t)));
         let (ok, detail) = match &result {
-            Ok(d) => (true, shared.redactor.redact(d)),
-            Err(e) => (false, shared.redactor.redact(e)),
+            Ok(d) => (true, d.clone()),
+            Err(e) => (false, e.to_string()),
         };
         tracing::info!(ok, detail = %detail, "done");
         let _ = shared.journal.write(&Entry::ActionDone {
@@ -410,11 +407,10 @@ async fn execute_stage(
                 .expect("changed")
                 .insert(job.host.clone());
         }
-        if !ok {
-            ran.stopped = Some(if detail.contains("unreachable") {
-                (Status::Unreachable, detail)
-            } else {
-                (Status::Failed, format!("{summary}: {detail}"))
+        if let Err(e) = result {
+            ran.stopped = Some(match e {
+                ActionError::Unreachable(why) => (Status::Unreachable, why),
+                ActionError::Failed(why) => (Status::Failed, format!("{summary}: {why}")),
             });
             return ran;
         }
@@ -429,7 +425,7 @@ async fn finished_before_crash(
     action: &Action,
     marker: &str,
     was_interrupted: bool,
-) -> Option<(i32, Result<String, String>)> {
+) -> Option<(i32, Result<String, ActionError>)> {
     let ActionKind::Run {
         ok_codes,
         timeout_ms,
@@ -450,20 +446,22 @@ async fn finished_before_crash(
     let result = if crate::execute::run_ok(ok_codes, code) {
         Ok(format!("exit {code}, before the crash"))
     } else {
-        Err(format!("exited {code} before the crash"))
+        Err(ActionError::Failed(format!(
+            "exited {code} before the crash"
+        )))
     };
     Some((code, result))
 }
 
 /// A host a wait would probe that the inventory does not have.
-fn unknown_peer(hosts: &crate::hosts::Hosts, action: &Action) -> Option<String> {
+fn unknown_peer(pool: &crate::pool::TransportPool, action: &Action) -> Option<String> {
     match &action.kind {
         ActionKind::Wait(runner_types::WaitUntil {
             probe: runner_types::Probe::HostsCommand { hosts: names, .. },
             ..
         }) => names
             .iter()
-            .find(|h| hosts.inventory().host(h).is_none())
+            .find(|h| pool.inventory().host(h).is_none())
             .cloned(),
         _ => None,
     }

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use runner_plugin_host::{LoadedPlugin, PluginHost};
 use runner_types::Redactor;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -25,11 +24,12 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::facts;
-use crate::hosts::Hosts;
 use crate::inventory::Inventory;
 use crate::journal::{self, Entry, Journal, RunOutcome};
 use crate::pattern;
+use crate::planner::{Planner, Plugin};
 use crate::playbook::{Playbook, Step};
+use crate::pool::{Connector, SystemConnector, TransportPool};
 use crate::report::{Phase, Recap, Reporter, Status};
 use crate::saved_plan::{self, SavedEntry, SavedPlan};
 use crate::template::Templates;
@@ -117,11 +117,11 @@ pub enum RunError {
 
 /// Everything a step-host task needs, shared.
 struct Shared {
-    plugins: Arc<PluginHost>,
+    planner: Arc<dyn Planner>,
     reporter: Arc<dyn Reporter>,
     redactor: Redactor,
     journal: Journal,
-    hosts: Hosts,
+    pool: TransportPool,
     mode: Mode,
     diff: bool,
     resume: Option<ResumeState>,
@@ -136,10 +136,25 @@ struct Shared {
     facts: Mutex<HashMap<String, Value>>,
 }
 
+/// Runs playbooks: plans with `planner`, reaches hosts through
+/// `connector`, tells `reporter`, and masks what `redactor` knows.
 pub struct Runner {
-    pub plugins: Arc<PluginHost>,
+    pub planner: Arc<dyn Planner>,
     pub reporter: Arc<dyn Reporter>,
     pub redactor: Redactor,
+    pub connector: Arc<dyn Connector>,
+}
+
+impl Runner {
+    /// A runner with real connections (SSH, or local).
+    pub fn new(planner: Arc<dyn Planner>, reporter: Arc<dyn Reporter>, redactor: Redactor) -> Self {
+        Runner {
+            planner,
+            reporter,
+            redactor,
+            connector: Arc::new(SystemConnector),
+        }
+    }
 }
 
 impl Runner {
@@ -184,11 +199,15 @@ impl Runner {
             return Ok(RunResult { recap, plan: None });
         }
         let shared = Arc::new(Shared {
-            plugins: self.plugins.clone(),
+            planner: self.planner.clone(),
             reporter: self.reporter.clone(),
             redactor: self.redactor.clone(),
             journal,
-            hosts: Hosts::new(inventory.clone(), opts.connect_timeout),
+            pool: TransportPool::new(
+                inventory.clone(),
+                self.connector.clone(),
+                opts.connect_timeout,
+            ),
             mode: opts.mode,
             diff: opts.diff,
             resume,
@@ -228,7 +247,7 @@ impl Runner {
                     .as_ref()
                     .map(Job::grant)
             };
-            let stale = saved_plan::stale_reason(&shared.hosts, saved, grant_of)
+            let stale = saved_plan::stale_reason(&shared.pool, saved, grant_of)
                 .await
                 .map_err(|e| RunError::Setup(anyhow::anyhow!("{e}")))?;
             if let Some(reason) = stale {
@@ -412,7 +431,7 @@ impl Prepare<'_> {
     fn jobs(
         &self,
         targets: &[Vec<String>],
-        plugins: &[Arc<LoadedPlugin>],
+        plugins: &[Arc<Plugin>],
         shared: &Shared,
     ) -> Result<Vec<StepJobs>, RunError> {
         let mut jobs = Vec::new();
@@ -478,7 +497,7 @@ impl Prepare<'_> {
         &self,
         step: &Step,
         h: &str,
-        plugin: &Arc<LoadedPlugin>,
+        plugin: &Arc<Plugin>,
         validator: &jsonschema::Validator,
         host_facts: Value,
     ) -> Result<Option<Job>, RunError> {
@@ -546,7 +565,7 @@ impl Runner {
         playbook: &Playbook,
         inventory: &Inventory,
         opts: &RunOptions,
-    ) -> Result<(Vec<Vec<String>>, Vec<Arc<LoadedPlugin>>), RunError> {
+    ) -> Result<(Vec<Vec<String>>, Vec<Arc<Plugin>>), RunError> {
         let limit = match &opts.limit {
             Some(l) => Some(
                 pattern::select(inventory, l)
@@ -564,8 +583,8 @@ impl Runner {
             }
             targets.push(hosts);
             let plugin = self
-                .plugins
-                .get(&step.plugin)
+                .planner
+                .plugin(&step.plugin)
                 .await
                 .map_err(|e| playbook.step_error(step.index, "plugin", format!("{e:#}")))?;
             plugins.push(plugin);
@@ -585,7 +604,7 @@ async fn gather_facts(
         let (shared, h, forks) = (shared.clone(), h.clone(), forks.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = forks.acquire().await;
-            let t = shared.hosts.transport(&h);
+            let t = shared.pool.transport(&h);
             (h, facts::gather(t.as_ref()).await)
         }));
     }
