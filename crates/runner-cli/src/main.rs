@@ -31,7 +31,7 @@ pub mod exit {
 fn main() {
     let args = cli::Cli::parse();
     if let Err(e) = logging::init(args.verbose, args.log_file.as_deref()) {
-        eprintln!("{} {e:#}", console::style("error:").red().bold());
+        print_error(&e);
         std::process::exit(exit::ERROR);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -41,9 +41,23 @@ fn main() {
     let code = match runtime.block_on(commands::dispatch(args)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{} {e:#}", console::style("error:").red().bold());
+            print_error(&e);
             exit::ERROR
         }
     };
     std::process::exit(code);
+}
+
+/// The error, then every cause under it, one per line (as Spin prints
+/// them), so nothing of the chain is lost.
+fn print_error(e: &anyhow::Error) {
+    eprintln!("{} {e}", console::style("error:").red().bold());
+    let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+    if causes.is_empty() {
+        return;
+    }
+    eprintln!("\nCaused by:");
+    for (i, cause) in causes.iter().enumerate() {
+        eprintln!("  {i}: {cause}");
+    }
 }

@@ -125,6 +125,7 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// One group (`hosts`, `vars`, `children`), under `parent` or `all`.
     fn group(
         &mut self,
         name: &str,
@@ -133,16 +134,11 @@ impl Builder<'_> {
         parent: Option<&str>,
     ) -> Result<(), InputError> {
         self.inv.groups.entry(name.to_string()).or_default();
-        if let Some(p) = parent {
-            let ps = self.parents.entry(name.to_string()).or_default();
-            if !ps.iter().any(|x| x == p) {
-                ps.push(p.to_string());
-            }
-        } else if name != "all" {
-            self.parents
-                .entry(name.to_string())
-                .or_default()
-                .push("all".to_string());
+        let parents = self.parents.entry(name.to_string()).or_default();
+        match parent {
+            Some(p) if !parents.iter().any(|x| x == p) => parents.push(p.to_string()),
+            None if name != "all" => parents.push("all".to_string()),
+            _ => {}
         }
         let obj = match value {
             Value::Null => return Ok(()),
@@ -165,61 +161,8 @@ impl Builder<'_> {
                         .or_default()
                         .extend(vars.clone());
                 }
-                "hosts" => {
-                    let hosts = match v {
-                        Value::Null => continue,
-                        Value::Object(h) => h,
-                        _ => {
-                            return Err(self
-                                .doc
-                                .error(&sub, "hosts must be a mapping of host names"));
-                        }
-                    };
-                    for (host, hv) in hosts {
-                        let hp = format!("{sub}/{}", escape(host));
-                        let vars = match hv {
-                            Value::Null => Map::new(),
-                            Value::Object(o) => o.clone(),
-                            _ => {
-                                return Err(self
-                                    .doc
-                                    .error(&hp, "host variables must be a mapping"));
-                            }
-                        };
-                        if !self.inv.hosts.iter().any(|h| h.name == *host) {
-                            self.inv.hosts.push(Host {
-                                name: host.clone(),
-                                vars: Map::new(),
-                                groups: vec![],
-                            });
-                        }
-                        self.host_vars.entry(host.clone()).or_default().extend(vars);
-                        let members = self.inv.groups.entry(name.to_string()).or_default();
-                        if !members.contains(host) {
-                            members.push(host.clone());
-                        }
-                    }
-                }
-                "children" => {
-                    let children = match v {
-                        Value::Null => continue,
-                        Value::Object(c) => c,
-                        _ => {
-                            return Err(self
-                                .doc
-                                .error(&sub, "children must be a mapping of groups"));
-                        }
-                    };
-                    for (child, cv) in children {
-                        let cp = format!("{sub}/{}", escape(child));
-                        if child == name || self.ancestors(name).contains(child) {
-                            return Err(self
-                                .doc
-                                .error(&cp, format!("group '{child}' contains itself")));
-                        }
-                        self.group(child, cv, &cp, Some(name))?;
-                    }
-                }
+                "hosts" => self.hosts(name, v, &sub)?,
+                "children" => self.children(name, v, &sub)?,
                 other => {
                     return Err(self.doc.error(
                         &sub,
@@ -227,6 +170,65 @@ impl Builder<'_> {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A group's `hosts`: each host joins the inventory and the group.
+    fn hosts(&mut self, group: &str, v: &Value, pointer: &str) -> Result<(), InputError> {
+        let hosts = match v {
+            Value::Null => return Ok(()),
+            Value::Object(h) => h,
+            _ => {
+                return Err(self
+                    .doc
+                    .error(pointer, "hosts must be a mapping of host names"));
+            }
+        };
+        for (host, hv) in hosts {
+            let vars = match hv {
+                Value::Null => Map::new(),
+                Value::Object(o) => o.clone(),
+                _ => {
+                    let at = format!("{pointer}/{}", escape(host));
+                    return Err(self.doc.error(&at, "host variables must be a mapping"));
+                }
+            };
+            if !self.inv.hosts.iter().any(|h| h.name == *host) {
+                self.inv.hosts.push(Host {
+                    name: host.clone(),
+                    vars: Map::new(),
+                    groups: vec![],
+                });
+            }
+            self.host_vars.entry(host.clone()).or_default().extend(vars);
+            let members = self.inv.groups.entry(group.to_string()).or_default();
+            if !members.contains(host) {
+                members.push(host.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// A group's `children`: each is a group of its own, under this one.
+    fn children(&mut self, group: &str, v: &Value, pointer: &str) -> Result<(), InputError> {
+        let children = match v {
+            Value::Null => return Ok(()),
+            Value::Object(c) => c,
+            _ => {
+                return Err(self
+                    .doc
+                    .error(pointer, "children must be a mapping of groups"));
+            }
+        };
+        for (child, cv) in children {
+            let at = format!("{pointer}/{}", escape(child));
+            if child == group || self.ancestors(group).contains(child) {
+                return Err(self
+                    .doc
+                    .error(&at, format!("group '{child}' contains itself")));
+            }
+            self.group(child, cv, &at, Some(group))?;
         }
         Ok(())
     }

@@ -4,23 +4,50 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use runner_plugin_host::{PlanRequest, PluginHost};
-use runner_types::Action;
+use runner_plugin_host::PlanRequest;
 use runner_types::capability::Grant;
+use runner_types::{Action, Plan};
+use serde_json::Value;
 
-use crate::journal::{self, Entry};
+use crate::journal::{self, Entry, Observation};
+use crate::observer::ReplayObserver;
+use crate::planner::Planner;
 
 /// Run `runner replay`: re-plan every recorded plan call against its
 /// recorded observations, with no hosts, and list the differences.
 pub async fn replay(
-    plugins: &PluginHost,
+    planner: &dyn Planner,
     journal_path: &std::path::Path,
 ) -> anyhow::Result<Vec<String>> {
-    use crate::observer::ReplayObserver;
-    let entries = journal::read(journal_path)?;
     let mut differences = Vec::new();
     let mut calls = 0;
-    for e in entries {
+    for entry in journal::read(journal_path)? {
+        let Some(call) = RecordedCall::of(entry) else {
+            continue;
+        };
+        calls += 1;
+        differences.extend(call.replay(planner).await?);
+    }
+    if calls == 0 {
+        anyhow::bail!("{}: no plan calls recorded", journal_path.display());
+    }
+    Ok(differences)
+}
+
+/// One plan call as the journal recorded it.
+struct RecordedCall {
+    step: usize,
+    host: String,
+    stage: u32,
+    plugin: String,
+    params: Value,
+    facts: Value,
+    observations: Vec<Observation>,
+    recorded: Plan,
+}
+
+impl RecordedCall {
+    fn of(entry: Entry) -> Option<RecordedCall> {
         let Entry::Plan {
             step,
             host,
@@ -33,65 +60,81 @@ pub async fn replay(
             replan,
             pending,
             ..
-        } = e
+        } = entry
         else {
-            continue;
+            return None;
         };
-        calls += 1;
-        let where_ = format!("step {} on {host}, stage {stage}", step + 1);
-        let loaded = plugins
-            .get(&plugin)
+        Some(RecordedCall {
+            step,
+            host,
+            stage,
+            plugin,
+            params,
+            facts,
+            observations,
+            recorded: Plan {
+                actions,
+                replan,
+                pending,
+            },
+        })
+    }
+
+    /// Plan again with the recorded answers: every way it differs now.
+    async fn replay(self, planner: &dyn Planner) -> anyhow::Result<Vec<String>> {
+        let at = format!(
+            "step {} on {}, stage {}",
+            self.step + 1,
+            self.host,
+            self.stage
+        );
+        let plugin = planner
+            .plugin(&self.plugin)
             .await
-            .with_context(|| format!("{where_}: plugin '{plugin}'"))?;
-        let grant = Grant::new(&plugin, &loaded.info.capabilities, &params);
-        let observer = Arc::new(ReplayObserver::new(observations));
-        let outcome = plugins
-            .plan(
-                &loaded,
-                grant,
-                observer.clone(),
-                PlanRequest {
-                    params: &params,
-                    facts: &facts,
-                    host: &host,
-                    stage,
-                },
-            )
+            .with_context(|| format!("{at}: plugin '{}'", self.plugin))?;
+        let grant = Grant::new(&self.plugin, &plugin.info.capabilities, &self.params);
+        let observer = Arc::new(ReplayObserver::new(self.observations));
+        let request = PlanRequest {
+            params: &self.params,
+            facts: &self.facts,
+            host: &self.host,
+            stage: self.stage,
+        };
+        let outcome = planner
+            .plan(&plugin, grant, observer.clone(), request)
             .await;
-        for m in observer.mismatches.lock().expect("replay").iter() {
-            differences.push(format!("{where_}: {m}"));
-        }
+        let mut differences: Vec<String> = observer
+            .mismatches
+            .lock()
+            .expect("replay")
+            .iter()
+            .map(|m| format!("{at}: {m}"))
+            .collect();
         match outcome {
-            Err(err) => differences.push(format!("{where_}: planning failed now: {err}")),
-            Ok(o) => {
-                let now: Vec<Action> = o.plan.actions;
-                if now != actions || o.plan.replan != replan || o.plan.pending != pending {
-                    differences.push(format!(
-                        "{where_}: recorded {} actions [{}], now {} [{}]",
-                        actions.len(),
-                        actions
-                            .iter()
-                            .map(|a| a.summary.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                        now.len(),
-                        now.iter()
-                            .map(|a| a.summary.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ));
-                }
-            }
+            Err(err) => differences.push(format!("{at}: planning failed now: {err}")),
+            Ok(o) if o.plan != self.recorded => differences.push(format!(
+                "{at}: recorded {} actions [{}], now {} [{}]",
+                self.recorded.actions.len(),
+                summaries(&self.recorded.actions),
+                o.plan.actions.len(),
+                summaries(&o.plan.actions)
+            )),
+            Ok(_) => {}
         }
         if observer.unused() > 0 {
             differences.push(format!(
-                "{where_}: {} recorded observations were not asked for",
+                "{at}: {} recorded observations were not asked for",
                 observer.unused()
             ));
         }
+        Ok(differences)
     }
-    if calls == 0 {
-        anyhow::bail!("{}: no plan calls recorded", journal_path.display());
-    }
-    Ok(differences)
+}
+
+fn summaries(actions: &[Action]) -> String {
+    actions
+        .iter()
+        .map(|a| a.summary.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -19,7 +19,7 @@ pub async fn replay(
             .join("runs")
             .join(format!("{}.jsonl", journal.display()))
     };
-    let differences = runner_engine::replay(&plugins, &path).await?;
+    let differences = runner_engine::replay(plugins.as_ref(), &path).await?;
     if differences.is_empty() {
         println!("replay of {}: no difference", path.display());
         Ok(exit::OK)

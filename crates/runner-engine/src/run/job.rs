@@ -130,52 +130,8 @@ async fn plan_stage(
     stage: u32,
     notes: &mut Vec<String>,
 ) -> Result<Staged, Outcome> {
-    let observer = Arc::new(LiveObserver::new(
-        shared.pool.transport(&job.host),
-        shared.redactor.clone(),
-    ));
-    let outcome = shared
-        .planner
-        .plan(
-            &job.plugin,
-            grant.clone(),
-            observer.clone(),
-            PlanRequest {
-                params: &job.params,
-                facts: &job.facts,
-                host: &job.host,
-                stage,
-            },
-        )
-        .await;
-    let observations = observer.take_transcript();
-    let unreachable = observer.unreachable();
-    // A host that cannot be reached is unreachable, whatever the plugin
-    // made of it (an error, or "pending").
-    let plan = match (outcome, unreachable) {
-        (Ok(o), Some(u)) if o.plan.pending.is_some() => return Err((Status::Unreachable, u)),
-        (Err(_), Some(u)) => return Err((Status::Unreachable, u)),
-        (Ok(o), _) => o.plan,
-        (Err(e), None) => return Err((Status::Failed, e.to_string())),
-    };
-    for (level, msg) in observer.take_logs() {
-        if level != runner_types::LogLevel::Debug {
-            notes.push(msg);
-        }
-    }
-    if let Err(e) = plan.actions.iter().try_for_each(|a| grant.check_action(a)) {
-        return Err((Status::Failed, e.to_string()));
-    }
-    if let Some(unknown) = plan
-        .actions
-        .iter()
-        .find_map(|a| unknown_peer(&shared.pool, a))
-    {
-        return Err((
-            Status::Failed,
-            format!("the plan waits on host '{unknown}', which is not in the inventory"),
-        ));
-    }
+    let (plan, observations) = call_plugin(shared, job, grant, stage, notes).await?;
+    check_plan(shared, grant, &plan)?;
     let digests: Vec<String> = plan.actions.iter().map(Action::digest).collect();
     let redacted: Vec<Action> = plan
         .actions
@@ -204,6 +160,63 @@ async fn plan_stage(
         redacted,
         digests,
     })
+}
+
+/// One plan call with a live observer: the plan and what it observed. A
+/// host that cannot be reached is `unreachable`, whatever the plugin made
+/// of it (an error, or "pending"); the plugin's log lines become notes.
+async fn call_plugin(
+    shared: &Shared,
+    job: &Job,
+    grant: &Grant,
+    stage: u32,
+    notes: &mut Vec<String>,
+) -> Result<(Plan, Vec<Observation>), Outcome> {
+    let observer = Arc::new(LiveObserver::new(
+        shared.pool.transport(&job.host),
+        shared.redactor.clone(),
+    ));
+    let request = PlanRequest {
+        params: &job.params,
+        facts: &job.facts,
+        host: &job.host,
+        stage,
+    };
+    let outcome = shared
+        .planner
+        .plan(&job.plugin, grant.clone(), observer.clone(), request)
+        .await;
+    let plan = match (outcome, observer.unreachable()) {
+        (Ok(o), Some(u)) if o.plan.pending.is_some() => return Err((Status::Unreachable, u)),
+        (Err(_), Some(u)) => return Err((Status::Unreachable, u)),
+        (Ok(o), _) => o.plan,
+        (Err(e), None) => return Err((Status::Failed, e.to_string())),
+    };
+    for (level, msg) in observer.take_logs() {
+        if level != runner_types::LogLevel::Debug {
+            notes.push(msg);
+        }
+    }
+    Ok((plan, observer.take_transcript()))
+}
+
+/// Every action within the grant, and every host a wait probes in the
+/// inventory.
+fn check_plan(shared: &Shared, grant: &Grant, plan: &Plan) -> Result<(), Outcome> {
+    if let Err(e) = plan.actions.iter().try_for_each(|a| grant.check_action(a)) {
+        return Err((Status::Failed, e.to_string()));
+    }
+    if let Some(unknown) = plan
+        .actions
+        .iter()
+        .find_map(|a| unknown_peer(&shared.pool, a))
+    {
+        return Err((
+            Status::Failed,
+            format!("the plan waits on host '{unknown}', which is not in the inventory"),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the saved plan being applied left this step-host pending.
@@ -342,63 +355,25 @@ async fn execute_stage(
     let key = (job.step, job.host.clone());
     let resume = shared.resume.as_ref();
     let done_before = resume.and_then(|r| r.actions.get(&key));
-    let interrupted = resume.and_then(|r| r.interrupted.get(&key));
     let mut ran = Ran {
         changed: false,
         stopped: None,
     };
     for (index, action) in staged.plan.actions.iter().enumerate() {
         let digest = &staged.digests[index];
-        let summary = shared.redactor.redact(&action.summary);
         if action.has_side_effect() && done_before.is_some_and(|d| d.contains(digest)) {
             notes.push(format!(
-                "'{summary}' already done before the crash, not repeated"
+                "'{}' already done before the crash, not repeated",
+                shared.redactor.redact(&action.summary)
             ));
             continue;
         }
-        let _ = shared.journal.write(&Entry::ActionStart {
-            step: job.step,
-            host: job.host.clone(),
+        let at = ActionAt {
             stage,
             index,
-            digest: digest.clone(),
-            summary: summary.clone(),
-        });
-        tracing::info!(action = %shared.redactor.redact(&action.literal()), "start");
-        let marker = crate::execute::marker(job.step, &job.host, digest);
-        let was_interrupted = interrupted.is_some_and(|d| d.contains(digest));
-        let result = match finished_before_crash(t, action, &marker, was_interrupted).await {
-            Some((code, result)) => {
-                notes.push(format!(
-                    "'{summary}' had finished before the crash (exit {code}), not repeated"
-                ));
-                result
-            }
-            None => execute(t, &shared.pool, action, &marker).await,
+            digest,
         };
-        let result = result
-            .map(|d| shared.redactor.redact(&d))
-            .map_err(|e| e.map_text(|t| shared.redactor.redact(t)));
-        let (ok, detail) = match &result {
-            Ok(d) => (true, d.clone()),
-            Err(e) => (false, e.to_string()),
-        };
-        tracing::info!(ok, detail = %detail, "done");
-        let _ = shared.journal.write(&Entry::ActionDone {
-            step: job.step,
-            host: job.host.clone(),
-            stage,
-            index,
-            digest: digest.clone(),
-            ok,
-            detail: detail.clone(),
-        });
-        shared.reporter.action_done(
-            job.step,
-            &job.host,
-            &summary,
-            (!ok).then_some(detail.as_str()),
-        );
+        let result = execute_action(shared, job, t, action, at, notes).await;
         if action.has_side_effect() {
             ran.changed = true;
             shared
@@ -408,6 +383,7 @@ async fn execute_stage(
                 .insert(job.host.clone());
         }
         if let Err(e) = result {
+            let summary = shared.redactor.redact(&action.summary);
             ran.stopped = Some(match e {
                 ActionError::Unreachable(why) => (Status::Unreachable, why),
                 ActionError::Failed(why) => (Status::Failed, format!("{summary}: {why}")),
@@ -416,6 +392,76 @@ async fn execute_stage(
         }
     }
     ran
+}
+
+/// Where an action is in its step-host's plan.
+#[derive(Clone, Copy)]
+struct ActionAt<'a> {
+    stage: u32,
+    index: usize,
+    digest: &'a String,
+}
+
+/// One action: journaled before and after, reported, and not run again
+/// when a crashed run's completion marker shows it finished. The result is
+/// redacted.
+async fn execute_action(
+    shared: &Shared,
+    job: &Job,
+    t: &dyn runner_transport::Transport,
+    action: &Action,
+    at: ActionAt<'_>,
+    notes: &mut Vec<String>,
+) -> Result<String, ActionError> {
+    let summary = shared.redactor.redact(&action.summary);
+    let _ = shared.journal.write(&Entry::ActionStart {
+        step: job.step,
+        host: job.host.clone(),
+        stage: at.stage,
+        index: at.index,
+        digest: at.digest.clone(),
+        summary: summary.clone(),
+    });
+    tracing::info!(action = %shared.redactor.redact(&action.literal()), "start");
+    let marker = crate::execute::marker(job.step, &job.host, at.digest);
+    let was_interrupted = shared
+        .resume
+        .as_ref()
+        .and_then(|r| r.interrupted.get(&(job.step, job.host.clone())))
+        .is_some_and(|d| d.contains(at.digest));
+    let result = match finished_before_crash(t, action, &marker, was_interrupted).await {
+        Some((code, result)) => {
+            notes.push(format!(
+                "'{summary}' had finished before the crash (exit {code}), not repeated"
+            ));
+            result
+        }
+        None => execute(t, &shared.pool, action, &marker).await,
+    };
+    let result = result
+        .map(|d| shared.redactor.redact(&d))
+        .map_err(|e| e.map_text(|t| shared.redactor.redact(t)));
+    let detail = match &result {
+        Ok(d) => d.clone(),
+        Err(e) => e.to_string(),
+    };
+    tracing::info!(ok = result.is_ok(), detail = %detail, "done");
+    let _ = shared.journal.write(&Entry::ActionDone {
+        step: job.step,
+        host: job.host.clone(),
+        stage: at.stage,
+        index: at.index,
+        digest: at.digest.clone(),
+        ok: result.is_ok(),
+        detail: detail.clone(),
+    });
+    shared.reporter.action_done(
+        job.step,
+        &job.host,
+        &summary,
+        result.is_err().then_some(detail.as_str()),
+    );
+    result
 }
 
 /// A command a crashed run started: its exit code, when its completion

@@ -106,13 +106,32 @@ pub struct RunResult {
     pub plan: Option<SavedPlan>,
 }
 
-/// Errors that stop a run before it changes anything.
+/// Errors that stop a run before it changes anything (or, for `Task`,
+/// the runner's own fault mid-run).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Input(#[from] InputError),
-    #[error(transparent)]
-    Setup(anyhow::Error),
+    #[error("--limit: {0}")]
+    Limit(String),
+    #[error("secrets ({})", file.display())]
+    Secrets {
+        file: PathBuf,
+        #[source]
+        source: anyhow::Error,
+    },
+    #[error("the run's journal")]
+    Journal(#[source] anyhow::Error),
+    #[error("resuming {}", journal.display())]
+    Resume {
+        journal: PathBuf,
+        #[source]
+        source: anyhow::Error,
+    },
+    #[error("{0}")]
+    SavedPlan(String),
+    #[error("a task of the run stopped")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Everything a step-host task needs, shared.
@@ -157,6 +176,21 @@ impl Runner {
     }
 }
 
+/// What a run sets up before it touches a host.
+struct Start {
+    templates: Templates,
+    /// Each step's target hosts (after `--limit`).
+    targets: Vec<Vec<String>>,
+    /// Each step's plugin.
+    plugins: Vec<Arc<Plugin>>,
+    base_ctx: Value,
+    vars: Map<String, Value>,
+    secrets: Map<String, Value>,
+    run_id: String,
+    journal: Journal,
+    resume: Option<ResumeState>,
+}
+
 impl Runner {
     pub async fn run(
         &self,
@@ -164,30 +198,10 @@ impl Runner {
         inventory: Inventory,
         opts: RunOptions,
     ) -> Result<RunResult, RunError> {
-        let templates = Templates::default();
-        // 1. Targets and plugins: static checks, no host touched.
-        let (targets, plugins) = self.resolve_steps(playbook, &inventory, &opts).await?;
-        // 2. Secrets and variables.
-        let base_ctx = json!({
-            "playbook_dir": journal::run_path(&playbook.dir()),
-            "inventory_dir": journal::run_path(&inventory.dir()),
-        });
-        let mut vars = playbook.vars.clone();
-        vars.extend(opts.extra_vars.clone());
-        let run_id = journal::new_run_id();
-        let secrets = self.load_secrets(playbook, &templates, &base_ctx, &vars, &opts, &run_id)?;
-        // 3. The journal.
-        let (journal, resume) = self.start_journal(playbook, &inventory, &opts, &run_id)?;
-        if let Some(r) = &resume {
-            self.reporter.note(&format!(
-                "resuming run {} ({}): what it finished is not done again",
-                r.run_id,
-                r.path.display()
-            ));
-        }
+        let start = self.start(playbook, &inventory, &opts).await?;
         let mut recap = Recap {
-            run_id: run_id.clone(),
-            journal: journal.path().display().to_string(),
+            run_id: start.run_id.clone(),
+            journal: start.journal.path().display().to_string(),
             ..Default::default()
         };
         if let Some(reason) = opts
@@ -202,7 +216,7 @@ impl Runner {
             planner: self.planner.clone(),
             reporter: self.reporter.clone(),
             redactor: self.redactor.clone(),
-            journal,
+            journal: start.journal,
             pool: TransportPool::new(
                 inventory.clone(),
                 self.connector.clone(),
@@ -210,7 +224,7 @@ impl Runner {
             ),
             mode: opts.mode,
             diff: opts.diff,
-            resume,
+            resume: start.resume,
             saved: opts.saved_plan.clone(),
             changed_hosts: Mutex::new(HashSet::new()),
             earlier_changes: AtomicBool::new(false),
@@ -218,50 +232,93 @@ impl Runner {
             facts: Mutex::new(HashMap::new()),
         });
         let forks = Arc::new(Semaphore::new(opts.forks.max(1)));
-        // 4. Facts (read-only), for every host some step targets.
+        // Facts (read-only), for every host some step targets.
         let mut down = self
-            .gather_all_facts(playbook, &inventory, &targets, &shared, &forks, &mut recap)
+            .gather_all_facts(
+                playbook,
+                &inventory,
+                &start.targets,
+                &shared,
+                &forks,
+                &mut recap,
+            )
             .await?;
-        // 5. Render and check every step's parameters for every host
-        //    before anything changes.
+        // Every step's parameters for every host, rendered and checked
+        // before anything changes.
         let prepare = Prepare {
             playbook,
             inventory: &inventory,
-            templates: &templates,
-            vars: &vars,
-            secrets: &secrets,
-            stand_ins: stand_ins(&secrets),
-            base_ctx: &base_ctx,
+            templates: &start.templates,
+            vars: &start.vars,
+            secrets: &start.secrets,
+            stand_ins: stand_ins(&start.secrets),
+            base_ctx: &start.base_ctx,
             opts: &opts,
             redactor: &self.redactor,
         };
-        let jobs = prepare.jobs(&targets, &plugins, &shared)?;
-        // 6. A saved plan: refuse it as stale if any host answers its
-        //    recorded observations differently now.
-        if let Some(saved) = &shared.saved {
-            let grant_of = |step: usize, host: &str| {
-                jobs.get(step)?
-                    .iter()
-                    .find(|(h, _)| h == host)?
-                    .1
-                    .as_ref()
-                    .map(Job::grant)
-            };
-            let stale = saved_plan::stale_reason(&shared.pool, saved, grant_of)
-                .await
-                .map_err(|e| RunError::Setup(anyhow::anyhow!("{e}")))?;
-            if let Some(reason) = stale {
-                recap.stale = Some(reason);
-                return Ok(RunResult { recap, plan: None });
-            }
+        let jobs = prepare.jobs(&start.targets, &start.plugins, &shared)?;
+        if let Some(reason) = saved_plan_stale(&shared, &jobs).await? {
+            recap.stale = Some(reason);
+            return Ok(RunResult { recap, plan: None });
         }
-        // 7. The steps.
         for (step, step_jobs) in playbook.steps.iter().zip(jobs) {
             let span = tracing::info_span!("step", index = step.index + 1, name = %step.name);
             run_step(&shared, &forks, step, step_jobs, &mut down, &mut recap)
                 .instrument(span)
                 .await?;
         }
+        Ok(self.finish(&shared, recap, playbook, &inventory, &opts))
+    }
+
+    /// Static checks, secrets, variables and the journal: everything a run
+    /// sets up before it touches a host.
+    async fn start(
+        &self,
+        playbook: &Playbook,
+        inventory: &Inventory,
+        opts: &RunOptions,
+    ) -> Result<Start, RunError> {
+        let templates = Templates::default();
+        let (targets, plugins) = self.resolve_steps(playbook, inventory, opts).await?;
+        let base_ctx = json!({
+            "playbook_dir": journal::run_path(&playbook.dir()),
+            "inventory_dir": journal::run_path(&inventory.dir()),
+        });
+        let mut vars = playbook.vars.clone();
+        vars.extend(opts.extra_vars.clone());
+        let run_id = journal::new_run_id();
+        let secrets = self.load_secrets(playbook, &templates, &base_ctx, &vars, opts, &run_id)?;
+        let (journal, resume) = self.start_journal(playbook, inventory, opts, &run_id)?;
+        if let Some(r) = &resume {
+            self.reporter.note(&format!(
+                "resuming run {} ({}): what it finished is not done again",
+                r.run_id,
+                r.path.display()
+            ));
+        }
+        Ok(Start {
+            templates,
+            targets,
+            plugins,
+            base_ctx,
+            vars,
+            secrets,
+            run_id,
+            journal,
+            resume,
+        })
+    }
+
+    /// The end of the run: journal it, report the recap, and hand back the
+    /// plan being saved.
+    fn finish(
+        &self,
+        shared: &Shared,
+        recap: Recap,
+        playbook: &Playbook,
+        inventory: &Inventory,
+        opts: &RunOptions,
+    ) -> RunResult {
         let outcome = if recap.any(|h| h.failed + h.unreachable) {
             RunOutcome::Failed
         } else {
@@ -269,18 +326,19 @@ impl Runner {
         };
         let _ = shared.journal.write(&Entry::End { status: outcome });
         self.reporter.run_done(&recap);
+        let inventory_file = inventory.file.clone().unwrap_or_default();
         let plan = (opts.mode == Mode::Plan).then(|| SavedPlan {
             format: saved_plan::FORMAT,
-            run_id,
+            run_id: recap.run_id.clone(),
             playbook: journal::run_path(&playbook.path),
             playbook_sha: saved_plan::file_sha(&playbook.path),
-            inventory: journal::run_path(&inventory.file.clone().unwrap_or_default()),
-            inventory_sha: saved_plan::file_sha(&inventory.file.clone().unwrap_or_default()),
+            inventory: journal::run_path(&inventory_file),
+            inventory_sha: saved_plan::file_sha(&inventory_file),
             extra_vars: opts.extra_vars.clone(),
             entries: std::mem::take(&mut shared.plan_entries.lock().expect("plan")),
             seal: String::new(),
         });
-        Ok(RunResult { recap, plan })
+        RunResult { recap, plan }
     }
 
     /// The playbook's secrets. Generated ones are written only by a run
@@ -322,8 +380,12 @@ impl Runner {
             },
             _ => crate::secrets::Generator::Random,
         };
-        let s = crate::secrets::load(spec, &file, &self.redactor, persist, &generator)
-            .map_err(|e| RunError::Setup(e.context(format!("secrets ({})", file.display()))))?;
+        let s = crate::secrets::load(spec, &file, &self.redactor, persist, &generator).map_err(
+            |source| RunError::Secrets {
+                file: file.clone(),
+                source,
+            },
+        )?;
         if !s.generated.is_empty() {
             let names = s.generated.join(", ");
             self.reporter.note(&if persist {
@@ -349,11 +411,15 @@ impl Runner {
         opts: &RunOptions,
         run_id: &str,
     ) -> Result<(Journal, Option<ResumeState>), RunError> {
-        let setup = RunError::Setup;
         let journal = Journal::create(&opts.state_dir.join("runs"), run_id, self.redactor.clone())
-            .map_err(setup)?;
+            .map_err(RunError::Journal)?;
         let resume = match &opts.resume {
-            Some(p) => Some(ResumeState::from_journal(p).map_err(setup)?),
+            Some(p) => Some(
+                ResumeState::from_journal(p).map_err(|source| RunError::Resume {
+                    journal: p.clone(),
+                    source,
+                })?,
+            ),
             None => None,
         };
         journal
@@ -366,7 +432,7 @@ impl Runner {
                 mode: opts.mode,
                 resume_of: resume.as_ref().map(|r| r.run_id.clone()),
             })
-            .map_err(setup)?;
+            .map_err(RunError::Journal)?;
         self.reporter.run_started(run_id, &playbook.name, opts.mode);
         Ok((journal, resume))
     }
@@ -567,10 +633,7 @@ impl Runner {
         opts: &RunOptions,
     ) -> Result<(Vec<Vec<String>>, Vec<Arc<Plugin>>), RunError> {
         let limit = match &opts.limit {
-            Some(l) => Some(
-                pattern::select(inventory, l)
-                    .map_err(|e| RunError::Setup(anyhow::anyhow!("--limit: {e}")))?,
-            ),
+            Some(l) => Some(pattern::select(inventory, l).map_err(RunError::Limit)?),
             None => None,
         };
         let mut targets = Vec::new();
@@ -593,6 +656,25 @@ impl Runner {
     }
 }
 
+/// Applying a saved plan: why it is stale, if any host answers its
+/// recorded observations differently now.
+async fn saved_plan_stale(shared: &Shared, jobs: &[StepJobs]) -> Result<Option<String>, RunError> {
+    let Some(saved) = &shared.saved else {
+        return Ok(None);
+    };
+    let grant_of = |step: usize, host: &str| {
+        jobs.get(step)?
+            .iter()
+            .find(|(h, _)| h == host)?
+            .1
+            .as_ref()
+            .map(Job::grant)
+    };
+    saved_plan::stale_reason(&shared.pool, saved, grant_of)
+        .await
+        .map_err(RunError::SavedPlan)
+}
+
 /// Facts of every host in `hosts`, gathered in parallel up to `forks`.
 async fn gather_facts(
     shared: &Arc<Shared>,
@@ -610,7 +692,7 @@ async fn gather_facts(
     }
     let mut out = Vec::new();
     for task in tasks {
-        out.push(task.await.map_err(|e| RunError::Setup(e.into()))?);
+        out.push(task.await?);
     }
     Ok(out)
 }
@@ -682,7 +764,7 @@ async fn run_step(
             ));
         }
         for task in tasks {
-            let (h, status) = task.await.map_err(|e| RunError::Setup(e.into()))?;
+            let (h, status) = task.await?;
             recap.count(&h, status);
             if matches!(status, Status::Changed | Status::Pending) {
                 shared.earlier_changes.store(true, Ordering::Relaxed);
