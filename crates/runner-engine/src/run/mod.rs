@@ -6,6 +6,8 @@
 mod context;
 mod job;
 mod resume;
+#[cfg(test)]
+mod tests;
 
 use context::{apply_schema_defaults, derived_secrets, host_context, merge, stand_ins, tags_match};
 use job::{Job, run_job};
