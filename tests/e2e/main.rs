@@ -1,8 +1,9 @@
 //! The end-to-end tests: one binary (as in ripgrep and wasmtime) that
 //! drives the real `runner` against real sshd hosts, the lab, real
-//! RabbitMQ, HAProxy and keepalived. `support` holds the fixtures.
+//! RabbitMQ, HAProxy and keepalived. The fixtures are the
+//! `runner-test-support` crate.
 
-mod support;
+use runner_test_support as support;
 
 mod chaos;
 mod errors;

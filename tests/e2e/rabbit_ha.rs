@@ -31,22 +31,8 @@ fn plugins() -> PathBuf {
     dir
 }
 
-fn get(url: &str, user: &str, pass: &str) -> (u16, String) {
-    use base64::Engine as _;
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-    match ureq::get(url)
-        .set("Authorization", &format!("Basic {auth}"))
-        .timeout(Duration::from_secs(10))
-        .call()
-    {
-        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => panic!("GET {url}: {e}"),
-    }
-}
-
 fn api(lab: &Lab, path: &str) -> Value {
-    let (status, body) = get(
+    let (status, body) = http_get(
         &format!("http://{}:15670/api/{path}", lab.vip()),
         "admin",
         &lab.secret("rabbitmq_admin_password"),
@@ -70,7 +56,7 @@ fn running_nodes(lab: &Lab) -> Vec<String> {
 
 /// Servers in HAProxy's `rabbitmq` backend and their status, per balancer.
 fn backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
-    let (status, csv) = get(
+    let (status, csv) = http_get(
         &format!("http://{balancer_ip}:8100/;csv"),
         "stats",
         &lab.secret("haproxy_stats_password"),
@@ -210,7 +196,7 @@ fn rabbit_ha_on_rabbitmq_4() {
     assert_eq!(vhost["default_queue_type"], "quorum", "{vhost}");
     let vip = lab.vip();
     assert_eq!(
-        get(
+        http_get(
             &format!("http://{vip}:15670/api/overview"),
             "guest",
             "guest"
@@ -219,7 +205,7 @@ fn rabbit_ha_on_rabbitmq_4() {
         401
     );
     assert_eq!(
-        get(
+        http_get(
             &format!("http://{vip}:15670/api/overview"),
             "admin",
             "admin"
@@ -302,7 +288,7 @@ fn rabbit_ha_on_rabbitmq_4() {
     assert!(ka.contains("http://127.0.0.1:8101/health"), "{ka}");
     for ip in ["10.213.57.21", "10.213.57.22"] {
         assert_eq!(
-            get(&format!("http://{ip}:8101/health"), "", "").0,
+            http_get(&format!("http://{ip}:8101/health"), "", "").0,
             200,
             "{ip} health"
         );

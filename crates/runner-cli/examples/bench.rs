@@ -4,8 +4,7 @@
 //! per host (local, warm SSH), and one no-op step fanned out over 1, 10 and
 //! 50 real sshd hosts on 127.0.0.1.
 
-#[path = "../../../tests/e2e/support/sshd.rs"]
-mod sshd;
+use runner_test_support::sshd;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

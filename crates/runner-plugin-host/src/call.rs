@@ -228,7 +228,10 @@ impl ResourceLimiter for CallState {
 
 impl wit::Host for CallState {}
 
+/// Each import is a span (`-vv`); what was asked and answered is logged,
+/// redacted, by the engine's observer.
 impl observe::Host for CallState {
+    #[tracing::instrument(level = "debug", name = "observe", skip_all, fields(kind = "probe"))]
     async fn probe(&mut self, command: String) -> Result<wit::CommandOutput, String> {
         let observer = self.check(Access::Probe, &command)?;
         let out = self
@@ -238,6 +241,7 @@ impl observe::Host for CallState {
         Ok(out.into())
     }
 
+    #[tracing::instrument(level = "debug", name = "observe", skip_all, fields(kind = "read"))]
     async fn read_file(&mut self, path: String) -> Result<Option<Vec<u8>>, String> {
         let observer = self.check(Access::Read, &path)?;
         let out = self
@@ -247,6 +251,7 @@ impl observe::Host for CallState {
         Ok(out)
     }
 
+    #[tracing::instrument(level = "debug", name = "observe", skip_all, fields(kind = "http"))]
     async fn http_get(
         &mut self,
         url: String,

@@ -33,11 +33,7 @@ pub fn ensure_file(path: &str, content: &[u8], mode: u32) -> Result<Option<Actio
 }
 
 /// The `Authorization` header for HTTP basic authentication.
-pub fn basic_auth(user: &str, password: &str) -> (String, String) {
-    use base64::Engine as _;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    ("Authorization".to_string(), format!("Basic {token}"))
-}
+pub use runner_types::http::basic_auth;
 
 /// Why a GET gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,6 +26,9 @@ impl Transport for LocalTransport {
         &self.name
     }
 
+    /// (The command is not in the span: it may hold a secret; the engine
+    /// logs it redacted.)
+    #[tracing::instrument(level = "debug", name = "local", skip_all, fields(host = %self.name))]
     async fn run(
         &self,
         command: &str,

@@ -116,6 +116,9 @@ impl Transport for SshTransport {
         &self.target.name
     }
 
+    /// (The command is not in the span: it may hold a secret; the engine
+    /// logs it redacted.)
+    #[tracing::instrument(level = "debug", name = "ssh", skip_all, fields(host = %self.target.name))]
     async fn run(
         &self,
         command: &str,

@@ -2,6 +2,14 @@
 //! they hide anything (userinfo, dot segments, backslashes, a fragment, a
 //! scheme other than http and https).
 
+/// The `Authorization` header for HTTP basic authentication: the one
+/// helper the plugins (through the SDK), chaos and the tests share.
+pub fn basic_auth(user: &str, password: &str) -> (String, String) {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    ("Authorization".to_string(), format!("Basic {token}"))
+}
+
 /// The methods an HTTP action may use.
 pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 

@@ -1,6 +1,7 @@
-//! Shared fixtures of the end-to-end tests: real sshd instances on
-//! 127.0.0.1 as hosts, the built plugins, and the `runner` binary.
-#![allow(dead_code)]
+//! Fixtures of the end-to-end tests and the benchmarks: real sshd
+//! instances on 127.0.0.1 as hosts and their inventory ([`sshd`]), the
+//! lab ([`lab`]), an AMQP client ([`amqp`]), the built plugins, and the
+//! `runner` binary with its output read as the user's JSON events.
 
 pub mod amqp;
 pub mod lab;
@@ -10,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[allow(unused_imports)]
 pub use sshd::SshHosts;
 
 /// The workspace root.
@@ -56,9 +56,26 @@ pub fn local_inventory(work: &Path) {
     .expect("inventory");
 }
 
+/// The `runner` binary cargo built beside the test binary (the tests are
+/// in the runner-cli package, so `cargo test` builds it first).
+pub fn runner_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut dir = exe.parent().expect("a directory").to_path_buf();
+    if dir.ends_with("deps") || dir.ends_with("examples") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("runner{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is not built: `cargo build -p runner-cli`",
+        bin.display()
+    );
+    bin
+}
+
 /// The runner binary with its state and caches inside `work`.
 pub fn runner(work: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_runner"));
+    let mut c = Command::new(runner_bin());
     c.current_dir(work)
         .env("RUNNER_STATE_DIR", work.join(".runner"))
         .env("RUNNER_CACHE_DIR", work.join("cache"))
@@ -111,6 +128,20 @@ pub fn total(recap: &serde_json::Value, key: &str) -> u64 {
         .as_object()
         .map(|h| h.values().map(|v| v[key].as_u64().unwrap_or(0)).sum())
         .unwrap_or(0)
+}
+
+/// A GET with basic authentication, through the runner's own HTTP client:
+/// the status and the body. Panics when nothing answers.
+pub fn http_get(url: &str, user: &str, password: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let auth = runner_types::http::basic_auth(user, password);
+    match runtime.block_on(runner_transport::http::request("GET", url, &[auth], None)) {
+        Ok(r) => (r.status, r.body),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
 }
 
 /// Poll `f` until it is true or `timeout` passes.

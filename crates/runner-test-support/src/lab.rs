@@ -2,13 +2,12 @@
 //! directory, helpers to play the rabbit-ha playbook on it and to look
 //! inside, and `runner lab down` on drop. The lab's Docker names are
 //! fixed, so tests hold [`LAB`] while they use it.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Mutex;
 
-use super::{root, runner, scratch, stderr, stdout};
+use crate::{root, runner, scratch, stderr, stdout};
 
 /// The lab's Docker names are fixed: one lab at a time.
 pub static LAB: Mutex<()> = Mutex::new(());

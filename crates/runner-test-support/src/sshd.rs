@@ -1,6 +1,5 @@
 //! Real sshd processes on 127.0.0.1 as test hosts (shared by the
 //! end-to-end tests and the benchmark).
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
