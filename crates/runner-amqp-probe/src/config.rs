@@ -41,7 +41,7 @@ pub struct WorkloadConfig {
     /// New messages per second over all publishers (default 200); 0 means
     /// as fast as confirms allow (bounded by `max_in_flight`).
     pub rate_per_sec: u32,
-    /// How long publishing runs when driven by [`crate::cli`]; the library's
+    /// How long publishing runs when driven by [`crate::command`]; the library's
     /// [`crate::WorkloadHandle`] publishes until `stop_publishing` and
     /// ignores it.
     pub duration: Duration,

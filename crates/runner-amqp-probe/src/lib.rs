@@ -32,7 +32,7 @@
 mod amqp_url;
 mod backoff;
 pub mod checker;
-pub mod cli;
+pub mod command;
 pub mod config;
 mod connect;
 mod consumer;

@@ -6,9 +6,9 @@
 //! them) so only the confirm timeout and heartbeats can notice. Skipped
 //! (loudly) only when no Docker engine answers.
 
-use runner_amqp_probe::cli::{self, ProbeArgs};
+use runner_amqp_probe::command::{self, ProbeOptions};
 use runner_amqp_probe::{QueueKind, Report, Workload, WorkloadConfig};
-use runner_lab::RabbitmqVersion;
+use runner_lab::Stack;
 use runner_lab::docker;
 use runner_lab::images::{ImageSpec, ensure_image};
 use runner_lab::progress::Progress;
@@ -48,7 +48,7 @@ impl Broker {
                 "RABBITMQ_DEFAULT_USER=probe",
                 "-e",
                 &format!("RABBITMQ_DEFAULT_PASS={pass}"),
-                &RabbitmqVersion::V4_0.image(),
+                &Stack::default().images[0].tag,
             ])
             .output()
             .unwrap();
@@ -152,7 +152,7 @@ async fn probe_against_a_real_broker() {
         return;
     }
     let progress = Progress::new();
-    ensure_image(&ImageSpec::rabbitmq(RabbitmqVersion::V4_0), &progress)
+    ensure_image(&ImageSpec::service(&Stack::default().images[0]), &progress)
         .await
         .expect("building runner-lab/rabbitmq:4.0");
     drop(progress);
@@ -221,7 +221,7 @@ async fn probe_against_a_real_broker() {
 
     // 3. The CLI, unpaced (throughput and latency figures).
     let svg = tempfile::NamedTempFile::new().unwrap();
-    let args = ProbeArgs {
+    let args = ProbeOptions {
         url: broker.url.clone(),
         duration: Duration::from_secs(5),
         rate: 0,
@@ -233,7 +233,7 @@ async fn probe_against_a_real_broker() {
         svg: Some(svg.path().to_path_buf()),
         drain_timeout: Duration::from_secs(30),
     };
-    let code = cli::run(args).await.expect("probe runs");
+    let code = command::run(args).await.expect("probe runs");
     assert_eq!(code, 0);
     let text = std::fs::read_to_string(svg.path()).unwrap();
     assert!(text.starts_with("<svg") && text.contains("<polyline"));

@@ -1,27 +1,18 @@
-//! The cluster under test: the lab's hosts (RabbitMQ nodes and balancers),
-//! the virtual IP, the RabbitMQ line, and the credentials the rabbit-ha
-//! playbook generated (read from `rabbit-ha.secrets.yaml` beside the lab's
-//! inventory). Everything the scenarios and the health checks address.
+//! The cluster under test: the lab's inventory (the RabbitMQ nodes and
+//! balancers with their addresses, the virtual IP, the RabbitMQ line),
+//! what the rabbit-ha playbook deployed ([`Deployment`]) and the
+//! credentials it generated (its secrets file beside the inventory).
+//! Everything the scenarios and the health checks address.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use runner_amqp_probe::QueueKind;
-use runner_lab::{Lab, RabbitmqVersion};
+use runner_lab::Lab;
+use serde_yaml_ng::Value;
 
-/// The playbook's admin user (`admin_user` in playbooks/rabbit-ha.yaml).
-pub const ADMIN_USER: &str = "admin";
-/// The HAProxy stats user (the haproxy plugin's default).
-pub const STATS_USER: &str = "stats";
-/// AMQP through HAProxy on the VIP.
-pub const AMQP_PORT: u16 = 5670;
-/// A RabbitMQ node's own management port.
-pub const NODE_MANAGEMENT_PORT: u16 = 15672;
-/// HAProxy's stats page (CSV at `/;csv`).
-pub const STATS_PORT: u16 = 8100;
-/// HAProxy's health URL (`/health`: 503 unless a RabbitMQ backend is UP).
-pub const HEALTH_PORT: u16 = 8101;
+use crate::deployment::Deployment;
 
 /// One lab host and its address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,30 +25,32 @@ pub struct Host {
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub state_dir: PathBuf,
+    /// What the playbook deployed: containers, ports, users.
+    pub deployment: Deployment,
     pub rabbits: Vec<Host>,
     pub balancers: Vec<Host>,
     pub vip: Ipv4Addr,
-    pub version: RabbitmqVersion,
+    /// The inventory's `rabbitmq_version` (e.g. "4.0").
+    pub rabbitmq_version: String,
     pub admin_password: String,
     pub stats_password: String,
 }
 
 impl Cluster {
-    /// Opens the lab recorded in `state_dir` and reads the playbook's
-    /// secrets. Fails with a hint when there is no lab or no cluster.
+    /// Opens the lab recorded in `state_dir`, reads its inventory and the
+    /// playbook's secrets. Fails with a hint when there is no lab or no
+    /// cluster.
     pub fn open(state_dir: &Path) -> Result<Cluster> {
         let lab = Lab::open(state_dir)?;
-        let hosts = |group: &str| -> Vec<Host> {
-            lab.group(group)
-                .into_iter()
-                .map(|h| Host {
-                    name: h.name,
-                    ip: h.ip,
-                })
-                .collect()
-        };
-        let rabbits = hosts("rabbits");
-        let balancers = hosts("balancers");
+        let deployment = Deployment::rabbit_ha()?;
+        let inventory_path = lab.inventory_path();
+        let inventory: Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(&inventory_path)
+                .with_context(|| format!("read {}", inventory_path.display()))?,
+        )
+        .with_context(|| format!("parse {}", inventory_path.display()))?;
+        let rabbits = group_hosts(&inventory, &deployment.rabbits_group);
+        let balancers = group_hosts(&inventory, &deployment.balancers_group);
         if rabbits.is_empty() || balancers.is_empty() {
             bail!(
                 "the lab in {} has no {} (the chaos scenarios need RabbitMQ hosts and balancers: \
@@ -70,66 +63,104 @@ impl Cluster {
                 }
             );
         }
-        let secrets_path = state_dir.join("rabbit-ha.secrets.yaml");
-        let text = std::fs::read_to_string(&secrets_path).with_context(|| {
-            format!(
-                "no cluster secrets at {} (build the cluster first: `runner play playbooks/rabbit-ha.yaml`)",
-                secrets_path.display()
-            )
-        })?;
-        let secrets =
-            parse_secrets(&text).with_context(|| format!("reading {}", secrets_path.display()))?;
-        let get = |k: &str| -> Result<String> {
-            secrets
-                .get(k)
-                .cloned()
-                .with_context(|| format!("{} has no {k}", secrets_path.display()))
-        };
+        let var = |k: &str| inventory["all"]["vars"][k].as_str().map(str::to_string);
+        let inventory_dir = inventory_path.parent().unwrap_or(state_dir);
+        let secrets = Secrets::read(&deployment.secrets_path(inventory_dir))?;
         Ok(Cluster {
             state_dir: state_dir.to_path_buf(),
-            vip: lab.vip(),
-            version: lab.rabbitmq(),
-            admin_password: get("rabbitmq_admin_password")?,
-            stats_password: get("haproxy_stats_password")?,
+            vip: var("vip").and_then(|v| v.parse().ok()).unwrap_or(lab.vip()),
+            rabbitmq_version: var("rabbitmq_version")
+                .context("the inventory has no rabbitmq_version")?,
+            admin_password: secrets.get(&deployment.admin_password_secret)?,
+            stats_password: secrets.get(&deployment.stats_password_secret)?,
+            deployment,
             rabbits,
             balancers,
         })
     }
 
-    /// Quorum queues on 4.x; on 3.x a classic queue, which the seed's
-    /// `ha-all` policy mirrors.
+    /// Quorum queues on 4.x; on 3.x a classic queue, which the playbook's
+    /// `ha-all` policy mirrors (its `rabbitmq_version is startingwith('3.')`).
     pub fn queue_kind(&self) -> QueueKind {
-        match self.version {
-            RabbitmqVersion::V3_10 => QueueKind::Classic,
-            _ => QueueKind::Quorum,
+        if self.rabbitmq_version.starts_with("3.") {
+            QueueKind::Classic
+        } else {
+            QueueKind::Quorum
         }
     }
 
     /// The workload's URL: AMQP through the VIP, vhost `/`.
     pub fn amqp_url(&self) -> String {
         format!(
-            "amqp://{ADMIN_USER}:{}@{}:{AMQP_PORT}/%2f",
+            "amqp://{}:{}@{}:{}/%2f",
+            percent_encode(&self.deployment.admin_user),
             percent_encode(&self.admin_password),
-            self.vip
+            self.vip,
+            self.deployment.amqp_port
         )
     }
 
     /// A RabbitMQ host by its node name (`rabbit@rabbit2` → `rabbit2`).
     pub fn rabbit_by_node(&self, node: &str) -> Option<&Host> {
-        let host = node.rsplit('@').next().unwrap_or(node);
-        self.rabbits.iter().find(|h| h.name == host)
+        self.rabbits
+            .iter()
+            .find(|h| self.deployment.node_name(&h.name) == node)
     }
 
-    /// The node names the cluster must run (`rabbit@<host>`).
+    /// The node names the cluster must run.
     pub fn node_names(&self) -> Vec<String> {
         self.rabbits
             .iter()
-            .map(|h| format!("rabbit@{}", h.name))
+            .map(|h| self.deployment.node_name(&h.name))
             .collect()
     }
 
     pub fn is_balancer(&self, host: &str) -> bool {
         self.balancers.iter().any(|h| h.name == host)
+    }
+}
+
+/// The hosts of an inventory group with their `ansible_host`, in order.
+fn group_hosts(inventory: &Value, group: &str) -> Vec<Host> {
+    inventory["all"]["children"][group]["hosts"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, vars)| {
+            Some(Host {
+                name: name.as_str()?.to_string(),
+                ip: vars["ansible_host"].as_str()?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The playbook's secrets file.
+struct Secrets {
+    path: PathBuf,
+    values: std::collections::BTreeMap<String, String>,
+}
+
+impl Secrets {
+    fn read(path: &Path) -> Result<Secrets> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "no cluster secrets at {} (build the cluster first: `runner play playbooks/rabbit-ha.yaml`)",
+                path.display()
+            )
+        })?;
+        let values = parse_secrets(&text).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Secrets {
+            path: path.to_path_buf(),
+            values,
+        })
+    }
+
+    fn get(&self, name: &str) -> Result<String> {
+        self.values
+            .get(name)
+            .cloned()
+            .with_context(|| format!("{} has no {name}", self.path.display()))
     }
 }
 
@@ -173,5 +204,17 @@ mod tests {
         assert_eq!(s["rabbitmq_admin_password"], "a/b c");
         assert_eq!(s["erlang_cookie"], "123");
         assert_eq!(percent_encode("a/b c~"), "a%2Fb%20c~");
+    }
+
+    #[test]
+    fn hosts_of_a_group() {
+        let inv: Value = serde_yaml_ng::from_str(
+            "all:\n  children:\n    lbs:\n      hosts:\n        lb1: {ansible_host: 10.0.0.21}\n        lb2: {ansible_host: 10.0.0.22}\n",
+        )
+        .unwrap();
+        let hosts = group_hosts(&inv, "lbs");
+        assert_eq!(hosts.len(), 2);
+        assert_eq!(hosts[1].ip, Ipv4Addr::new(10, 0, 0, 22));
+        assert!(group_hosts(&inv, "none").is_empty());
     }
 }

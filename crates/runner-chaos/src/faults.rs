@@ -1,6 +1,6 @@
 //! The faults, one function each, and the one heal that undoes any of
 //! them: [`restore`] starts every stopped or killed lab host, lifts every
-//! partition, starts the `rabbit` and `haproxy` containers where they do
+//! partition, starts the RabbitMQ and HAProxy containers where they do
 //! not run, and starts keepalived (as a balancer's init would at boot) once
 //! that balancer's HAProxy answers its health URL.
 //!
@@ -13,15 +13,8 @@ use anyhow::{Result, bail};
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
+use crate::deployment::{KEEPALIVED_PID, KEEPALIVED_START};
 use crate::health;
-
-/// The RabbitMQ container on a RabbitMQ host (the playbook's `container_name`).
-pub const RABBIT: &str = "rabbit";
-/// The HAProxy container on a balancer (the haproxy plugin's).
-pub const HAPROXY: &str = "haproxy";
-/// How the keepalived plugin starts keepalived.
-const KEEPALIVED_START: &str =
-    "keepalived --pid /run/keepalived.pid --use-file /etc/keepalived/keepalived.conf";
 
 async fn sh(host: &str, cmd: &str) -> Result<String> {
     let out = runner_lab::exec(host, cmd).await?;
@@ -60,8 +53,9 @@ pub async fn start_container(host: &str, name: &str) -> Result<bool> {
 }
 
 /// Restarts the RabbitMQ container cleanly (30 s to stop).
-pub async fn restart_rabbit(host: &str) -> Result<()> {
-    sh(host, &format!("docker restart -t 30 {RABBIT}"))
+pub async fn restart_rabbit(c: &Cluster, host: &str) -> Result<()> {
+    let name = &c.deployment.rabbit_container;
+    sh(host, &format!("docker restart -t 30 {name}"))
         .await
         .map(drop)
 }
@@ -74,7 +68,7 @@ pub async fn crash_host(host: &str) -> Result<()> {
 /// Stops keepalived the way its service would (SIGTERM: it hands the VIP
 /// over with a priority-0 advert), and waits until it is gone.
 pub async fn stop_keepalived(host: &str) -> Result<()> {
-    sh(host, "kill -TERM $(cat /run/keepalived.pid)").await?;
+    sh(host, &format!("kill -TERM $(cat {KEEPALIVED_PID})")).await?;
     let start = Instant::now();
     while health::keepalived_running(host).await {
         if start.elapsed() > Duration::from_secs(15) {
@@ -91,11 +85,7 @@ pub async fn start_keepalived(host: &str) -> Result<bool> {
     if health::keepalived_running(host).await {
         return Ok(false);
     }
-    sh(
-        host,
-        &format!("rm -f /run/keepalived.pid; {KEEPALIVED_START}"),
-    )
-    .await?;
+    sh(host, &format!("rm -f {KEEPALIVED_PID}; {KEEPALIVED_START}")).await?;
     Ok(true)
 }
 
@@ -128,14 +118,15 @@ pub async fn restore(c: &Cluster) -> Result<Vec<String>> {
     for h in runner_lab::faults::heal(None).await? {
         done.push(format!("healed the partition of {h}"));
     }
-    for h in &c.rabbits {
-        if start_container(&h.name, RABBIT).await? {
-            done.push(format!("started {RABBIT} on {}", h.name));
-        }
-    }
-    for lb in &c.balancers {
-        if start_container(&lb.name, HAPROXY).await? {
-            done.push(format!("started {HAPROXY} on {}", lb.name));
+    let d = &c.deployment;
+    for (hosts, name) in [
+        (&c.rabbits, &d.rabbit_container),
+        (&c.balancers, &d.haproxy_container),
+    ] {
+        for h in hosts {
+            if start_container(&h.name, name).await? {
+                done.push(format!("started {name} on {}", h.name));
+            }
         }
     }
     for lb in &c.balancers {
@@ -146,7 +137,7 @@ pub async fn restore(c: &Cluster) -> Result<Vec<String>> {
         // balancer's HAProxy reports a backend up, so it does not claim the
         // VIP with nothing behind it.
         let start = Instant::now();
-        while !health::haproxy_healthy(lb).await && start.elapsed() < Duration::from_secs(90) {
+        while !health::haproxy_healthy(c, lb).await && start.elapsed() < Duration::from_secs(90) {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         if start_keepalived(&lb.name).await? {

@@ -13,9 +13,7 @@ use runner_amqp_probe::events::Role;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::cluster::{
-    ADMIN_USER, Cluster, HEALTH_PORT, Host, NODE_MANAGEMENT_PORT, STATS_PORT, STATS_USER,
-};
+use crate::cluster::{Cluster, Host};
 use crate::http;
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -117,18 +115,11 @@ async fn host_problems(host: &str) -> Vec<String> {
     }
 }
 
-fn api_url(h: &Host, path: &str) -> String {
-    format!("http://{}:{NODE_MANAGEMENT_PORT}/api/{path}", h.ip)
-}
-
 /// `GET /api/<path>` on one node's own management port.
 pub async fn node_api(c: &Cluster, h: &Host, path: &str) -> anyhow::Result<Value> {
-    http::get_json(
-        &api_url(h, path),
-        (ADMIN_USER, &c.admin_password),
-        HTTP_TIMEOUT,
-    )
-    .await
+    let d = &c.deployment;
+    let url = format!("http://{}:{}/api/{path}", h.ip, d.management_port);
+    http::get_json(&url, (&d.admin_user, &c.admin_password), HTTP_TIMEOUT).await
 }
 
 async fn node_problems(c: &Cluster, h: &Host) -> Vec<String> {
@@ -164,9 +155,10 @@ async fn node_problems(c: &Cluster, h: &Host) -> Vec<String> {
 
 /// HAProxy's `rabbitmq` backend servers and their status on one balancer.
 pub async fn backends(c: &Cluster, lb: &Host) -> anyhow::Result<Vec<(String, String)>> {
-    let url = format!("http://{}:{STATS_PORT}/;csv", lb.ip);
-    let (status, csv) =
-        http::get(&url, Some((STATS_USER, &c.stats_password)), HTTP_TIMEOUT).await?;
+    let d = &c.deployment;
+    let url = format!("http://{}:{}/;csv", lb.ip, d.stats_port);
+    let auth = (d.stats_user.as_str(), c.stats_password.as_str());
+    let (status, csv) = http::get(&url, Some(auth), HTTP_TIMEOUT).await?;
     anyhow::ensure!(status == 200, "HTTP {status}");
     Ok(parse_backends(&csv))
 }
@@ -207,8 +199,8 @@ pub async fn keepalived_running(host: &str) -> bool {
 }
 
 /// HAProxy's health URL on one balancer answers 200.
-pub async fn haproxy_healthy(lb: &Host) -> bool {
-    let url = format!("http://{}:{HEALTH_PORT}/health", lb.ip);
+pub async fn haproxy_healthy(c: &Cluster, lb: &Host) -> bool {
+    let url = format!("http://{}:{}/health", lb.ip, c.deployment.health_port);
     matches!(
         http::get(&url, None, Duration::from_secs(2)).await,
         Ok((200, _))
@@ -217,17 +209,14 @@ pub async fn haproxy_healthy(lb: &Host) -> bool {
 
 /// The balancers that carry the VIP now.
 pub async fn vip_holders(c: &Cluster) -> Vec<String> {
-    let held = join_all(
-        c.balancers
-            .iter()
-            .map(|h| runner_lab::status::holds_vip(&h.name, c.vip)),
-    )
-    .await;
+    runner_lab::vip::holders(&balancer_names(c, |_| true), c.vip).await
+}
+
+fn balancer_names(c: &Cluster, keep: impl Fn(&str) -> bool) -> Vec<String> {
     c.balancers
         .iter()
-        .zip(held)
-        .filter(|(_, yes)| *yes)
-        .map(|(h, _)| h.name.clone())
+        .map(|h| h.name.clone())
+        .filter(|n| keep(n))
         .collect()
 }
 
@@ -235,20 +224,16 @@ pub async fn vip_holders(c: &Cluster) -> Vec<String> {
 /// that took, or `None` after `timeout`.
 pub async fn wait_vip_moved(c: &Cluster, from: &str, timeout: Duration) -> Option<Duration> {
     let start = Instant::now();
-    let others: Vec<&Host> = c.balancers.iter().filter(|h| h.name != from).collect();
+    let others = balancer_names(c, |n| n != from);
     while start.elapsed() < timeout {
-        for h in &others {
-            if runner_lab::status::holds_vip(&h.name, c.vip).await {
-                return Some(start.elapsed());
-            }
+        if !runner_lab::vip::holders(&others, c.vip).await.is_empty() {
+            return Some(start.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     None
 }
 
-/// A queue's leader (quorum) or master (classic) node, asked of any node
-/// that answers.
 /// The probe's connections on `node`, as `p1` (publisher 1) or `c2`
 /// (consumer 2), sorted.
 pub async fn probe_clients_on(c: &Cluster, node: &str) -> Vec<String> {
@@ -272,6 +257,8 @@ pub async fn probe_clients_on(c: &Cluster, node: &str) -> Vec<String> {
     Vec::new()
 }
 
+/// A queue's leader (quorum) or master (classic) node, asked of any node
+/// that answers.
 pub async fn queue_leader(c: &Cluster, queue: &str) -> Option<String> {
     let q = queue_info(c, queue).await?;
     q["leader"]

@@ -1,12 +1,13 @@
-//! Plain HTTP GETs with basic auth and a short timeout (the management API
-//! of each RabbitMQ node, HAProxy's stats CSV and health URL), run on the
-//! blocking pool so the workload's tasks keep running. Only lab addresses
-//! are ever asked.
+//! The one HTTP GET chaos makes (a node's management API, HAProxy's stats
+//! CSV and health URL): through the runner's shared async client
+//! (`runner_transport::http`), with optional Basic auth (the one helper,
+//! `runner_types::http::basic_auth`) and a short timeout. Only lab
+//! addresses are ever asked.
 
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use base64::Engine as _;
+use runner_types::http::basic_auth;
 
 /// Status and body of a GET; transport errors (refused, timed out) are
 /// errors, any HTTP status is an answer.
@@ -15,29 +16,15 @@ pub async fn get(
     auth: Option<(&str, &str)>,
     timeout: Duration,
 ) -> Result<(u16, String)> {
-    let url = url.to_string();
-    let header = auth.map(|(u, p)| {
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-        )
-    });
-    tokio::task::spawn_blocking(move || {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(timeout)
-            .timeout(timeout)
-            .build();
-        let mut req = agent.get(&url);
-        if let Some(h) = &header {
-            req = req.set("Authorization", h);
-        }
-        match req.call() {
-            Ok(r) => Ok((r.status(), r.into_string().unwrap_or_default())),
-            Err(ureq::Error::Status(code, r)) => Ok((code, r.into_string().unwrap_or_default())),
-            Err(e) => Err(anyhow!("GET {url}: {e}")),
-        }
-    })
-    .await?
+    let headers: Vec<(String, String)> = auth.map(|(u, p)| basic_auth(u, p)).into_iter().collect();
+    let answer = tokio::time::timeout(
+        timeout,
+        runner_transport::http::request("GET", url, &headers, None),
+    )
+    .await
+    .map_err(|_| anyhow!("GET {url}: timed out after {timeout:?}"))?
+    .map_err(|e| anyhow!("GET {e}"))?;
+    Ok((answer.status, answer.body))
 }
 
 /// A GET that must answer 200 with JSON.

@@ -8,23 +8,26 @@
 //! confirmed, consumed, lost and duplicated messages and the client-visible
 //! outage per fault.
 //!
-//! Modules: [`cli`] (arguments, the run, exit codes), [`scenarios`] (the
-//! faults and how one scenario runs), [`faults`] (injecting and healing),
-//! [`health`] (is the cluster whole, where is the leader, who holds the
-//! VIP), [`cluster`] (hosts, VIP, credentials), [`report`] (tables, JSON,
-//! SVG), `http` (small GETs).
+//! Modules: [`driver`] (options, the run, exit codes; the flags are the
+//! CLI's), [`scenarios`] (the faults and how one scenario runs), [`faults`]
+//! (injecting and healing), [`health`] (is the cluster whole, where is the
+//! leader, who holds the VIP), [`cluster`] (hosts, VIP, credentials, from
+//! the lab's inventory), [`deployment`] (what the playbook deployed: users,
+//! containers, ports, secrets), [`report`] (tables, JSON, SVG), `http` (the
+//! one GET).
 //!
 //! Network rule: everything here talks to the lab network only (the lab
 //! hosts' and the VIP's addresses) and to the local Docker engine.
 
-pub mod cli;
 pub mod cluster;
+pub mod deployment;
+pub mod driver;
 pub mod faults;
 pub mod health;
 mod http;
 pub mod report;
 pub mod scenarios;
 
-pub use cli::{ChaosArgs, Settings, run};
+pub use driver::{ChaosOptions, Settings, run};
 pub use report::{ChaosReport, ScenarioResult};
 pub use scenarios::Scenario;

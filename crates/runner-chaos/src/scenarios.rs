@@ -11,29 +11,23 @@ use std::time::Duration;
 use runner_amqp_probe::{Workload, WorkloadConfig, WorkloadHandle};
 use serde::Serialize;
 use tokio::time::Instant;
+use tracing::{info, warn};
 
 use crate::cluster::Cluster;
 use crate::report::{self, ScenarioResult};
 use crate::{faults, health};
 use runner_amqp_probe::events::EventKind;
 
-/// One kind of fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// One kind of fault ([`Scenario::summary`] says which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
-    /// Kill the RabbitMQ container on the host of the queue's leader.
     KillRabbitContainer,
-    /// Crash the whole RabbitMQ host of the queue's leader.
     CrashRabbitHost,
-    /// Kill HAProxy on the balancer holding the VIP.
     KillHaproxy,
-    /// Crash the balancer host holding the VIP.
     CrashBalancer,
-    /// Stop keepalived on the balancer holding the VIP.
     StopKeepalived,
-    /// Cut the queue leader's RabbitMQ host off the network, then heal.
     PartitionRabbitHost,
-    /// Restart the three RabbitMQ nodes one at a time, waiting for quorum.
     RollingRestart,
 }
 
@@ -61,6 +55,31 @@ impl Scenario {
         }
     }
 
+    /// The scenario by its `--scenario` value.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// One line for `--help`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Scenario::KillRabbitContainer => {
+                "Kill the RabbitMQ container on the host of the queue's leader"
+            }
+            Scenario::CrashRabbitHost => "Crash the whole RabbitMQ host of the queue's leader",
+            Scenario::KillHaproxy => "Kill HAProxy on the balancer holding the VIP",
+            Scenario::CrashBalancer => "Crash the balancer host holding the VIP",
+            Scenario::StopKeepalived => "Stop keepalived on the balancer holding the VIP",
+            Scenario::PartitionRabbitHost => {
+                "Cut the queue leader's RabbitMQ host off the network, then heal"
+            }
+            Scenario::RollingRestart => {
+                "Restart the three RabbitMQ nodes one at a time, waiting for quorum"
+            }
+        }
+    }
+
+    /// What the fault does, for the report.
     pub fn description(self) -> &'static str {
         match self {
             Scenario::KillRabbitContainer => {
@@ -113,12 +132,10 @@ pub struct Plan {
     pub consumers: u32,
 }
 
-fn log(s: Scenario, msg: &str) {
-    eprintln!("[{}] {msg}", s.name());
-}
-
 /// Runs one scenario (see the module doc). Never panics on a failed step:
 /// the error is recorded and the heal and the wait for whole still run.
+/// Its progress is logged at info, in a span named for the scenario.
+#[tracing::instrument(name = "scenario", skip_all, fields(name = s.name()))]
 pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
     let mut result = ScenarioResult::new(s.name(), s.description());
     let mut cfg = WorkloadConfig::new(c.amqp_url());
@@ -128,38 +145,36 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
     cfg.publishers = plan.publishers;
     cfg.consumers = plan.consumers;
     let queue = cfg.queue.clone();
-    log(
-        s,
-        &format!(
-            "{} workload through {}:5670 ({} queue {queue}, {} msg/s)",
-            s.description(),
-            c.vip,
-            cfg.queue_kind.as_str(),
-            plan.rate
-        ),
+    info!(
+        "{} workload through {}:{} ({} queue {queue}, {} msg/s)",
+        s.description(),
+        c.vip,
+        c.deployment.amqp_port,
+        cfg.queue_kind.as_str(),
+        plan.rate
     );
     let handle = match Workload::start(cfg).await {
         Ok(h) => h,
         Err(e) => {
             result.error = Some(format!("the workload did not start: {e:#}"));
-            heal_and_wait(c, s, plan, None, &mut result, Instant::now()).await;
+            heal_and_wait(c, plan, None, &mut result, Instant::now()).await;
             return result;
         }
     };
     tokio::time::sleep(plan.warmup).await;
 
     let healed_from = if s == Scenario::RollingRestart {
-        rolling_restart(c, s, plan, &handle, &queue, &mut result).await;
+        rolling_restart(c, plan, &handle, &queue, &mut result).await;
         Instant::now()
     } else {
         if let Err(e) = inject(c, s, plan, &handle, &queue, &mut result).await {
-            log(s, &format!("fault failed: {e:#}"));
+            warn!("fault failed: {e:#}");
             result.error = Some(format!("{e:#}"));
         }
         handle.mark("heal");
         Instant::now()
     };
-    heal_and_wait(c, s, plan, Some(&handle), &mut result, healed_from).await;
+    heal_and_wait(c, plan, Some(&handle), &mut result, healed_from).await;
     if result.healed {
         tokio::time::sleep(plan.settle).await;
     }
@@ -172,20 +187,17 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
         result.client_outage_s =
             report::client_outage(&events, from, handle.elapsed().as_secs_f64());
     }
-    log(s, "draining");
+    info!("draining");
     let report = handle.drain(plan.drain_timeout).await;
-    log(
-        s,
-        &format!(
-            "published {}, confirmed {}, consumed {}, lost {}, duplicates {}, longest outage {:.2} s, worst client {:.2} s",
-            report.published,
-            report.confirmed,
-            report.consumed,
-            report.lost,
-            report.duplicates,
-            report.max_outage_s().unwrap_or(0.0),
-            result.client_outage_s.unwrap_or(0.0)
-        ),
+    info!(
+        "published {}, confirmed {}, consumed {}, lost {}, duplicates {}, longest outage {:.2} s, worst client {:.2} s",
+        report.published,
+        report.confirmed,
+        report.consumed,
+        report.lost,
+        report.duplicates,
+        report.max_outage_s().unwrap_or(0.0),
+        result.client_outage_s.unwrap_or(0.0)
     );
     result.set_probe(report);
     result
@@ -207,13 +219,14 @@ async fn inject(
         holders[0].clone()
     } else {
         let target = leader_host(c, queue).await;
-        result.clients_on_target = health::probe_clients_on(c, &format!("rabbit@{target}")).await;
+        let node = c.deployment.node_name(&target);
+        result.clients_on_target = health::probe_clients_on(c, &node).await;
         let clients = if result.clients_on_target.is_empty() {
             "none".to_string()
         } else {
             result.clients_on_target.join(" ")
         };
-        log(s, &format!("probe clients on {target}: {clients}"));
+        info!("probe clients on {target}: {clients}");
         target
     };
     result.target = Some(target.clone());
@@ -226,13 +239,16 @@ async fn inject(
         Scenario::PartitionRabbitHost => format!("partition {target}"),
         Scenario::RollingRestart => unreachable!("no single fault"),
     };
-    log(s, &label);
+    info!("{label}");
     let t0 = Instant::now();
     handle.mark(label);
+    let d = &c.deployment;
     match s {
-        Scenario::KillRabbitContainer => faults::kill_container(&target, faults::RABBIT).await?,
+        Scenario::KillRabbitContainer => {
+            faults::kill_container(&target, &d.rabbit_container).await?
+        }
         Scenario::CrashRabbitHost | Scenario::CrashBalancer => faults::crash_host(&target).await?,
-        Scenario::KillHaproxy => faults::kill_container(&target, faults::HAPROXY).await?,
+        Scenario::KillHaproxy => faults::kill_container(&target, &d.haproxy_container).await?,
         Scenario::StopKeepalived => faults::stop_keepalived(&target).await?,
         Scenario::PartitionRabbitHost => faults::partition(&target).await?,
         Scenario::RollingRestart => {}
@@ -247,10 +263,10 @@ async fn inject(
         let left = deadline.saturating_duration_since(Instant::now());
         if health::wait_vip_moved(c, &target, left).await.is_some() {
             let moved = t0.elapsed().as_secs_f64();
-            log(s, &format!("the VIP moved in {moved:.2} s"));
+            info!("the VIP moved in {moved:.2} s");
             result.vip_moved_s = Some(moved);
         } else {
-            log(s, "the VIP did not move");
+            warn!("the VIP did not move");
         }
     }
     tokio::time::sleep_until(deadline).await;
@@ -268,7 +284,6 @@ async fn leader_host(c: &Cluster, queue: &str) -> String {
 
 async fn rolling_restart(
     c: &Cluster,
-    s: Scenario,
     plan: &Plan,
     handle: &WorkloadHandle,
     queue: &str,
@@ -283,22 +298,19 @@ async fn rolling_restart(
     );
     for h in &c.rabbits {
         let label = format!("restart {}", h.name);
-        log(s, &label);
+        info!("{label}");
         handle.mark(label);
-        if let Err(e) = faults::restart_rabbit(&h.name).await {
+        if let Err(e) = faults::restart_rabbit(c, &h.name).await {
             result.error = Some(format!("{e:#}"));
             return;
         }
-        let node = format!("rabbit@{}", h.name);
+        let node = c.deployment.node_name(&h.name);
         let start = Instant::now();
         loop {
             if health::node_running(c, &node).await && health::queue_replicated(c, queue).await {
-                log(
-                    s,
-                    &format!(
-                        "{node} runs and the queue's replicas are online after {:.1} s",
-                        start.elapsed().as_secs_f64()
-                    ),
+                info!(
+                    "{node} runs and the queue's replicas are online after {:.1} s",
+                    start.elapsed().as_secs_f64()
                 );
                 break;
             }
@@ -317,22 +329,21 @@ async fn rolling_restart(
 /// Undoes the fault and waits for whole; marks `whole` on the workload.
 async fn heal_and_wait(
     c: &Cluster,
-    s: Scenario,
     plan: &Plan,
     handle: Option<&WorkloadHandle>,
     result: &mut ScenarioResult,
     from: Instant,
 ) {
-    log(s, "heal");
+    info!("heal");
     match faults::restore(c).await {
         Ok(done) => {
             for d in &done {
-                log(s, d);
+                info!("{d}");
             }
             result.heal_actions = done;
         }
         Err(e) => {
-            log(s, &format!("heal failed: {e:#}"));
+            warn!("heal failed: {e:#}");
             let msg = format!("heal: {e:#}");
             result.error = Some(match result.error.take() {
                 Some(prev) => format!("{prev}; {msg}"),
@@ -346,18 +357,15 @@ async fn heal_and_wait(
                 h.mark("whole");
             }
             let t = from.elapsed().as_secs_f64();
-            log(s, &format!("whole again {t:.1} s after the heal"));
+            info!("whole again {t:.1} s after the heal");
             result.time_to_whole_s = Some(t);
             result.healed = true;
         }
         Err(h) => {
-            log(
-                s,
-                &format!(
-                    "NOT whole after {} s: {}",
-                    plan.heal_timeout.as_secs(),
-                    h.summary()
-                ),
+            warn!(
+                "NOT whole after {} s: {}",
+                plan.heal_timeout.as_secs(),
+                h.summary()
             );
             result.problems = h.problems;
         }
@@ -367,14 +375,14 @@ async fn heal_and_wait(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::ValueEnum;
 
     #[test]
-    fn names_match_clap_values() {
+    fn names_round_trip() {
         for s in Scenario::ALL {
-            let v = s.to_possible_value().unwrap();
-            assert_eq!(v.get_name(), s.name());
-            assert_eq!(Scenario::from_str(s.name(), false).unwrap(), s);
+            assert_eq!(Scenario::from_name(s.name()), Some(s));
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.name()));
         }
+        assert_eq!(Scenario::from_name("nope"), None);
     }
 }

@@ -77,7 +77,8 @@ pub enum Command {
     },
     /// An AMQP workload against any cluster: throughput, confirm latency,
     /// and whether every confirmed message came back.
-    Probe(runner_amqp_probe::cli::ProbeArgs),
+    #[cfg(feature = "chaos")]
+    Probe(crate::commands::probe::ProbeArgs),
     /// Local lab hosts (containers with sshd and Docker), and fault
     /// injection on the cluster built on them.
     Lab {
@@ -89,10 +90,11 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
     #[command(flatten)]
-    Hosts(runner_lab::LabCommand),
+    Hosts(crate::commands::lab::LabCommand),
     /// Inject faults under an AMQP load through the virtual IP and report
     /// lost messages and outages per fault.
-    Chaos(runner_chaos::cli::ChaosArgs),
+    #[cfg(feature = "chaos")]
+    Chaos(crate::commands::chaos::ChaosArgs),
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
-//! The log (`tracing`): warnings by default, more with `-v`, or whatever
-//! `RUST_LOG` says; on stderr, or in `--log-file`. What the user reads —
+//! The log (`tracing`): warnings by default (and the progress of the long
+//! `runner lab chaos` and `runner probe` runs, at info), more with `-v`, or
+//! whatever `RUST_LOG` says; on stderr, or in `--log-file`. What the user reads —
 //! the human or JSON report on stdout — is not the log. Everything logged
 //! is already redacted where it is produced.
 
@@ -20,6 +21,9 @@ const OURS: &[&str] = &[
     "plugin",
 ];
 
+/// Crates whose info events are progress the user watches by default.
+const PROGRESS: &[&str] = &["runner_chaos", "runner_amqp_probe"];
+
 pub fn init(verbose: u8, file: Option<&Path>) -> anyhow::Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.is_empty() => EnvFilter::try_new(spec)?,
@@ -30,7 +34,13 @@ pub fn init(verbose: u8, file: Option<&Path>) -> anyhow::Result<()> {
                 2 => "debug",
                 _ => "trace",
             };
-            let spec: Vec<String> = OURS.iter().map(|c| format!("{c}={level}")).collect();
+            let spec: Vec<String> = OURS
+                .iter()
+                .map(|c| match level {
+                    "warn" if PROGRESS.contains(c) => format!("{c}=info"),
+                    _ => format!("{c}={level}"),
+                })
+                .collect();
             EnvFilter::try_new(format!("warn,{}", spec.join(",")))?
         }
     };

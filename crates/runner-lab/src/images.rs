@@ -1,9 +1,10 @@
 //! The lab's images, built locally with no registry: a Debian base (a local
-//! `debian:SUITE-slim` or one made with `debootstrap` + `docker import`), the
-//! lab host image, RabbitMQ (4.0 from trixie, 3.10 from bookworm) and
-//! HAProxy. Dockerfiles live in `crates/runner-lab/images/` and are embedded
-//! in the binary; each built image carries the sha256 of its build context
-//! and the ID of its base as labels, and is rebuilt when either changes.
+//! `debian:SUITE-slim` or one made with `debootstrap` + `docker import`),
+//! the lab host image, and the service images a [`crate::Stack`] names,
+//! each from one [`Recipe`] (RabbitMQ, HAProxy) on a [`Suite`].
+//! Dockerfiles live in `crates/runner-lab/images/` and are embedded in the
+//! binary; each built image carries the sha256 of its build context and the
+//! ID of its base as labels, and is rebuilt when either changes.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,8 +18,6 @@ use crate::progress::Progress;
 
 /// The lab host image tag.
 pub const HOST_IMAGE: &str = "runner-lab/host:trixie";
-/// The HAProxy image tag.
-pub const HAPROXY_IMAGE: &str = "runner-lab/haproxy:3.0";
 /// Label holding the sha256 of an image's build context (Dockerfile + files).
 pub const LABEL_SHA: &str = "runner-lab.dockerfile-sha256";
 /// Label holding the image ID of the base an image was built on.
@@ -26,53 +25,29 @@ pub const LABEL_BASE: &str = "runner-lab.base-id";
 /// Label on imported base images: the sha256 of the recipe that made them.
 pub const LABEL_RECIPE: &str = "runner-lab.base-recipe";
 
-/// RabbitMQ line the lab runs.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, Serialize, Deserialize,
-)]
-pub enum RabbitmqVersion {
-    /// RabbitMQ 4.0.5 (Debian trixie).
-    #[default]
-    #[value(name = "4.0")]
-    #[serde(rename = "4.0")]
-    V4_0,
-    /// RabbitMQ 3.10.8 (Debian bookworm), the line with classic mirroring.
-    #[value(name = "3.10")]
-    #[serde(rename = "3.10")]
-    V3_10,
+/// One of the lab's embedded Dockerfiles (`images/<recipe>/`) for the
+/// service images a [`crate::Stack`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipe {
+    /// Debian's rabbitmq-server with the official image's contract.
+    Rabbitmq,
+    /// Debian's haproxy with the official image's contract.
+    Haproxy,
 }
 
-impl RabbitmqVersion {
-    /// "4.0" or "3.10".
-    pub fn as_str(self) -> &'static str {
+impl Recipe {
+    fn files(self) -> Files {
         match self {
-            RabbitmqVersion::V4_0 => "4.0",
-            RabbitmqVersion::V3_10 => "3.10",
+            Recipe::Rabbitmq => RABBITMQ_FILES,
+            Recipe::Haproxy => HAPROXY_FILES,
         }
-    }
-
-    /// The Debian suite whose package gives this version.
-    pub fn suite(self) -> Suite {
-        match self {
-            RabbitmqVersion::V4_0 => Suite::Trixie,
-            RabbitmqVersion::V3_10 => Suite::Bookworm,
-        }
-    }
-
-    /// The image tag, e.g. `runner-lab/rabbitmq:4.0`.
-    pub fn image(self) -> String {
-        format!("runner-lab/rabbitmq:{}", self.as_str())
-    }
-}
-
-impl std::fmt::Display for RabbitmqVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
 /// A Debian release used as an image base.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Suite {
     /// Debian 13.
     Trixie,
@@ -144,21 +119,12 @@ impl ImageSpec {
         }
     }
 
-    /// The HAProxy image.
-    pub fn haproxy() -> Self {
+    /// A service image of a [`crate::Stack`].
+    pub fn service(image: &crate::stack::ServiceImage) -> Self {
         ImageSpec {
-            tag: HAPROXY_IMAGE.to_string(),
-            suite: Suite::Trixie,
-            files: HAPROXY_FILES,
-        }
-    }
-
-    /// A RabbitMQ image.
-    pub fn rabbitmq(version: RabbitmqVersion) -> Self {
-        ImageSpec {
-            tag: version.image(),
-            suite: version.suite(),
-            files: RABBITMQ_FILES,
+            tag: image.tag.clone(),
+            suite: image.suite,
+            files: image.recipe.files(),
         }
     }
 
@@ -485,10 +451,13 @@ mod tests {
     fn context_hash_differs_per_image() {
         let h = ImageSpec::host().context_sha256();
         assert_eq!(h.len(), 64);
-        assert_ne!(h, ImageSpec::haproxy().context_sha256());
+        let new = crate::Stack::default();
+        let old = crate::Stack::builtin("rabbitmq-3.10").unwrap();
+        let [rabbit4, haproxy] = [0, 1].map(|i| ImageSpec::service(&new.images[i]));
+        assert_ne!(h, haproxy.context_sha256());
         assert_eq!(
-            ImageSpec::rabbitmq(RabbitmqVersion::V4_0).context_sha256(),
-            ImageSpec::rabbitmq(RabbitmqVersion::V3_10).context_sha256()
+            rabbit4.context_sha256(),
+            ImageSpec::service(&old.images[0]).context_sha256()
         );
     }
 }

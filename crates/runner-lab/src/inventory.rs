@@ -1,6 +1,6 @@
 //! The inventory `up` writes, in Ansible's YAML shape: lab-wide variables
-//! (user, key, known_hosts, VIP, images) and two groups, `rabbits` (hosts
-//! named rabbit*) and `balancers` (the others).
+//! (user, key, known_hosts, VIP, then the stack's: images and versions) and
+//! the topology's groups with their hosts' addresses.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -8,30 +8,23 @@ use std::path::Path;
 use anyhow::Result;
 use serde_yaml_ng::{Mapping, Value};
 
-use crate::images::{HAPROXY_IMAGE, RabbitmqVersion};
+use crate::stack::Stack;
 use crate::state::{Paths, write_if_changed};
-
-/// The group a host belongs to: `rabbits` for names starting with `rabbit`,
-/// `balancers` for the rest.
-pub fn group_of(host: &str) -> &'static str {
-    if host.starts_with("rabbit") {
-        "rabbits"
-    } else {
-        "balancers"
-    }
-}
+use crate::topology::Topology;
 
 /// Everything the inventory says.
 #[derive(Debug, Clone)]
 pub struct InventoryInput<'a> {
     /// State paths (key, known_hosts).
     pub paths: &'a Paths,
+    /// The groups and which hosts are in them.
+    pub topology: &'a Topology,
     /// Hosts and their lab IPs, in order.
     pub hosts: &'a [(String, Ipv4Addr)],
     /// The balancers' virtual IP.
     pub vip: Ipv4Addr,
-    /// RabbitMQ line.
-    pub rabbitmq: RabbitmqVersion,
+    /// What the hosts run: its variables follow the lab's.
+    pub stack: &'a Stack,
 }
 
 fn s(v: impl Into<String>) -> Value {
@@ -60,21 +53,25 @@ pub fn render(input: &InventoryInput<'_>) -> Result<String> {
     );
     vars.insert(s("vip"), s(input.vip.to_string()));
     vars.insert(s("vip_interface"), s("eth0"));
-    vars.insert(s("rabbitmq_image"), s(input.rabbitmq.image()));
-    vars.insert(s("haproxy_image"), s(HAPROXY_IMAGE));
-    vars.insert(s("rabbitmq_version"), s(input.rabbitmq.as_str()));
+    for (k, v) in &input.stack.vars {
+        vars.insert(k.clone(), v.clone());
+    }
 
     let mut children = Mapping::new();
-    for group in ["rabbits", "balancers"] {
+    for group in &input.topology.groups {
         let mut hosts = Mapping::new();
-        for (name, ip) in input.hosts.iter().filter(|(n, _)| group_of(n) == group) {
+        let members = input
+            .hosts
+            .iter()
+            .filter(|(n, _)| input.topology.groups_of(n).contains(group));
+        for (name, ip) in members {
             let mut h = Mapping::new();
             h.insert(s("ansible_host"), s(ip.to_string()));
             hosts.insert(s(name.clone()), Value::Mapping(h));
         }
         let mut g = Mapping::new();
         g.insert(s("hosts"), Value::Mapping(hosts));
-        children.insert(s(group), Value::Mapping(g));
+        children.insert(s(group.clone()), Value::Mapping(g));
     }
 
     let mut all = Mapping::new();
@@ -98,6 +95,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn same_text_as_before() {
+        // What `runner lab up` wrote before topologies and stacks were data.
+        let before = "# Written by `runner lab up`; rewritten on every up.
+all:
+  vars:
+    ansible_user: root
+    ansible_ssh_private_key_file: /l/id_ed25519
+    runner_known_hosts: /l/known_hosts
+    ansible_ssh_common_args: -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/l/known_hosts
+    vip: 10.213.57.250
+    vip_interface: eth0
+    rabbitmq_image: runner-lab/rabbitmq:4.0
+    haproxy_image: runner-lab/haproxy:3.0
+    rabbitmq_version: '4.0'
+  children:
+    rabbits:
+      hosts:
+        rabbit1:
+          ansible_host: 10.213.57.11
+        rabbit2:
+          ansible_host: 10.213.57.12
+        rabbit3:
+          ansible_host: 10.213.57.13
+    balancers:
+      hosts:
+        lb1:
+          ansible_host: 10.213.57.21
+        lb2:
+          ansible_host: 10.213.57.22
+";
+        let topology = Topology::default();
+        let hosts: Vec<(String, Ipv4Addr)> = topology
+            .names()
+            .into_iter()
+            .zip(topology.host_numbers().unwrap())
+            .map(|(n, o)| (n, Ipv4Addr::new(10, 213, 57, o)))
+            .collect();
+        let text = render(&InventoryInput {
+            paths: &Paths::new("/l"),
+            topology: &topology,
+            hosts: &hosts,
+            vip: Ipv4Addr::new(10, 213, 57, 250),
+            stack: &Stack::default(),
+        })
+        .unwrap();
+        assert_eq!(text, before);
+    }
+
+    #[test]
     fn shape() {
         let paths = Paths::new("/tmp/lab");
         let hosts = vec![
@@ -106,9 +152,10 @@ mod tests {
         ];
         let text = render(&InventoryInput {
             paths: &paths,
+            topology: &Topology::default(),
             hosts: &hosts,
             vip: Ipv4Addr::new(10, 213, 57, 250),
-            rabbitmq: RabbitmqVersion::V4_0,
+            stack: &Stack::default(),
         })
         .unwrap();
         let v: Value = serde_yaml_ng::from_str(&text).unwrap();

@@ -7,28 +7,29 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::docker;
 use crate::faults;
 use crate::hosts::{self, HostAction, HostSpec, READY_TIMEOUT};
-use crate::images::{self, HAPROXY_IMAGE, HOST_IMAGE, ImageAction, ImageSpec, RabbitmqVersion};
+use crate::images::{self, HOST_IMAGE, ImageAction, ImageSpec};
 use crate::inventory::{self, InventoryInput};
 use crate::keys;
 use crate::network::{self, Subnet};
 use crate::progress::Progress;
+use crate::stack::Stack;
 use crate::state::{LABEL_CACHE, LABEL_LAB, Paths, Record};
-
-/// The hosts `up` makes when none are named.
-pub const DEFAULT_HOSTS: [&str; 5] = ["rabbit1", "rabbit2", "rabbit3", "lb1", "lb2"];
+use crate::topology::Topology;
 
 /// What `up` should make.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
-    /// Host names; `None`: the previous lab's, else [`DEFAULT_HOSTS`].
-    pub hosts: Option<Vec<String>>,
-    /// RabbitMQ line; `None`: the previous lab's, else 4.0.
-    pub rabbitmq: Option<RabbitmqVersion>,
+    /// Hosts and groups; `None`: the previous lab's, else
+    /// [`Topology::default`].
+    pub topology: Option<Topology>,
+    /// What the hosts run; `None`: the previous lab's, else
+    /// [`Stack::default`].
+    pub stack: Option<Stack>,
     /// State directory (key pair, known_hosts, inventory).
     pub state_dir: PathBuf,
 }
@@ -37,8 +38,8 @@ impl UpOptions {
     /// Defaults, with the state in `state_dir`.
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         UpOptions {
-            hosts: None,
-            rabbitmq: None,
+            topology: None,
+            stack: None,
             state_dir: state_dir.into(),
         }
     }
@@ -180,28 +181,6 @@ impl UpReport {
     }
 }
 
-fn validate_hosts(hosts: &[String]) -> Result<()> {
-    if hosts.is_empty() {
-        bail!("no lab hosts named");
-    }
-    for (i, h) in hosts.iter().enumerate() {
-        let ok = !h.is_empty()
-            && h.len() <= 40
-            && h.starts_with(|c: char| c.is_ascii_lowercase())
-            && h.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !ok {
-            bail!(
-                "bad lab host name {h:?}: use lowercase letters, digits and '-', starting with a letter"
-            );
-        }
-        if hosts[..i].contains(h) {
-            bail!("lab host {h} named twice");
-        }
-    }
-    Ok(())
-}
-
 /// Brings the lab up (or makes sure it is up): builds missing images,
 /// creates the network, key pair and hosts, loads service images into the
 /// hosts' engines, writes known_hosts and the inventory. Idempotent: a
@@ -211,88 +190,42 @@ pub async fn up(opts: UpOptions) -> Result<UpReport> {
     let engine = docker::ensure_engine().await?;
     let paths = Paths::new(&opts.state_dir);
     let prev = Record::load(&paths)?;
-    let host_names: Vec<String> = opts
-        .hosts
-        .or_else(|| prev.as_ref().map(|r| r.hosts.clone()))
-        .unwrap_or_else(|| DEFAULT_HOSTS.map(String::from).to_vec());
-    validate_hosts(&host_names)?;
-    let rabbitmq = opts
-        .rabbitmq
-        .or_else(|| prev.as_ref().map(|r| r.rabbitmq))
+    let topology = opts
+        .topology
+        .or_else(|| prev.as_ref().map(|r| r.topology.clone()))
+        .unwrap_or_default();
+    topology.validate()?;
+    let stack = opts
+        .stack
+        .or_else(|| prev.map(|r| r.stack))
         .unwrap_or_default();
     let progress = Progress::new();
 
-    let mut image_report = Vec::new();
-    for spec in [
-        ImageSpec::host(),
-        ImageSpec::rabbitmq(rabbitmq),
-        ImageSpec::haproxy(),
-    ] {
-        let action = images::ensure_image(&spec, &progress).await?;
-        if action == ImageAction::Built {
-            progress.println(&format!("built {}", spec.tag));
-        }
-        image_report.push((spec.tag.clone(), action));
-    }
-    let host_image_id = images::image_id(HOST_IMAGE)
-        .await?
-        .context("host image missing after build")?;
-
+    let images = build_images(&stack, &progress).await?;
     progress.phase("network and keys");
     let (subnet, network_created) = network::ensure_network().await?;
     let key_created = keys::ensure_key_pair(&paths).await?;
-    let pubkey = keys::public_key(&paths)?;
+    let host_names = topology.names();
+    let removed_hosts = remove_unwanted(&host_names).await?;
+    let (hosts, host_keys) = start_hosts(&topology, subnet, &paths, &progress).await?;
+    let loaded = hosts::load_images(&host_names, &stack.image_tags(), &paths, &progress).await?;
 
-    let mut removed_hosts = Vec::new();
-    for h in hosts::existing_hosts().await? {
-        if !host_names.contains(&h) {
-            hosts::remove(&h).await?;
-            removed_hosts.push(h);
-        }
-    }
-
-    progress.phase(&format!("starting hosts {}", host_names.join(", ")));
-    let octets = network::host_octets(&host_names)?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for (name, octet) in host_names.iter().zip(octets) {
-        let spec = HostSpec {
-            name: name.clone(),
-            ip: subnet.host(octet),
-        };
-        let (image_id, pubkey) = (host_image_id.clone(), pubkey.clone());
-        tasks.spawn(async move { bring_up_host(spec, image_id, pubkey).await });
-    }
-    let mut host_reports = Vec::new();
-    let mut host_keys = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (report, key) = joined??;
-        progress.step(&format!("{} {}", report.name, report.action));
-        host_keys.insert(report.name.clone(), key);
-        host_reports.push(report);
-    }
-    host_reports.sort_by_key(|r| host_names.iter().position(|n| *n == r.name));
-
-    let service_images = vec![rabbitmq.image(), HAPROXY_IMAGE.to_string()];
-    let loaded = hosts::load_images(&host_names, &service_images, &paths, &progress).await?;
-
-    let entries: Vec<(String, Ipv4Addr, String)> = host_reports
+    let entries: Vec<(String, Ipv4Addr, String)> = hosts
         .iter()
         .map(|r| (r.name.clone(), r.ip, host_keys[&r.name].clone()))
         .collect();
     let known_hosts_changed = keys::write_known_hosts(&paths, &entries)?;
-    let inv_hosts: Vec<(String, Ipv4Addr)> = host_reports
-        .iter()
-        .map(|r| (r.name.clone(), r.ip))
-        .collect();
+    let inv_hosts: Vec<(String, Ipv4Addr)> = hosts.iter().map(|r| (r.name.clone(), r.ip)).collect();
     let inventory_changed = inventory::write(&InventoryInput {
         paths: &paths,
+        topology: &topology,
         hosts: &inv_hosts,
         vip: subnet.vip(),
-        rabbitmq,
+        stack: &stack,
     })?;
     let record_changed = Record {
-        hosts: host_names.clone(),
-        rabbitmq,
+        topology,
+        stack,
         subnet: subnet.to_string(),
         vip: subnet.vip().to_string(),
     }
@@ -301,12 +234,12 @@ pub async fn up(opts: UpOptions) -> Result<UpReport> {
 
     Ok(UpReport {
         engine,
-        images: image_report,
+        images,
         subnet,
         network_created,
         vip: subnet.vip(),
         key_created,
-        hosts: host_reports,
+        hosts,
         removed_hosts,
         loaded,
         known_hosts_changed,
@@ -315,6 +248,68 @@ pub async fn up(opts: UpOptions) -> Result<UpReport> {
         inventory: paths.inventory(),
         elapsed: t0.elapsed(),
     })
+}
+
+/// Builds the host image and the stack's images where needed.
+async fn build_images(stack: &Stack, progress: &Progress) -> Result<Vec<(String, ImageAction)>> {
+    let mut specs = vec![ImageSpec::host()];
+    specs.extend(stack.images.iter().map(ImageSpec::service));
+    let mut report = Vec::new();
+    for spec in specs {
+        let action = images::ensure_image(&spec, progress).await?;
+        if action == ImageAction::Built {
+            progress.println(&format!("built {}", spec.tag));
+        }
+        report.push((spec.tag.clone(), action));
+    }
+    Ok(report)
+}
+
+/// Removes host containers the topology no longer has.
+async fn remove_unwanted(wanted: &[String]) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for h in hosts::existing_hosts().await? {
+        if !wanted.contains(&h) {
+            hosts::remove(&h).await?;
+            removed.push(h);
+        }
+    }
+    Ok(removed)
+}
+
+/// Brings every host of the topology up, in parallel; returns their
+/// reports in topology order and their host keys.
+async fn start_hosts(
+    topology: &Topology,
+    subnet: Subnet,
+    paths: &Paths,
+    progress: &Progress,
+) -> Result<(Vec<HostReport>, BTreeMap<String, String>)> {
+    let host_image_id = images::image_id(HOST_IMAGE)
+        .await?
+        .context("host image missing after build")?;
+    let pubkey = keys::public_key(paths)?;
+    let names = topology.names();
+    progress.phase(&format!("starting hosts {}", names.join(", ")));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, octet) in names.iter().zip(topology.host_numbers()?) {
+        let spec = HostSpec {
+            name: name.clone(),
+            ip: subnet.host(octet),
+        };
+        let (image_id, pubkey) = (host_image_id.clone(), pubkey.clone());
+        tasks.spawn(async move { bring_up_host(spec, image_id, pubkey).await });
+    }
+    let mut reports = Vec::new();
+    let mut host_keys = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (report, key) = joined??;
+        progress.step(&format!("{} {}", report.name, report.action));
+        host_keys.insert(report.name.clone(), key);
+        reports.push(report);
+    }
+    reports.sort_by_key(|r| names.iter().position(|n| *n == r.name));
+    Ok((reports, host_keys))
 }
 
 async fn bring_up_host(
@@ -460,8 +455,8 @@ pub struct LabHost {
     pub name: String,
     /// Lab IP.
     pub ip: Ipv4Addr,
-    /// `rabbits` or `balancers`.
-    pub group: &'static str,
+    /// Its inventory groups.
+    pub groups: Vec<String>,
 }
 
 /// A handle on a lab that `up` made, read from its state directory.
@@ -500,15 +495,16 @@ impl Lab {
 
     /// The lab's hosts, in `up` order.
     pub fn hosts(&self) -> Vec<LabHost> {
-        let octets = network::host_octets(&self.record.hosts).unwrap_or_default();
-        self.record
+        let topology = &self.record.topology;
+        let octets = topology.host_numbers().unwrap_or_default();
+        topology
             .hosts
             .iter()
             .zip(octets)
-            .map(|(n, o)| LabHost {
-                name: n.clone(),
+            .map(|(h, o)| LabHost {
+                name: h.name.clone(),
                 ip: self.subnet.host(o),
-                group: inventory::group_of(n),
+                groups: h.groups.clone(),
             })
             .collect()
     }
@@ -521,16 +517,16 @@ impl Lab {
             .with_context(|| {
                 format!(
                     "no lab host {name}; the lab has {}",
-                    self.record.hosts.join(", ")
+                    self.record.topology.names().join(", ")
                 )
             })
     }
 
-    /// Hosts of one group (`rabbits` or `balancers`).
+    /// Hosts of one inventory group, in `up` order.
     pub fn group(&self, group: &str) -> Vec<LabHost> {
         self.hosts()
             .into_iter()
-            .filter(|h| h.group == group)
+            .filter(|h| h.groups.iter().any(|g| g == group))
             .collect()
     }
 
@@ -539,9 +535,14 @@ impl Lab {
         self.subnet.vip()
     }
 
-    /// The RabbitMQ line the lab runs.
-    pub fn rabbitmq(&self) -> RabbitmqVersion {
-        self.record.rabbitmq
+    /// What the lab's hosts run.
+    pub fn stack(&self) -> &Stack {
+        &self.record.stack
+    }
+
+    /// The lab's topology.
+    pub fn topology(&self) -> &Topology {
+        &self.record.topology
     }
 
     /// The private key that logs in as root on every host.
@@ -598,18 +599,5 @@ impl Lab {
     pub async fn exec(&self, host: &str, cmd: &str) -> Result<docker::Output> {
         self.host(host)?;
         hosts::exec(host, cmd).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_names() {
-        assert!(validate_hosts(&["rabbit1".into(), "lb-1".into()]).is_ok());
-        assert!(validate_hosts(&["Rabbit".into()]).is_err());
-        assert!(validate_hosts(&["a".into(), "a".into()]).is_err());
-        assert!(validate_hosts(&[]).is_err());
     }
 }

@@ -228,40 +228,6 @@ pub async fn remove_network() -> Result<bool> {
     Ok(true)
 }
 
-/// Last octets for `hosts`, in order: `rabbitN` → 10+N and `lbN` → 20+N
-/// (N in 1..=9), any other name the next free one from 31 up.
-pub fn host_octets(hosts: &[String]) -> Result<Vec<u8>> {
-    let fixed = |name: &str| -> Option<u8> {
-        for (prefix, base) in [("rabbit", 10u8), ("lb", 20u8)] {
-            if let Some(n) = name.strip_prefix(prefix)
-                && let Ok(n) = n.parse::<u8>()
-                && (1..=9).contains(&n)
-            {
-                return Some(base + n);
-            }
-        }
-        None
-    };
-    let mut taken: Vec<u8> = hosts.iter().filter_map(|h| fixed(h)).collect();
-    let mut next = 31u8;
-    let mut out = Vec::new();
-    for h in hosts {
-        if let Some(n) = fixed(h) {
-            out.push(n);
-            continue;
-        }
-        while taken.contains(&next) {
-            next += 1;
-        }
-        if next > 127 {
-            bail!("too many lab hosts");
-        }
-        taken.push(next);
-        out.push(next);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,13 +256,5 @@ mod tests {
                     docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         let r = routes_from_proc(text);
         assert_eq!(r, vec![Subnet::parse("172.17.0.0/16").unwrap()]);
-    }
-
-    #[test]
-    fn host_addresses() {
-        let hosts: Vec<String> = ["rabbit1", "rabbit2", "rabbit3", "lb1", "lb2", "app"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(host_octets(&hosts).unwrap(), vec![11, 12, 13, 21, 22, 31]);
     }
 }

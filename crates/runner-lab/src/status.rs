@@ -8,15 +8,16 @@ use std::time::Duration;
 use anyhow::Result;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::{faults, hosts, inventory, network};
+use crate::topology::Topology;
+use crate::{faults, hosts, network, vip};
 
 /// What `status` found about one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostStatus {
     /// Inventory name.
     pub name: String,
-    /// `rabbits` or `balancers`.
-    pub group: &'static str,
+    /// Its first inventory group (`-` when the topology has none for it).
+    pub group: String,
     /// Container state (`running`, `paused`, `exited`…).
     pub state: String,
     /// Lab IP.
@@ -53,20 +54,8 @@ impl LabStatus {
     }
 }
 
-/// Hosts whose interfaces carry `vip` (from `ip -4 -o addr`).
-pub async fn holds_vip(host: &str, vip: Ipv4Addr) -> bool {
-    match hosts::exec(host, "ip -4 -o addr show").await {
-        Ok(out) if out.ok() => out
-            .stdout
-            .split_whitespace()
-            .any(|w| w.split('/').next() == Some(vip.to_string().as_str())),
-        _ => false,
-    }
-}
-
-async fn host_status(name: String, vip: Option<Ipv4Addr>) -> Result<HostStatus> {
+async fn host_status(name: String, group: String) -> Result<HostStatus> {
     let info = hosts::container_info(&name).await?;
-    let group = inventory::group_of(&name);
     let mut st = HostStatus {
         name: name.clone(),
         group,
@@ -96,25 +85,38 @@ async fn host_status(name: String, vip: Option<Ipv4Addr>) -> Result<HostStatus> 
         st.services = out.stdout.lines().map(str::to_string).collect();
         st.services.sort();
     }
-    if let Some(vip) = vip {
-        st.holds_vip = holds_vip(&name, vip).await;
-    }
     Ok(st)
 }
 
-/// Gathers the status of every lab host container, in parallel.
-pub async fn gather() -> Result<LabStatus> {
+/// Gathers the status of every lab host container, in parallel; groups
+/// come from `topology` (the lab's record), when there is one.
+pub async fn gather(topology: Option<&Topology>) -> Result<LabStatus> {
     let vip = network::lab_subnet().await?.map(|s| s.vip());
     let mut tasks = tokio::task::JoinSet::new();
     for name in hosts::existing_hosts().await? {
-        tasks.spawn(host_status(name, vip));
+        let group = topology
+            .and_then(|t| t.groups_of(&name).first().cloned())
+            .unwrap_or_else(|| "-".into());
+        tasks.spawn(host_status(name, group));
     }
     let mut out = Vec::new();
     while let Some(r) = tasks.join_next().await {
         out.push(r??);
     }
+    if let Some(vip) = vip {
+        let running: Vec<&str> = out
+            .iter()
+            .filter(|h| h.state == "running")
+            .map(|h| h.name.as_str())
+            .collect();
+        let holders = vip::holders(&running, vip).await;
+        for h in &mut out {
+            h.holds_vip = holders.contains(&h.name);
+        }
+    }
+    let rank = |g: &str| topology.map_or(0, |t| t.group_rank(g));
     out.sort_by(|a, b| {
-        let key = |h: &HostStatus| (h.group != "rabbits", h.ip, h.name.clone());
+        let key = |h: &HostStatus| (rank(&h.group), h.ip, h.name.clone());
         key(a).cmp(&key(b))
     });
     Ok(LabStatus { vip, hosts: out })
@@ -146,7 +148,7 @@ pub fn render(status: &LabStatus) -> String {
         };
         table.add_row([
             h.name.clone(),
-            h.group.to_string(),
+            h.group.clone(),
             state,
             h.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
             yes_no(h.sshd).to_string(),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use runner_lab::images::{self, ImageSpec};
 use runner_lab::progress::Progress;
-use runner_lab::{Lab, RabbitmqVersion, UpOptions, docker, faults, hosts, status};
+use runner_lab::{Lab, Stack, UpOptions, docker, faults, hosts, status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Ssh {
@@ -257,7 +257,7 @@ services:
     volumes: [\"./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro\"]
 EOF
 docker compose up -d --quiet-pull 2>&1",
-        images::HAPROXY_IMAGE
+        Stack::default().images[1].tag
     );
     let out = ssh(&lab, "lb1", &script).await;
     assert_eq!(
@@ -279,7 +279,7 @@ docker compose up -d --quiet-pull 2>&1",
         },
     )
     .await;
-    let st = status::gather().await.unwrap();
+    let st = status::gather(Some(lab.topology())).await.unwrap();
     let lb1_status = st.hosts.iter().find(|h| h.name == "lb1").unwrap();
     assert!(lb1_status.services.iter().any(|s| s.contains("haproxy")));
     assert!(lb1_status.sshd && lb1_status.engine.is_some());
@@ -349,12 +349,14 @@ keepalived -D -f /etc/keepalived/keepalived.conf",
 
     stage("RabbitMQ 4.0 on rabbit1 and 3.10 on rabbit2: AMQP and management API");
     let progress = Progress::new();
-    images::ensure_image(&ImageSpec::rabbitmq(RabbitmqVersion::V3_10), &progress)
+    let rabbit_4_0 = Stack::default().images[0].clone();
+    let rabbit_3_10 = Stack::builtin("rabbitmq-3.10").unwrap().images[0].clone();
+    images::ensure_image(&ImageSpec::service(&rabbit_3_10), &progress)
         .await
         .unwrap();
     hosts::load_images(
         &["rabbit2".to_string()],
-        &[RabbitmqVersion::V3_10.image()],
+        std::slice::from_ref(&rabbit_3_10.tag),
         &lab.paths,
         &progress,
     )
@@ -363,17 +365,17 @@ keepalived -D -f /etc/keepalived/keepalived.conf",
     progress.finish();
     let cookie = "LABTESTCOOKIE0123456789";
     let runs = [
-        ("rabbit1", RabbitmqVersion::V4_0, "4.0."),
-        ("rabbit2", RabbitmqVersion::V3_10, "3.10."),
+        ("rabbit1", &rabbit_4_0.tag, "4.0."),
+        ("rabbit2", &rabbit_3_10.tag, "3.10."),
     ];
-    for (host, version, _) in runs {
+    for (host, image, _) in runs {
         let script = format!(
             "set -e; mkdir -p /srv/rmq && cd /srv/rmq
 printf '%s' '{cookie}' > cookie && chmod 0400 cookie
 cat > compose.yaml <<'EOF'
 {}EOF
 docker compose up -d --quiet-pull 2>&1",
-            rabbit_compose(&version.image())
+            rabbit_compose(image)
         );
         let out = ssh(&lab, host, &script).await;
         assert_eq!(
@@ -449,7 +451,7 @@ docker compose up -d --quiet-pull 2>&1",
         let out = ssh(&lab, h, "true").await;
         assert_eq!(out.code, 0, "ssh {h} after restart: {}", out.stderr);
     }
-    let rendered = status::render(&status::gather().await.unwrap());
+    let rendered = status::render(&status::gather(Some(lab.topology())).await.unwrap());
     eprint!("{rendered}");
     for h in lab.hosts() {
         assert!(rendered.contains(&h.name));

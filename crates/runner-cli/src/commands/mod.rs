@@ -1,6 +1,11 @@
 //! One module per subcommand; `dispatch` picks it.
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
+pub mod lab;
 mod plugins;
+#[cfg(feature = "chaos")]
+pub mod probe;
 mod replay;
 mod run;
 mod scaffold;
@@ -39,12 +44,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin {
             command: PluginCommand::New { name, dir },
         } => scaffold::new_plugin(&name, &dir),
-        Command::Probe(args) => runner_amqp_probe::cli::run(args).await,
+        #[cfg(feature = "chaos")]
+        Command::Probe(args) => runner_amqp_probe::command::run(args.into()).await,
         Command::Lab {
             command: LabCommand::Hosts(command),
-        } => runner_lab::run(command).await,
+        } => lab::run(command).await,
+        #[cfg(feature = "chaos")]
         Command::Lab {
             command: LabCommand::Chaos(args),
-        } => runner_chaos::cli::run(args).await,
+        } => runner_chaos::run(args.into()).await,
     }
 }

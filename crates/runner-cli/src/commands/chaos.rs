@@ -1,0 +1,123 @@
+//! `runner lab chaos [--scenario NAME ...] [--report DIR] ...`: the flags,
+//! parsed here and handed to `runner_chaos` as its options. The scenario
+//! and settings values (and their help) are the chaos crate's own lists.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use runner_amqp_probe::duration::parse_duration;
+use runner_chaos::{ChaosOptions, Scenario, Settings};
+
+/// `--scenario`: one of [`Scenario::ALL`], by name.
+fn scenario_parser() -> impl TypedValueParser<Value = Scenario> {
+    let values = Scenario::ALL.map(|s| PossibleValue::new(s.name()).help(s.summary()));
+    PossibleValuesParser::new(values)
+        .map(|name| Scenario::from_name(&name).expect("a possible value"))
+}
+
+/// `--settings`: one of [`Settings::ALL`], by name.
+fn settings_parser() -> impl TypedValueParser<Value = Settings> {
+    let values = Settings::ALL.map(|s| PossibleValue::new(s.as_str()).help(s.summary()));
+    PossibleValuesParser::new(values)
+        .map(|name| Settings::from_name(&name).expect("a possible value"))
+}
+
+/// Arguments of `runner lab chaos`.
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
+    /// A scenario to run; repeat for several [default: all, in this order].
+    #[arg(long = "scenario", value_name = "NAME", value_parser = scenario_parser())]
+    pub scenarios: Vec<Scenario>,
+    /// Directory for report.json, report.md and the SVG timelines
+    /// [default: <lab state dir>/chaos/<UTC timestamp>].
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// How long each fault lasts under load before it is healed.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// How long the partition scenario cuts the host off.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub partition: Duration,
+    /// Load before each fault.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Load after the cluster is whole again, before publishing stops.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub settle: Duration,
+    /// New messages per second over all publishers.
+    #[arg(long, default_value_t = 200)]
+    pub rate: u32,
+    /// Publisher connections.
+    #[arg(long, default_value_t = 2)]
+    pub publishers: u32,
+    /// Consumer connections.
+    #[arg(long, default_value_t = 2)]
+    pub consumers: u32,
+    /// The balancer settings the cluster was built with, for the report:
+    /// `seed` after `runner play playbooks/rabbit-ha.yaml -e
+    /// @crates/runner-chaos/seed-settings.yaml`.
+    #[arg(long, default_value = "ours", value_parser = settings_parser())]
+    pub settings: Settings,
+    /// Longest wait for the cluster to be whole again after each heal.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub heal_timeout: Duration,
+}
+
+impl From<ChaosArgs> for ChaosOptions {
+    fn from(a: ChaosArgs) -> Self {
+        ChaosOptions {
+            scenarios: a.scenarios,
+            report: a.report,
+            duration: a.duration,
+            partition: a.partition,
+            warmup: a.warmup,
+            settle: a.settle,
+            rate: a.rate,
+            publishers: a.publishers,
+            consumers: a.consumers,
+            settings: a.settings,
+            heal_timeout: a.heal_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        chaos: ChaosArgs,
+    }
+
+    #[test]
+    fn arguments() {
+        let cli = Cli::try_parse_from([
+            "chaos",
+            "--scenario",
+            "crash-balancer",
+            "--scenario",
+            "rolling-restart",
+            "--duration",
+            "8s",
+            "--settings",
+            "seed",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.chaos.scenarios,
+            vec![Scenario::CrashBalancer, Scenario::RollingRestart]
+        );
+        assert_eq!(cli.chaos.duration, Duration::from_secs(8));
+        assert_eq!(cli.chaos.settings, Settings::Seed);
+        let d = Cli::try_parse_from(["chaos"]).unwrap().chaos;
+        assert!(d.scenarios.is_empty());
+        assert_eq!(d.partition, Duration::from_secs(30));
+        assert_eq!(d.settings, Settings::Ours);
+        assert!(Cli::try_parse_from(["chaos", "--scenario", "nope"]).is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! `runner probe URL [--duration 30s] [--rate N] ...`: the flags, parsed
+//! here and handed to `runner_amqp_probe::command` as its options.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use runner_amqp_probe::command::ProbeOptions;
+use runner_amqp_probe::duration::parse_duration;
+use runner_amqp_probe::mask_password;
+
+/// Arguments of `runner probe`.
+#[derive(Args, Clone)]
+pub struct ProbeArgs {
+    /// amqp://USER:PASS@HOST:PORT[/VHOST] (the vhost percent-encoded, %2f
+    /// for "/"). Printed with the password masked. May come from
+    /// RUNNER_PROBE_URL instead, which keeps it out of the process list.
+    #[arg(env = "RUNNER_PROBE_URL", hide_env_values = true)]
+    pub url: String,
+    /// How long to publish, e.g. 30s, 2m, 500ms.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// New messages per second over all publishers; 0 = as fast as
+    /// confirms allow.
+    #[arg(long, default_value_t = 200)]
+    pub rate: u32,
+    /// Publisher connections.
+    #[arg(long, default_value_t = 1)]
+    pub publishers: u32,
+    /// Consumer connections.
+    #[arg(long, default_value_t = 1)]
+    pub consumers: u32,
+    /// Queue to declare and use (deleted at the end when drained and empty).
+    #[arg(long, default_value = "runner-probe")]
+    pub queue: String,
+    /// Use a durable classic queue instead of a quorum queue (on 3.10 with
+    /// an ha-all policy: a mirrored queue).
+    #[arg(long)]
+    pub classic: bool,
+    /// Print the report as JSON on stdout instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the timeline (confirms per second) as SVG to this file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// How long to wait, after publishing stops, for pending confirms and
+    /// for the queue to drain.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+impl std::fmt::Debug for ProbeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeArgs")
+            .field("url", &mask_password(&self.url))
+            .field("duration", &self.duration)
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<ProbeArgs> for ProbeOptions {
+    fn from(a: ProbeArgs) -> Self {
+        ProbeOptions {
+            url: a.url,
+            duration: a.duration,
+            rate: a.rate,
+            publishers: a.publishers,
+            consumers: a.consumers,
+            queue: a.queue,
+            classic: a.classic,
+            json: a.json,
+            svg: a.svg,
+            drain_timeout: a.drain_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        probe: ProbeArgs,
+    }
+
+    #[test]
+    fn parses_flags_and_masks_debug() {
+        let cli = Cli::try_parse_from([
+            "probe",
+            "amqp://u:topsecret@127.0.0.1:5672/%2f",
+            "--duration",
+            "5s",
+            "--rate",
+            "50",
+            "--classic",
+            "--publishers",
+            "2",
+        ])
+        .unwrap();
+        let dbg = format!("{:?}", cli.probe);
+        assert!(!dbg.contains("topsecret"), "{dbg}");
+        let o = ProbeOptions::from(cli.probe);
+        assert_eq!(o.duration, Duration::from_secs(5));
+        assert_eq!(o.drain_timeout, Duration::from_secs(30));
+        assert_eq!((o.rate, o.publishers, o.classic), (50, 2, true));
+        assert_eq!(o.queue, "runner-probe");
+        assert!(Cli::try_parse_from(["probe", "amqp://h", "--duration", "soon"]).is_err());
+    }
+}
