@@ -28,98 +28,29 @@ pub struct RunInfo {
 
 /// Computes the report from `events` (in time order).
 pub fn check(events: &[Event], info: &RunInfo) -> Report {
-    let mut published: HashSet<MsgId> = HashSet::new();
-    let mut confirmed: HashSet<MsgId> = HashSet::new();
-    let mut consumed: HashMap<MsgId, u64> = HashMap::new();
-    let mut publish_attempts = 0u64;
-    let mut nacked = 0u64;
-    let mut deliveries = 0u64;
-    let mut foreign = 0u64;
-    let mut losses = 0u64;
-    let mut connect_failures = 0u64;
-    let mut reconnects = 0u64;
-    let mut latencies: Vec<Duration> = Vec::new();
-    let mut confirm_times: Vec<Duration> = Vec::new();
-    let mut markers: Vec<Marker> = Vec::new();
-    let mut stopped_at: Option<Duration> = None;
-    let mut restarted = false;
-    let mut late: HashSet<MsgId> = HashSet::new();
-
     let end = events.last().map_or(info.end, |e| e.at.max(info.end));
-    let buckets = (end.as_secs_f64().ceil() as usize).max(1);
-    let mut timeline: Vec<TimelinePoint> = (0..buckets)
-        .map(|i| TimelinePoint {
-            t_s: i as u64,
-            ..TimelinePoint::default()
-        })
-        .collect();
-    let bucket = |at: Duration| (at.as_secs() as usize).min(buckets - 1);
-
+    let mut t = Tally::new(end);
     for e in events {
-        let b = bucket(e.at);
-        match &e.kind {
-            EventKind::Published { id, .. } => {
-                published.insert(*id);
-                publish_attempts += 1;
-                timeline[b].published += 1;
-            }
-            EventKind::Confirmed { id, latency } => {
-                if confirmed.insert(*id) {
-                    latencies.push(*latency);
-                    confirm_times.push(e.at);
-                    timeline[b].confirmed += 1;
-                }
-            }
-            EventKind::Nacked { .. } => {
-                nacked += 1;
-                timeline[b].nacked += 1;
-            }
-            EventKind::Consumed { id, .. } => {
-                if restarted && !consumed.contains_key(id) {
-                    late.insert(*id);
-                }
-                *consumed.entry(*id).or_default() += 1;
-                deliveries += 1;
-                timeline[b].consumed += 1;
-            }
-            EventKind::Foreign => foreign += 1,
-            EventKind::ConnectionLost { .. } => {
-                losses += 1;
-                timeline[b].connection_losses += 1;
-            }
-            EventKind::ConnectFailed { .. } => connect_failures += 1,
-            EventKind::Connected { attempt, .. } => {
-                if *attempt > 1 {
-                    reconnects += 1;
-                }
-            }
-            EventKind::Marker { label } => markers.push(Marker {
-                label: label.clone(),
-                at_s: e.at.as_secs_f64(),
-            }),
-            EventKind::PublishingStopped => {
-                stopped_at.get_or_insert(e.at);
-            }
-            EventKind::ConsumersRestarted => restarted = true,
-        }
+        t.add(e);
     }
-
-    let mut lost_ids: Vec<MsgId> = confirmed
+    let mut lost_ids: Vec<MsgId> = t
+        .confirmed
         .iter()
-        .filter(|id| !consumed.contains_key(id))
+        .filter(|id| !t.consumed.contains_key(id))
         .copied()
         .collect();
     lost_ids.sort();
-    let duplicates: u64 = consumed.values().map(|n| n - 1).sum();
-    let publishing = stopped_at.unwrap_or(end);
-    let marker_times: Vec<(String, Duration)> = markers
+    let duplicates: u64 = t.consumed.values().map(|n| n - 1).sum();
+    let publishing = t.stopped_at.unwrap_or(end);
+    let marker_times: Vec<(String, Duration)> = t
+        .markers
         .iter()
         .map(|m| (m.label.clone(), Duration::from_secs_f64(m.at_s)))
         .collect();
-    let outages = outages(&confirm_times, &marker_times, publishing);
-    let gaps = confirm_gaps(&confirm_times, publishing);
+    let outages = outages(&t.confirm_times, &marker_times, publishing);
+    let gaps = confirm_gaps(&t.confirm_times, publishing);
     let longest_gap = gaps.iter().map(|(a, b)| *b - *a).max().unwrap_or_default();
-
+    let confirmed = t.confirmed.len() as u64;
     Report {
         run_id: info.run_id.clone(),
         queue: info.queue.clone(),
@@ -129,33 +60,136 @@ pub fn check(events: &[Event], info: &RunInfo) -> Report {
         rate_per_sec: info.rate_per_sec,
         duration_s: end.as_secs_f64(),
         publishing_s: publishing.as_secs_f64(),
-        published: published.len() as u64,
-        publish_attempts,
-        confirmed: confirmed.len() as u64,
-        nacked,
-        unconfirmed: published.difference(&confirmed).count() as u64,
-        consumed: consumed.len() as u64,
-        deliveries,
+        published: t.published.len() as u64,
+        publish_attempts: t.publish_attempts,
+        confirmed,
+        nacked: t.nacked,
+        unconfirmed: t.published.difference(&t.confirmed).count() as u64,
+        consumed: t.consumed.len() as u64,
+        deliveries: t.deliveries,
         lost: lost_ids.len() as u64,
         duplicates,
-        foreign,
+        foreign: t.foreign,
         lost_sample: lost_ids.iter().take(20).map(|id| id.to_string()).collect(),
         drained: info.drained,
-        late: late.len() as u64,
+        late: t.late.len() as u64,
         left_in_queue: info.left_in_queue,
-        connection_losses: losses,
-        connect_failures,
-        reconnects,
+        connection_losses: t.losses,
+        connect_failures: t.connect_failures,
+        reconnects: t.reconnects,
         throughput_per_s: if publishing.is_zero() {
             0.0
         } else {
-            confirmed.len() as f64 / publishing.as_secs_f64()
+            confirmed as f64 / publishing.as_secs_f64()
         },
-        confirm_latency: latency(&mut latencies),
+        confirm_latency: latency(&mut t.latencies),
         longest_gap_s: longest_gap.as_secs_f64(),
-        markers,
+        markers: t.markers,
         outages,
-        timeline,
+        timeline: t.timeline,
+    }
+}
+
+/// Everything counted over the event log, one event at a time.
+struct Tally {
+    published: HashSet<MsgId>,
+    confirmed: HashSet<MsgId>,
+    consumed: HashMap<MsgId, u64>,
+    publish_attempts: u64,
+    nacked: u64,
+    deliveries: u64,
+    foreign: u64,
+    losses: u64,
+    connect_failures: u64,
+    reconnects: u64,
+    latencies: Vec<Duration>,
+    confirm_times: Vec<Duration>,
+    markers: Vec<Marker>,
+    stopped_at: Option<Duration>,
+    restarted: bool,
+    /// Consumed for the first time after the consumers were restarted.
+    late: HashSet<MsgId>,
+    /// One point per second up to `end`.
+    timeline: Vec<TimelinePoint>,
+}
+
+impl Tally {
+    fn new(end: Duration) -> Tally {
+        let buckets = (end.as_secs_f64().ceil() as usize).max(1);
+        Tally {
+            published: HashSet::new(),
+            confirmed: HashSet::new(),
+            consumed: HashMap::new(),
+            publish_attempts: 0,
+            nacked: 0,
+            deliveries: 0,
+            foreign: 0,
+            losses: 0,
+            connect_failures: 0,
+            reconnects: 0,
+            latencies: Vec::new(),
+            confirm_times: Vec::new(),
+            markers: Vec::new(),
+            stopped_at: None,
+            restarted: false,
+            late: HashSet::new(),
+            timeline: (0..buckets)
+                .map(|i| TimelinePoint {
+                    t_s: i as u64,
+                    ..TimelinePoint::default()
+                })
+                .collect(),
+        }
+    }
+
+    fn add(&mut self, e: &Event) {
+        let b = (e.at.as_secs() as usize).min(self.timeline.len() - 1);
+        let point = &mut self.timeline[b];
+        match &e.kind {
+            EventKind::Published { id, .. } => {
+                self.published.insert(*id);
+                self.publish_attempts += 1;
+                point.published += 1;
+            }
+            EventKind::Confirmed { id, latency } => {
+                if self.confirmed.insert(*id) {
+                    self.latencies.push(*latency);
+                    self.confirm_times.push(e.at);
+                    point.confirmed += 1;
+                }
+            }
+            EventKind::Nacked { .. } => {
+                self.nacked += 1;
+                point.nacked += 1;
+            }
+            EventKind::Consumed { id, .. } => {
+                if self.restarted && !self.consumed.contains_key(id) {
+                    self.late.insert(*id);
+                }
+                *self.consumed.entry(*id).or_default() += 1;
+                self.deliveries += 1;
+                point.consumed += 1;
+            }
+            EventKind::Foreign => self.foreign += 1,
+            EventKind::ConnectionLost { .. } => {
+                self.losses += 1;
+                point.connection_losses += 1;
+            }
+            EventKind::ConnectFailed { .. } => self.connect_failures += 1,
+            EventKind::Connected { attempt, .. } => {
+                if *attempt > 1 {
+                    self.reconnects += 1;
+                }
+            }
+            EventKind::Marker { label } => self.markers.push(Marker {
+                label: label.clone(),
+                at_s: e.at.as_secs_f64(),
+            }),
+            EventKind::PublishingStopped => {
+                self.stopped_at.get_or_insert(e.at);
+            }
+            EventKind::ConsumersRestarted => self.restarted = true,
+        }
     }
 }
 

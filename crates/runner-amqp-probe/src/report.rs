@@ -142,7 +142,35 @@ impl Report {
     pub fn render_table(&self) -> String {
         let mut t = new_table();
         t.set_header(vec!["measure", "value"]);
-        let rows: Vec<(&str, String)> = vec![
+        for (k, v) in self.measures() {
+            t.add_row(vec![k.to_string(), v]);
+        }
+        if !self.lost_sample.is_empty() {
+            t.add_row(vec!["lost ids".to_string(), self.lost_sample.join(" ")]);
+        }
+        let mut out = t.to_string();
+        if !self.outages.is_empty() {
+            let mut o = new_table();
+            o.set_header(vec!["marker", "at s", "outage s", "gap"]);
+            for x in &self.outages {
+                o.add_row(vec![
+                    x.marker.clone(),
+                    format!("{:.1}", x.at_s),
+                    format!("{:.3}", x.seconds),
+                    format!("{:.2}–{:.2}", x.gap_start_s, x.gap_end_s),
+                ]);
+            }
+            right_align(&mut o, &[1, 2]);
+            out.push('\n');
+            out.push_str(&o.to_string());
+        }
+        out.push('\n');
+        out
+    }
+
+    /// The main table's rows: measure and value.
+    fn measures(&self) -> Vec<(&'static str, String)> {
+        vec![
             (
                 "queue",
                 format!("{} ({})", self.queue, self.queue_kind.as_str()),
@@ -202,31 +230,7 @@ impl Report {
                     (false, None) => "NO (timed out)".into(),
                 },
             ),
-        ];
-        for (k, v) in rows {
-            t.add_row(vec![k.to_string(), v]);
-        }
-        if !self.lost_sample.is_empty() {
-            t.add_row(vec!["lost ids".to_string(), self.lost_sample.join(" ")]);
-        }
-        let mut out = t.to_string();
-        if !self.outages.is_empty() {
-            let mut o = new_table();
-            o.set_header(vec!["marker", "at s", "outage s", "gap"]);
-            for x in &self.outages {
-                o.add_row(vec![
-                    x.marker.clone(),
-                    format!("{:.1}", x.at_s),
-                    format!("{:.3}", x.seconds),
-                    format!("{:.2}–{:.2}", x.gap_start_s, x.gap_end_s),
-                ]);
-            }
-            right_align(&mut o, &[1, 2]);
-            out.push('\n');
-            out.push_str(&o.to_string());
-        }
-        out.push('\n');
-        out
+        ]
     }
 }
 

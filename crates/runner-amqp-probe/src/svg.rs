@@ -55,22 +55,173 @@ fn time_step(span: f64) -> f64 {
 
 /// The SVG document for `report`'s timeline.
 pub fn timeline(report: &Report) -> String {
-    let span = (report.timeline.len() as f64)
-        .max(report.duration_s)
-        .max(1.0);
-    let peak = report
-        .timeline
-        .iter()
-        .map(|p| p.confirmed.max(p.consumed))
-        .max()
-        .unwrap_or(0) as f64;
-    let ymax = nice_max(peak * 1.1);
-    let pw = W - LEFT - RIGHT;
-    let ph = H - TOP - BOTTOM;
-    let x = |t: f64| LEFT + (t / span).clamp(0.0, 1.0) * pw;
-    let y = |v: f64| TOP + ph - (v / ymax).clamp(0.0, 1.0) * ph;
-
+    let plot = Plot::new(report);
     let mut s = String::new();
+    header(&mut s, report);
+    plot.outages(&mut s, report);
+    plot.axes(&mut s);
+    plot.series(&mut s, report);
+    plot.markers(&mut s, report);
+    legend(&mut s);
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The plot area's scales: seconds across, messages per second up.
+struct Plot {
+    span: f64,
+    ymax: f64,
+    pw: f64,
+    ph: f64,
+}
+
+impl Plot {
+    fn new(report: &Report) -> Plot {
+        let span = (report.timeline.len() as f64)
+            .max(report.duration_s)
+            .max(1.0);
+        let peak = report
+            .timeline
+            .iter()
+            .map(|p| p.confirmed.max(p.consumed))
+            .max()
+            .unwrap_or(0) as f64;
+        Plot {
+            span,
+            ymax: nice_max(peak * 1.1),
+            pw: W - LEFT - RIGHT,
+            ph: H - TOP - BOTTOM,
+        }
+    }
+
+    fn x(&self, t: f64) -> f64 {
+        LEFT + (t / self.span).clamp(0.0, 1.0) * self.pw
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        TOP + self.ph - (v / self.ymax).clamp(0.0, 1.0) * self.ph
+    }
+
+    /// Outages first, under everything else.
+    fn outages(&self, s: &mut String, report: &Report) {
+        let ph = self.ph;
+        let mut drawn: Vec<(f64, f64)> = Vec::new();
+        for o in report.outages.iter().filter(|o| o.seconds >= 0.5) {
+            if drawn.contains(&(o.gap_start_s, o.gap_end_s)) {
+                continue;
+            }
+            drawn.push((o.gap_start_s, o.gap_end_s));
+            let (x0, x1) = (self.x(o.gap_start_s), self.x(o.gap_end_s));
+            let _ = writeln!(
+                s,
+                r##"<rect x="{x0:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#e53935" fill-opacity="0.12"><title>outage {:.2} s around {}</title></rect>"##,
+                (x1 - x0).max(1.0),
+                o.seconds,
+                escape(&o.marker)
+            );
+        }
+    }
+
+    /// Grid and axes.
+    fn axes(&self, s: &mut String) {
+        let (pw, ph) = (self.pw, self.ph);
+        for i in 0..=5 {
+            let v = self.ymax * i as f64 / 5.0;
+            let yy = self.y(v);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+                LEFT + pw,
+                LEFT - 6.0,
+                yy + 4.0,
+                fmt_num(v)
+            );
+        }
+        let step = time_step(self.span);
+        let mut t = 0.0;
+        while t <= self.span + 1e-9 {
+            let xx = self.x(t);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{xx:.1}" y1="{:.1}" x2="{xx:.1}" y2="{:.1}" stroke="#999"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+                TOP + ph,
+                TOP + ph + 5.0,
+                TOP + ph + 18.0,
+                fmt_num(t)
+            );
+            t += step;
+        }
+        let _ = writeln!(
+            s,
+            r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">seconds since start</text>"#,
+            LEFT + pw / 2.0,
+            H - 14.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">messages per second</text>"#,
+            TOP + ph / 2.0
+        );
+    }
+
+    /// Series as steps: each second's count spans that second.
+    fn series(&self, s: &mut String, report: &Report) {
+        let series = |get: &dyn Fn(&crate::report::TimelinePoint) -> u64| -> String {
+            report
+                .timeline
+                .iter()
+                .map(|p| {
+                    let (t, v) = (p.t_s as f64, self.y(get(p) as f64));
+                    format!("{:.1},{v:.1} {:.1},{v:.1}", self.x(t), self.x(t + 1.0))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let _ = writeln!(
+            s,
+            r##"<polyline points="{}" fill="none" stroke="#1e88e5" stroke-width="2"/>"##,
+            series(&|p| p.confirmed)
+        );
+        let _ = writeln!(
+            s,
+            r##"<polyline points="{}" fill="none" stroke="#43a047" stroke-width="1.5" stroke-dasharray="5 3"/>"##,
+            series(&|p| p.consumed)
+        );
+    }
+
+    /// End of publishing, then the fault markers.
+    fn markers(&self, s: &mut String, report: &Report) {
+        let ph = self.ph;
+        if report.publishing_s < self.span {
+            let xx = self.x(report.publishing_s);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{:.1}" stroke="#777" stroke-dasharray="2 3"/><text transform="translate({:.1} {:.1}) rotate(-90)" text-anchor="end" fill="#777">publishing stopped</text>"##,
+                TOP + ph,
+                xx - 4.0,
+                TOP + 6.0
+            );
+        }
+        for m in &report.markers {
+            let xx = self.x(m.at_s);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{:.1}" stroke="#e53935" stroke-width="1.5" stroke-dasharray="6 3"/><text transform="translate({:.1} {:.1}) rotate(-90)" text-anchor="end" fill="#c62828">{}</text>"##,
+                TOP + ph,
+                xx - 4.0,
+                TOP + 6.0,
+                escape(&m.label)
+            );
+        }
+    }
+}
+
+/// The opening tag, background, title and the counts line.
+fn header(s: &mut String, report: &Report) {
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
@@ -94,114 +245,10 @@ pub fn timeline(report: &Report) -> String {
         report.duplicates,
         escape(&report.run_id)
     );
+}
 
-    // Outages first, under everything else.
-    let mut drawn: Vec<(f64, f64)> = Vec::new();
-    for o in report.outages.iter().filter(|o| o.seconds >= 0.5) {
-        if drawn.contains(&(o.gap_start_s, o.gap_end_s)) {
-            continue;
-        }
-        drawn.push((o.gap_start_s, o.gap_end_s));
-        let (x0, x1) = (x(o.gap_start_s), x(o.gap_end_s));
-        let _ = writeln!(
-            s,
-            r##"<rect x="{x0:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#e53935" fill-opacity="0.12"><title>outage {:.2} s around {}</title></rect>"##,
-            (x1 - x0).max(1.0),
-            o.seconds,
-            escape(&o.marker)
-        );
-    }
-
-    // Grid and axes.
-    for i in 0..=5 {
-        let v = ymax * i as f64 / 5.0;
-        let yy = y(v);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            LEFT + pw,
-            LEFT - 6.0,
-            yy + 4.0,
-            fmt_num(v)
-        );
-    }
-    let step = time_step(span);
-    let mut t = 0.0;
-    while t <= span + 1e-9 {
-        let xx = x(t);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{xx:.1}" y1="{:.1}" x2="{xx:.1}" y2="{:.1}" stroke="#999"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
-            TOP + ph,
-            TOP + ph + 5.0,
-            TOP + ph + 18.0,
-            fmt_num(t)
-        );
-        t += step;
-    }
-    let _ = writeln!(
-        s,
-        r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
-    );
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">seconds since start</text>"#,
-        LEFT + pw / 2.0,
-        H - 14.0
-    );
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">messages per second</text>"#,
-        TOP + ph / 2.0
-    );
-
-    // Series as steps: each second's count spans that second.
-    let series = |get: &dyn Fn(&crate::report::TimelinePoint) -> u64| -> String {
-        report
-            .timeline
-            .iter()
-            .map(|p| {
-                let (t, v) = (p.t_s as f64, y(get(p) as f64));
-                format!("{:.1},{v:.1} {:.1},{v:.1}", x(t), x(t + 1.0))
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let _ = writeln!(
-        s,
-        r##"<polyline points="{}" fill="none" stroke="#1e88e5" stroke-width="2"/>"##,
-        series(&|p| p.confirmed)
-    );
-    let _ = writeln!(
-        s,
-        r##"<polyline points="{}" fill="none" stroke="#43a047" stroke-width="1.5" stroke-dasharray="5 3"/>"##,
-        series(&|p| p.consumed)
-    );
-
-    // End of publishing, then the fault markers.
-    if report.publishing_s < span {
-        let xx = x(report.publishing_s);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{:.1}" stroke="#777" stroke-dasharray="2 3"/><text transform="translate({:.1} {:.1}) rotate(-90)" text-anchor="end" fill="#777">publishing stopped</text>"##,
-            TOP + ph,
-            xx - 4.0,
-            TOP + 6.0
-        );
-    }
-    for m in &report.markers {
-        let xx = x(m.at_s);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{:.1}" stroke="#e53935" stroke-width="1.5" stroke-dasharray="6 3"/><text transform="translate({:.1} {:.1}) rotate(-90)" text-anchor="end" fill="#c62828">{}</text>"##,
-            TOP + ph,
-            xx - 4.0,
-            TOP + 6.0,
-            escape(&m.label)
-        );
-    }
-
-    // Legend, in the header row right of the subtitle.
+/// Legend, in the header row right of the subtitle.
+fn legend(s: &mut String) {
     let lx = W - RIGHT - 330.0;
     let ly = 34.0;
     let _ = writeln!(
@@ -219,8 +266,6 @@ pub fn timeline(report: &Report) -> String {
         lx + 252.0,
         ly + 4.0,
     );
-    s.push_str("</svg>\n");
-    s
 }
 
 fn fmt_num(v: f64) -> String {
