@@ -46,13 +46,14 @@ fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_string())
 }
 
-/// Parses `url` for lapin. Sets the heartbeat and the TCP connect timeout
+/// Parses `url` for lapin. Sets the heartbeat (when `heartbeat_s` is
+/// given; otherwise the server's is taken) and the TCP connect timeout
 /// unless the URL's query already does (`?heartbeat=N&connection_timeout=MS`).
 ///
 /// amq-protocol-uri takes the host from `Url::domain()`, which is empty for
 /// IPv6 literals (it would silently connect to `localhost`), so the host is
 /// taken from the URL text here.
-pub fn parse(url: &str, heartbeat_s: u16, connect_timeout: Duration) -> Result<AMQPUri> {
+pub fn parse(url: &str, heartbeat_s: Option<u16>, connect_timeout: Duration) -> Result<AMQPUri> {
     let masked = mask_password(url);
     let mut uri: AMQPUri = url
         .parse()
@@ -63,7 +64,7 @@ pub fn parse(url: &str, heartbeat_s: u16, connect_timeout: Duration) -> Result<A
         None => bail!("AMQP URL {masked} has no host"),
     }
     if uri.query.heartbeat.is_none() {
-        uri.query.heartbeat = Some(heartbeat_s);
+        uri.query.heartbeat = heartbeat_s;
     }
     if uri.query.connection_timeout.is_none() {
         uri.query.connection_timeout = Some(connect_timeout.as_millis() as u64);
@@ -91,7 +92,12 @@ mod tests {
 
     #[test]
     fn keeps_ip_hosts_and_sets_defaults() {
-        let uri = parse("amqp://u:p@10.20.30.40:5673/%2f", 5, Duration::from_secs(3)).unwrap();
+        let uri = parse(
+            "amqp://u:p@10.20.30.40:5673/%2f",
+            Some(5),
+            Duration::from_secs(3),
+        )
+        .unwrap();
         assert_eq!(uri.authority.host, "10.20.30.40");
         assert_eq!(uri.authority.port, 5673);
         assert_eq!(uri.authority.userinfo.username, "u");
@@ -102,22 +108,23 @@ mod tests {
 
         let uri = parse(
             "amqp://u:p@[::1]:5672?heartbeat=9",
-            5,
+            Some(5),
             Duration::from_secs(3),
         )
         .unwrap();
         assert_eq!(uri.authority.host, "::1");
         assert_eq!(uri.query.heartbeat, Some(9));
 
-        let uri = parse("amqp://u:p@rabbit.lab/vh", 5, Duration::from_secs(3)).unwrap();
+        let uri = parse("amqp://u:p@rabbit.lab/vh", None, Duration::from_secs(3)).unwrap();
         assert_eq!(uri.authority.host, "rabbit.lab");
+        assert_eq!(uri.query.heartbeat, None, "the server's heartbeat");
         assert_eq!(uri.authority.port, 5672);
         assert_eq!(uri.vhost, "vh");
     }
 
     #[test]
     fn errors_never_show_the_password() {
-        let err = parse("amqp://u:hunter2@:5672", 5, Duration::from_secs(1)).unwrap_err();
+        let err = parse("amqp://u:hunter2@:5672", Some(5), Duration::from_secs(1)).unwrap_err();
         assert!(!format!("{err:#}").contains("hunter2"), "{err:#}");
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::config::QueueKind;
 use crate::events::{Event, EventKind, MsgId};
+use crate::mode::{self, ModeAssignment};
 use crate::report::{Latency, Marker, Outage, Report, TimelinePoint};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -15,8 +16,11 @@ pub struct RunInfo {
     pub run_id: String,
     pub queue: String,
     pub queue_kind: QueueKind,
+    /// Publishers and consumers over all client modes.
     pub publishers: u32,
     pub consumers: u32,
+    /// Which client is in which mode.
+    pub assignment: ModeAssignment,
     pub rate_per_sec: u32,
     /// When the run (drain included) ended, since start.
     pub end: Duration,
@@ -87,6 +91,7 @@ pub fn check(events: &[Event], info: &RunInfo) -> Report {
         markers: t.markers,
         outages,
         timeline: t.timeline,
+        client_modes: mode::tally(events, &info.assignment),
     }
 }
 
@@ -296,6 +301,7 @@ mod tests {
             queue_kind: QueueKind::Quorum,
             publishers: 1,
             consumers: 1,
+            assignment: ModeAssignment::one(crate::ClientMode::Impatient, 1, 1),
             rate_per_sec: 10,
             end: ms(end_ms),
             drained: true,

@@ -5,6 +5,7 @@
 //! printed. The flags are the CLI's.
 
 use crate::config::{QueueKind, WorkloadConfig};
+use crate::mode::ClientMode;
 use crate::{Workload, mask_password};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -20,9 +21,12 @@ pub struct ProbeOptions {
     pub duration: Duration,
     /// New messages per second over all publishers; 0 = unpaced.
     pub rate: u32,
-    /// Publisher connections.
+    /// The client modes to run side by side, each with its own publishers
+    /// and consumers (empty: impatient only).
+    pub client_modes: Vec<ClientMode>,
+    /// Publisher connections per client mode.
     pub publishers: u32,
-    /// Consumer connections.
+    /// Consumer connections per client mode.
     pub consumers: u32,
     /// Queue to declare and use (deleted at the end when drained and empty).
     pub queue: String,
@@ -43,6 +47,7 @@ impl std::fmt::Debug for ProbeOptions {
             .field("url", &mask_password(&self.url))
             .field("duration", &self.duration)
             .field("rate", &self.rate)
+            .field("client_modes", &self.client_modes)
             .field("publishers", &self.publishers)
             .field("consumers", &self.consumers)
             .field("queue", &self.queue)
@@ -64,6 +69,9 @@ impl ProbeOptions {
         } else {
             QueueKind::Quorum
         };
+        if !self.client_modes.is_empty() {
+            cfg.client_modes = self.client_modes.clone();
+        }
         cfg.publishers = self.publishers;
         cfg.consumers = self.consumers;
         cfg.rate_per_sec = self.rate;
@@ -81,11 +89,13 @@ pub async fn run(args: ProbeOptions) -> Result<i32> {
     } else {
         format!("{} msg/s", cfg.rate_per_sec)
     };
+    let modes: Vec<&str> = cfg.client_modes.iter().map(|m| m.as_str()).collect();
     info!(
-        "{} · {} queue {:?} · {} publisher(s), {} consumer(s) · {rate} for {:?}",
+        "{} · {} queue {:?} · {} client(s): {} publisher(s), {} consumer(s) each · {rate} each, for {:?}",
         mask_password(&cfg.url),
         cfg.queue_kind.as_str(),
         cfg.queue,
+        modes.join(" and "),
         cfg.publishers,
         cfg.consumers,
         cfg.duration
@@ -118,6 +128,13 @@ pub async fn run(args: ProbeOptions) -> Result<i32> {
     if report.lost > 0 {
         problems.push(format!("{} confirmed message(s) lost", report.lost));
     }
+    for m in report.client_modes.iter().filter(|m| m.lost > 0) {
+        problems.push(format!(
+            "{} of them from {} clients",
+            m.lost,
+            m.mode.as_str()
+        ));
+    }
     if !report.drained {
         problems.push("the queue did not drain in time".to_string());
     }
@@ -139,6 +156,7 @@ mod tests {
             url: "amqp://u:topsecret@127.0.0.1:5672/%2f".into(),
             duration: Duration::from_secs(5),
             rate: 50,
+            client_modes: vec![ClientMode::Stock],
             publishers: 2,
             consumers: 1,
             queue: "runner-probe".into(),
@@ -151,6 +169,7 @@ mod tests {
         assert_eq!(cfg.queue_kind, QueueKind::Classic);
         assert_eq!(cfg.rate_per_sec, 50);
         assert_eq!(cfg.publishers, 2);
+        assert_eq!(cfg.client_modes, [ClientMode::Stock]);
         assert_eq!(cfg.duration, Duration::from_secs(5));
         let dbg = format!("{a:?}");
         assert!(!dbg.contains("topsecret"), "{dbg}");

@@ -1,6 +1,7 @@
 //! Workload configuration: where to connect, which queue, how many clients,
 //! how fast, and the timeouts that decide when a connection counts as dead.
 
+use crate::mode::{ClientMode, ModeAssignment};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -34,19 +35,27 @@ pub struct WorkloadConfig {
     /// Queue name (default `runner-probe`), declared durable by the workload.
     pub queue: String,
     pub queue_kind: QueueKind,
-    /// Publisher tasks, each with its own connection (default 1).
+    /// The client modes to run, side by side on the same queue (default
+    /// `[Impatient]`); each mode gets `publishers` and `consumers` of its
+    /// own, tallied apart (see [`ModeAssignment`]).
+    pub client_modes: Vec<ClientMode>,
+    /// Publisher tasks per client mode, each with its own connection
+    /// (default 1).
     pub publishers: u32,
-    /// Consumer tasks, each with its own connection (default 1).
+    /// Consumer tasks per client mode, each with its own connection
+    /// (default 1).
     pub consumers: u32,
-    /// New messages per second over all publishers (default 200); 0 means
-    /// as fast as confirms allow (bounded by `max_in_flight`).
+    /// New messages per second over the publishers of each client mode
+    /// (default 200); 0 means as fast as confirms allow (bounded by
+    /// `max_in_flight`).
     pub rate_per_sec: u32,
     /// How long publishing runs when driven by [`crate::command`]; the library's
     /// [`crate::WorkloadHandle`] publishes until `stop_publishing` and
     /// ignores it.
     pub duration: Duration,
     /// A publish without a confirm for this long marks its connection dead:
-    /// the publisher reconnects and republishes (default 10 s).
+    /// the publisher reconnects and republishes (default 10 s). Impatient
+    /// clients only: stock clients wait as long as it takes.
     pub confirm_timeout: Duration,
     /// Unconfirmed messages allowed per publisher (default 1000).
     pub max_in_flight: usize,
@@ -56,6 +65,7 @@ pub struct WorkloadConfig {
     pub message_size: usize,
     /// AMQP heartbeat asked for, in seconds, unless the URL says
     /// `?heartbeat=`; a silent peer is dropped after twice this (default 5).
+    /// Impatient clients only: stock clients take the server's.
     pub heartbeat_s: u16,
     /// TCP connect + AMQP handshake + setup timeout (default 5 s).
     pub connect_timeout: Duration,
@@ -75,6 +85,7 @@ impl WorkloadConfig {
             url: url.into(),
             queue: "runner-probe".into(),
             queue_kind: QueueKind::Quorum,
+            client_modes: vec![ClientMode::Impatient],
             publishers: 1,
             consumers: 1,
             rate_per_sec: 200,
@@ -91,6 +102,15 @@ impl WorkloadConfig {
         }
     }
 
+    /// Which clients run in which mode.
+    pub fn assignment(&self) -> ModeAssignment {
+        ModeAssignment {
+            modes: self.client_modes.clone(),
+            publishers: self.publishers,
+            consumers: self.consumers,
+        }
+    }
+
     /// The time between two messages of one publisher; `None` when unpaced.
     pub(crate) fn publish_period(&self) -> Option<Duration> {
         if self.rate_per_sec == 0 {
@@ -103,6 +123,17 @@ impl WorkloadConfig {
     pub(crate) fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.publishers >= 1, "at least one publisher is needed");
         anyhow::ensure!(self.consumers >= 1, "at least one consumer is needed");
+        anyhow::ensure!(
+            !self.client_modes.is_empty(),
+            "at least one client mode is needed"
+        );
+        let mut modes = self.client_modes.clone();
+        modes.sort();
+        modes.dedup();
+        anyhow::ensure!(
+            modes.len() == self.client_modes.len(),
+            "a client mode is named twice"
+        );
         anyhow::ensure!(!self.queue.is_empty(), "the queue name is empty");
         anyhow::ensure!(
             self.queue.len() <= 255,
@@ -127,6 +158,11 @@ mod tests {
         cfg.rate_per_sec = 0;
         assert_eq!(cfg.publish_period(), None);
         assert!(cfg.validate().is_ok());
+        cfg.client_modes = vec![ClientMode::Stock, ClientMode::Stock];
+        assert!(cfg.validate().is_err());
+        cfg.client_modes = vec![ClientMode::Stock, ClientMode::Impatient];
+        assert!(cfg.validate().is_ok());
+        assert_eq!(cfg.assignment().total(), (4, 2));
         cfg.consumers = 0;
         assert!(cfg.validate().is_err());
     }

@@ -5,7 +5,7 @@
 use crate::connect::{Session, within};
 use crate::events::{EventKind, Role};
 use crate::message::{self, Parsed};
-use crate::publisher::ClientCtx;
+use crate::publisher::{ClientCtx, patiently};
 use crate::reconnect::{self, Client, SessionEnd};
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
@@ -33,7 +33,6 @@ impl Consumer {
     }
 
     async fn consume(&mut self, mut stream: lapin::Consumer) -> SessionEnd {
-        let cfg = self.ctx.cfg.clone();
         loop {
             if self.stopped() {
                 return SessionEnd::Done;
@@ -62,7 +61,7 @@ impl Consumer {
                         }
                     }
                     let ack = delivery.ack(BasicAckOptions::default());
-                    match tokio::time::timeout(cfg.confirm_timeout, ack).await {
+                    match patiently(self.ctx.give_up_after(), ack).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(e)) => return SessionEnd::Lost(format!("basic.ack: {e}")),
                         Err(_) => return SessionEnd::Lost("basic.ack not sent in time".into()),

@@ -39,6 +39,7 @@ mod consumer;
 pub mod duration;
 pub mod events;
 mod message;
+pub mod mode;
 mod publisher;
 mod reconnect;
 pub mod report;
@@ -47,5 +48,6 @@ mod workload;
 
 pub use amqp_url::mask_password;
 pub use config::{QueueKind, WorkloadConfig};
+pub use mode::{ClientMode, ModeReport};
 pub use report::{Latency, Outage, Report, ScenarioRow, TimelinePoint, render_scenario_table};
 pub use workload::{Workload, WorkloadHandle};

@@ -1,12 +1,14 @@
 //! One publisher: its own connection and confirm-mode channel, paced
 //! publishing of numbered persistent messages, confirm tracking, and on any
-//! failure (error, missing confirm within the timeout) a reconnect with
-//! backoff and a republish of everything unconfirmed.
+//! failure (error; an impatient client also gives up on a confirm missing
+//! for the confirm timeout) a reconnect with backoff and a republish of
+//! everything unconfirmed.
 
 use crate::config::WorkloadConfig;
 use crate::connect::{Session, within};
 use crate::events::{EventKind, MsgId, Recorder, Role};
 use crate::message;
+use crate::mode::ClientMode;
 use crate::reconnect::{self, Client, SessionEnd};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -27,6 +29,28 @@ pub(crate) struct ClientCtx {
     pub(crate) uri: AMQPUri,
     pub(crate) run_id: Arc<str>,
     pub(crate) rec: Arc<Recorder>,
+    /// How this client treats a slow or silent broker (its `uri` carries
+    /// the mode's heartbeat).
+    pub(crate) mode: ClientMode,
+}
+
+impl ClientCtx {
+    /// How long this client waits on the broker before giving its
+    /// connection up; `None`: as long as it takes.
+    pub(crate) fn give_up_after(&self) -> Option<Duration> {
+        self.mode.give_up_after(self.cfg.confirm_timeout)
+    }
+}
+
+/// `fut`, cut off after `limit` when there is one.
+pub(crate) async fn patiently<T>(
+    limit: Option<Duration>,
+    fut: impl Future<Output = T>,
+) -> Result<T, tokio::time::error::Elapsed> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, fut).await,
+        None => Ok(fut.await),
+    }
 }
 
 /// Stop signals for publishers: `stop` ends new publishing; once
@@ -53,9 +77,9 @@ async fn await_confirm(
     seq: u64,
     sent_at: Instant,
     confirm: PublisherConfirm,
-    limit: Duration,
+    limit: Option<Duration>,
 ) -> ConfirmResult {
-    let res = tokio::time::timeout(limit, confirm).await.map_err(|_| ());
+    let res = patiently(limit, confirm).await.map_err(|_| ());
     (seq, sent_at, res)
 }
 
@@ -219,7 +243,8 @@ impl Publisher {
             &body,
             message::properties(&self.ctx.run_id, id),
         );
-        let confirm = match tokio::time::timeout(cfg.confirm_timeout, publish).await {
+        let limit = self.ctx.give_up_after();
+        let confirm = match patiently(limit, publish).await {
             Ok(Ok(confirm)) => confirm,
             Ok(Err(e)) => return Err(format!("basic.publish: {e}")),
             Err(_) => {
@@ -229,12 +254,7 @@ impl Publisher {
                 ));
             }
         };
-        inflight.push(Box::pin(await_confirm(
-            seq,
-            sent_at,
-            confirm,
-            cfg.confirm_timeout,
-        )));
+        inflight.push(Box::pin(await_confirm(seq, sent_at, confirm, limit)));
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! chaos report uses.
 
 use crate::config::QueueKind;
+use crate::mode::ModeReport;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
@@ -113,6 +114,10 @@ pub struct Report {
     pub markers: Vec<Marker>,
     pub outages: Vec<Outage>,
     pub timeline: Vec<TimelinePoint>,
+    /// The same counts per client mode (one entry per mode run; a message
+    /// belongs to its publisher's mode).
+    #[serde(default)]
+    pub client_modes: Vec<ModeReport>,
 }
 
 impl Report {
@@ -126,9 +131,15 @@ impl Report {
         self.outages.iter().map(|o| o.seconds).reduce(f64::max)
     }
 
-    /// True when nothing confirmed was lost and the drain completed.
+    /// True when nothing confirmed was lost (in any client mode) and the
+    /// drain completed.
     pub fn ok(&self) -> bool {
-        self.lost == 0 && self.drained
+        self.lost == 0 && self.client_modes.iter().all(|m| m.lost == 0) && self.drained
+    }
+
+    /// The tally of one client mode, when it ran.
+    pub fn mode(&self, mode: crate::ClientMode) -> Option<&ModeReport> {
+        self.client_modes.iter().find(|m| m.mode == mode)
     }
 
     /// The SVG timeline (confirms and deliveries per second, markers and
@@ -147,6 +158,9 @@ impl Report {
         }
         if !self.lost_sample.is_empty() {
             t.add_row(vec!["lost ids".to_string(), self.lost_sample.join(" ")]);
+        }
+        for m in &self.client_modes {
+            t.add_row(vec![format!("{} clients", m.mode.as_str()), mode_line(m)]);
         }
         let mut out = t.to_string();
         if !self.outages.is_empty() {
@@ -232,6 +246,26 @@ impl Report {
             ),
         ]
     }
+}
+
+/// One client mode's clients and counts, as one line.
+fn mode_line(m: &ModeReport) -> String {
+    let ids = |prefix: &str, ids: &[u32]| {
+        ids.iter()
+            .map(|i| format!("{prefix}{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        "{} {}: published {}, confirmed {}, lost {}, duplicates {}, reconnects {}",
+        ids("p", &m.publisher_ids),
+        ids("c", &m.consumer_ids),
+        m.published,
+        m.confirmed,
+        m.lost,
+        m.duplicates,
+        m.reconnects
+    )
 }
 
 /// One row of the HA report: one scenario (one fault) and what it cost.

@@ -336,6 +336,7 @@ mod tests {
                 queue_kind: QueueKind::Quorum,
                 publishers: 1,
                 consumers: 1,
+                assignment: crate::mode::ModeAssignment::one(crate::ClientMode::Impatient, 1, 1),
                 rate_per_sec: 20,
                 end: Duration::from_secs(6),
                 drained: true,

@@ -1,5 +1,5 @@
 //! Starting the workload (a preflight connection, then the consumer and
-//! publisher tasks), the handle the chaos driver holds (markers, stop), and
+//! publisher tasks of each client mode), the handle the chaos driver holds (markers, stop), and
 //! the drain that consumes what is left and hands the log to the checker.
 
 use crate::amqp_url;
@@ -25,7 +25,11 @@ pub struct Workload;
 /// A running workload. Dropping it without [`WorkloadHandle::drain`] aborts
 /// the client tasks.
 pub struct WorkloadHandle {
+    /// The first client mode's context (the recorder, config and run id
+    /// are shared by all; the drain's own session uses its address).
     ctx: ClientCtx,
+    /// One context per client mode, in `cfg.client_modes` order.
+    ctxs: Vec<ClientCtx>,
     stop_publishing: watch::Sender<bool>,
     publish_deadline: watch::Sender<Option<Instant>>,
     stop_consumers: watch::Sender<bool>,
@@ -37,13 +41,17 @@ pub struct WorkloadHandle {
 impl Workload {
     /// Checks the broker answers and the queue can be declared (so a wrong
     /// URL, password or queue type fails here, not silently later), then
-    /// starts `cfg.consumers` consumers and `cfg.publishers` publishers.
-    /// Must be called inside a Tokio runtime.
+    /// starts `cfg.consumers` consumers and `cfg.publishers` publishers per
+    /// client mode. Must be called inside a Tokio runtime.
     pub async fn start(cfg: WorkloadConfig) -> Result<WorkloadHandle> {
         cfg.validate()?;
         let masked = amqp_url::mask_password(&cfg.url);
-        let uri = amqp_url::parse(&cfg.url, cfg.heartbeat_s, cfg.connect_timeout)?;
-        let preflight = Session::open(&cfg, &uri, "runner-probe preflight")
+        let uris = cfg
+            .client_modes
+            .iter()
+            .map(|m| amqp_url::parse(&cfg.url, m.heartbeat(cfg.heartbeat_s), cfg.connect_timeout))
+            .collect::<Result<Vec<_>>>()?;
+        let preflight = Session::open(&cfg, &uris[0], "runner-probe preflight")
             .await
             .with_context(|| format!("cannot connect to {masked}"))?;
         let declared = preflight.declare_queue(&cfg).await.with_context(|| {
@@ -57,19 +65,26 @@ impl Workload {
         preflight.close().await;
         declared?;
 
-        let run_id = format!("{:08x}", rand::rng().random::<u32>());
-        let ctx = ClientCtx {
-            cfg: Arc::new(cfg),
-            uri,
-            run_id: run_id.into(),
-            rec: Arc::new(Recorder::new()),
-        };
+        let run_id: Arc<str> = format!("{:08x}", rand::rng().random::<u32>()).into();
+        let (cfg, rec) = (Arc::new(cfg), Arc::new(Recorder::new()));
+        let ctxs: Vec<ClientCtx> = cfg
+            .client_modes
+            .iter()
+            .zip(uris)
+            .map(|(mode, uri)| ClientCtx {
+                cfg: cfg.clone(),
+                uri,
+                run_id: run_id.clone(),
+                rec: rec.clone(),
+                mode: *mode,
+            })
+            .collect();
         let (stop_publishing, stop_rx) = watch::channel(false);
         let (publish_deadline, deadline_rx) = watch::channel(None);
         let (stop_consumers, consumers_rx) = watch::channel(false);
-        let consumers = spawn_consumers(&ctx, &consumers_rx);
-        let publishers = (0..ctx.cfg.publishers)
-            .map(|i| {
+        let consumers = spawn_consumers(&ctxs, &consumers_rx);
+        let publishers = numbered(&ctxs, cfg.publishers)
+            .map(|(i, ctx)| {
                 let control = PublisherControl {
                     stop: stop_rx.clone(),
                     deadline: deadline_rx.clone(),
@@ -78,7 +93,8 @@ impl Workload {
             })
             .collect();
         Ok(WorkloadHandle {
-            ctx,
+            ctx: ctxs[0].clone(),
+            ctxs,
             stop_publishing,
             publish_deadline,
             stop_consumers,
@@ -158,7 +174,7 @@ impl WorkloadHandle {
             self.stop_consumers().await;
             let (stop, stop_rx) = watch::channel(false);
             self.stop_consumers = stop;
-            self.consumers = spawn_consumers(&self.ctx, &stop_rx);
+            self.consumers = spawn_consumers(&self.ctxs, &stop_rx);
             let grace = Instant::now() + Duration::from_secs(30);
             drained = self.wait_drained(grace, &mut admin).await;
         }
@@ -232,14 +248,16 @@ impl WorkloadHandle {
     fn report(&self, drained: bool, left_in_queue: Option<u32>) -> Report {
         let events = self.ctx.rec.snapshot();
         let cfg = &self.ctx.cfg;
+        let (publishers, consumers) = cfg.assignment().total();
         checker::check(
             &events,
             &RunInfo {
                 run_id: self.ctx.run_id.to_string(),
                 queue: cfg.queue.clone(),
                 queue_kind: cfg.queue_kind,
-                publishers: cfg.publishers,
-                consumers: cfg.consumers,
+                publishers,
+                consumers,
+                assignment: cfg.assignment(),
                 rate_per_sec: cfg.rate_per_sec,
                 end: self.ctx.rec.now(),
                 drained,
@@ -260,8 +278,17 @@ impl Drop for WorkloadHandle {
     }
 }
 
-fn spawn_consumers(ctx: &ClientCtx, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    (0..ctx.cfg.consumers)
-        .map(|i| tokio::spawn(Consumer::new(i, ctx.clone(), stop.clone()).run()))
+fn spawn_consumers(ctxs: &[ClientCtx], stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let per_mode = ctxs.first().map_or(0, |c| c.cfg.consumers);
+    numbered(ctxs, per_mode)
+        .map(|(i, ctx)| tokio::spawn(Consumer::new(i, ctx.clone(), stop.clone()).run()))
         .collect()
+}
+
+/// `per_mode` clients for each mode's context, numbered on from the
+/// previous mode's (the numbering of [`crate::mode::ModeAssignment`]).
+fn numbered(ctxs: &[ClientCtx], per_mode: u32) -> impl Iterator<Item = (u32, &ClientCtx)> {
+    ctxs.iter()
+        .enumerate()
+        .flat_map(move |(m, ctx)| (0..per_mode).map(move |i| (m as u32 * per_mode + i, ctx)))
 }

@@ -7,7 +7,7 @@
 //! (loudly) only when no Docker engine answers.
 
 use runner_amqp_probe::command::{self, ProbeOptions};
-use runner_amqp_probe::{QueueKind, Report, Workload, WorkloadConfig};
+use runner_amqp_probe::{ClientMode, QueueKind, Report, Workload, WorkloadConfig};
 use runner_lab::Stack;
 use runner_lab::docker;
 use runner_lab::images::{ImageSpec, ensure_image};
@@ -225,6 +225,7 @@ async fn probe_against_a_real_broker() {
         url: broker.url.clone(),
         duration: Duration::from_secs(5),
         rate: 0,
+        client_modes: vec![ClientMode::Impatient, ClientMode::Stock],
         publishers: 1,
         consumers: 1,
         queue: "probe-cli".into(),

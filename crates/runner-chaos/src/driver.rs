@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
+use runner_amqp_probe::ClientMode;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -69,11 +70,14 @@ pub struct ChaosOptions {
     pub warmup: Duration,
     /// Load after the cluster is whole again, before publishing stops.
     pub settle: Duration,
-    /// New messages per second over all publishers.
+    /// New messages per second over each client mode's publishers.
     pub rate: u32,
-    /// Publisher connections.
+    /// The client modes run side by side in every scenario, each with its
+    /// own publishers and consumers; empty: all of [`ClientMode::ALL`].
+    pub client_modes: Vec<ClientMode>,
+    /// Publisher connections per client mode.
     pub publishers: u32,
-    /// Consumer connections.
+    /// Consumer connections per client mode.
     pub consumers: u32,
     /// The balancer settings the cluster was built with (a label).
     pub settings: Settings,
@@ -82,6 +86,15 @@ pub struct ChaosOptions {
 }
 
 impl ChaosOptions {
+    /// The client modes to run (all when none were named).
+    pub fn client_modes(&self) -> Vec<ClientMode> {
+        if self.client_modes.is_empty() {
+            ClientMode::ALL.to_vec()
+        } else {
+            self.client_modes.clone()
+        }
+    }
+
     fn plan(&self) -> Plan {
         Plan {
             warmup: self.warmup,
@@ -91,6 +104,7 @@ impl ChaosOptions {
             heal_timeout: self.heal_timeout,
             drain_timeout: Duration::from_secs(90),
             rate: self.rate,
+            client_modes: self.client_modes(),
             publishers: self.publishers,
             consumers: self.consumers,
         }
@@ -133,6 +147,7 @@ pub async fn run(opts: ChaosOptions) -> Result<i32> {
         rate_per_sec: opts.rate,
         publishers: opts.publishers,
         consumers: opts.consumers,
+        client_modes: opts.client_modes(),
         fault_s: opts.duration.as_secs_f64(),
         partition_s: opts.partition.as_secs_f64(),
         scenarios: Vec::new(),

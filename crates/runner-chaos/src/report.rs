@@ -9,9 +9,41 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use runner_amqp_probe::events::{Event, EventKind};
-use runner_amqp_probe::{Report, ScenarioRow, render_scenario_table};
+use runner_amqp_probe::{ClientMode, ModeReport, Report, ScenarioRow, render_scenario_table};
 use serde::Serialize;
+
+/// What one client mode's clients lived through in a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModeResult {
+    pub mode: ClientMode,
+    /// The longest time one of this mode's publishers went without a
+    /// confirm, from the fault on.
+    pub worst_client_s: Option<f64>,
+    /// Its publishers (`p<id>` in `clients_on_target`).
+    pub publisher_ids: Vec<u32>,
+    pub published: u64,
+    pub confirmed: u64,
+    /// Confirmed messages of this mode's publishers never consumed: must
+    /// be 0.
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reconnects: u64,
+}
+
+impl ModeResult {
+    pub fn new(m: &ModeReport, worst_client_s: Option<f64>) -> Self {
+        ModeResult {
+            mode: m.mode,
+            worst_client_s,
+            publisher_ids: m.publisher_ids.clone(),
+            published: m.published,
+            confirmed: m.confirmed,
+            lost: m.lost,
+            duplicates: m.duplicates,
+            reconnects: m.reconnects,
+        }
+    }
+}
 
 /// What one scenario did and cost.
 #[derive(Debug, Clone, Serialize)]
@@ -25,10 +57,13 @@ pub struct ScenarioResult {
     pub vip_moved_s: Option<f64>,
     /// Longest confirm gap around the fault marker(s).
     pub fault_outage_s: Option<f64>,
-    /// The longest time one publisher went without a confirm, from the
-    /// fault on (the outage columns count confirms of all publishers
-    /// together, so a client stuck while another one goes on is seen here).
+    /// The longest time one publisher of the first client mode went
+    /// without a confirm, from the fault on (the outage columns count
+    /// confirms of all publishers together, so a client stuck while another
+    /// one goes on is seen here). Every mode's: `client_modes`.
     pub client_outage_s: Option<f64>,
+    /// Per client mode (in the order run): the worst client and the counts.
+    pub client_modes: Vec<ModeResult>,
     /// The probe's connections on the target RabbitMQ node when the fault
     /// hit (`p1` publisher 1, `c2` consumer 2): the clients the fault cut.
     pub clients_on_target: Vec<String>,
@@ -60,6 +95,7 @@ impl ScenarioResult {
             vip_moved_s: None,
             fault_outage_s: None,
             client_outage_s: None,
+            client_modes: Vec::new(),
             clients_on_target: Vec::new(),
             recovery_outage_s: None,
             time_to_whole_s: None,
@@ -72,14 +108,24 @@ impl ScenarioResult {
         }
     }
 
-    /// Nothing confirmed lost, drained, healed, no failed step.
+    /// Nothing confirmed lost (in any client mode), drained, healed, no
+    /// failed step.
     pub fn ok(&self) -> bool {
         self.error.is_none()
             && self.healed
+            && self.client_modes.iter().all(|m| m.lost == 0)
             && self
                 .probe
                 .as_ref()
                 .is_some_and(|p| p.lost == 0 && p.drained)
+    }
+
+    /// The worst client of `mode`, when that mode ran.
+    pub fn worst_client(&self, mode: ClientMode) -> Option<f64> {
+        self.client_modes
+            .iter()
+            .find(|m| m.mode == mode)
+            .and_then(|m| m.worst_client_s)
     }
 
     /// Takes the probe's report; splits its per-marker outages into the
@@ -101,7 +147,6 @@ impl ScenarioResult {
     }
 }
 
-/// The longest gap between one publisher's confirms that ends after
 /// The clients on the target, or `-` (none, or a balancer scenario).
 fn on_target(s: &ScenarioResult) -> String {
     if s.clients_on_target.is_empty() {
@@ -109,29 +154,6 @@ fn on_target(s: &ScenarioResult) -> String {
     } else {
         s.clients_on_target.join(" ")
     }
-}
-
-/// `from` (seconds since the start), up to `end`: the worst client's outage.
-pub fn client_outage(events: &[Event], from: f64, end: f64) -> Option<f64> {
-    let mut per: std::collections::BTreeMap<u32, Vec<f64>> = Default::default();
-    for e in events {
-        if let EventKind::Confirmed { id, .. } = &e.kind {
-            per.entry(id.publisher)
-                .or_default()
-                .push(e.at.as_secs_f64());
-        }
-    }
-    per.into_values()
-        .filter_map(|mut t| {
-            t.push(0.0);
-            t.push(end);
-            t.sort_by(f64::total_cmp);
-            t.windows(2)
-                .filter(|w| w[1] > from && w[0] < end)
-                .map(|w| w[1] - w[0])
-                .reduce(f64::max)
-        })
-        .reduce(f64::max)
 }
 
 /// The whole run.
@@ -145,9 +167,13 @@ pub struct ChaosReport {
     pub balancer_config: String,
     pub rabbitmq: String,
     pub queue_kind: String,
+    /// New messages per second over each client mode's publishers.
     pub rate_per_sec: u32,
+    /// Publishers and consumers per client mode.
     pub publishers: u32,
     pub consumers: u32,
+    /// The client modes run side by side in every scenario.
+    pub client_modes: Vec<ClientMode>,
     pub fault_s: f64,
     pub partition_s: f64,
     pub scenarios: Vec<ScenarioResult>,
@@ -177,33 +203,75 @@ impl ChaosReport {
 
     /// The HA table, then the details.
     pub fn render(&self) -> String {
+        let modes: Vec<&str> = self.client_modes.iter().map(|m| m.as_str()).collect();
         let mut out = format!(
-            "RabbitMQ {} ({} queue), {} balancer settings, {} msg/s\n",
-            self.rabbitmq, self.queue_kind, self.settings, self.rate_per_sec
+            "RabbitMQ {} ({} queue), {} balancer settings, {} msg/s{}\n",
+            self.rabbitmq,
+            self.queue_kind,
+            self.settings,
+            self.rate_per_sec,
+            if modes.len() > 1 {
+                format!(" per client mode ({})", modes.join(", "))
+            } else {
+                String::new()
+            }
         );
         out.push_str(&render_scenario_table(&self.rows()));
+        out.push_str(&self.details_table());
+        out.push('\n');
+        out.push_str(&self.notes());
+        out
+    }
+
+    /// The worst-client columns: one per client mode run (one column of
+    /// `client_outage_s` for a report without modes).
+    fn worst_columns(&self) -> Vec<(String, Option<ClientMode>)> {
+        if self.client_modes.is_empty() {
+            return vec![("worst client s".into(), None)];
+        }
+        self.client_modes
+            .iter()
+            .map(|m| (format!("worst {} client s", m.as_str()), Some(*m)))
+            .collect()
+    }
+
+    fn worst_cells(&self, s: &ScenarioResult) -> Vec<String> {
+        self.worst_columns()
+            .into_iter()
+            .map(|(_, m)| secs(m.map_or(s.client_outage_s, |m| s.worst_client(m))))
+            .collect()
+    }
+
+    /// Per scenario: target, outages, worst client per mode, VIP, whole.
+    fn details_table(&self) -> String {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Disabled);
-        t.set_header(vec![
-            "scenario",
-            "target",
-            "clients on it",
-            "fault outage s",
-            "worst client s",
-            "recovery outage s",
-            "VIP moved s",
-            "to whole s",
-            "reconnects",
-            "result",
-        ]);
+        let worst = self.worst_columns();
+        let mut header: Vec<String> = ["scenario", "target", "clients on it", "fault outage s"]
+            .map(String::from)
+            .to_vec();
+        header.extend(worst.iter().map(|(h, _)| h.clone()));
+        header.extend(
+            [
+                "recovery outage s",
+                "VIP moved s",
+                "to whole s",
+                "reconnects",
+                "result",
+            ]
+            .map(String::from),
+        );
+        t.set_header(header);
         for s in &self.scenarios {
-            t.add_row(vec![
+            let mut row = vec![
                 s.scenario.clone(),
                 s.target.clone().unwrap_or_else(|| "-".into()),
                 on_target(s),
                 secs(s.fault_outage_s),
-                secs(s.client_outage_s),
+            ];
+            row.extend(self.worst_cells(s));
+            row.extend([
                 secs(s.recovery_outage_s),
                 secs(s.vip_moved_s),
                 secs(s.time_to_whole_s),
@@ -212,14 +280,19 @@ impl ChaosReport {
                     .map_or("-".into(), |p| p.reconnects.to_string()),
                 verdict(s),
             ]);
+            t.add_row(row);
         }
-        for i in 3..=8 {
+        for i in 3..=(7 + worst.len()) {
             if let Some(c) = t.column_mut(i) {
                 c.set_cell_alignment(CellAlignment::Right);
             }
         }
-        out.push_str(&t.to_string());
-        out.push('\n');
+        t.to_string()
+    }
+
+    /// Errors, what was not whole, per-host restarts and what was not run.
+    fn notes(&self) -> String {
+        let mut out = String::new();
         for s in &self.scenarios {
             if let Some(e) = &s.error {
                 out.push_str(&format!("{}: {e}\n", s.scenario));
@@ -243,9 +316,13 @@ impl ChaosReport {
 
     /// The HA table and the details as one Markdown table.
     pub fn markdown(&self) -> String {
-        let mut s = String::from(
-            "| scenario | outage s | published | confirmed | consumed | lost | duplicates | worst client s | clients on target | recovery outage s | VIP moved s | to whole s |\n\
-             |---|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|\n",
+        let worst = self.worst_columns();
+        let names: Vec<&str> = worst.iter().map(|(h, _)| h.as_str()).collect();
+        let mut s = format!(
+            "| scenario | outage s | published | confirmed | consumed | lost | duplicates | {} | clients on target | recovery outage s | VIP moved s | to whole s |\n\
+             |---|--:|--:|--:|--:|--:|--:|{}:-:|--:|--:|--:|\n",
+            names.join(" | "),
+            "--:|".repeat(worst.len())
         );
         for (r, x) in self.rows().iter().zip(&self.scenarios) {
             s.push_str(&format!(
@@ -257,7 +334,7 @@ impl ChaosReport {
                 r.consumed,
                 r.lost,
                 r.duplicates,
-                secs(x.client_outage_s),
+                self.worst_cells(x).join(" | "),
                 on_target(x),
                 secs(x.recovery_outage_s),
                 secs(x.vip_moved_s),
@@ -305,6 +382,9 @@ fn verdict(s: &ScenarioResult) -> String {
         if p.lost > 0 {
             why.push(format!("LOST {}", p.lost));
         }
+        for m in s.client_modes.iter().filter(|m| m.lost > 0) {
+            why.push(format!("{} lost {}", m.mode.as_str(), m.lost));
+        }
         if !p.drained {
             why.push("not drained".into());
         }
@@ -324,37 +404,8 @@ fn verdict(s: &ScenarioResult) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn worst_client() {
-        use runner_amqp_probe::events::MsgId;
-        use std::time::Duration;
-        let ev = |p: u32, ms: u64| Event {
-            at: Duration::from_millis(ms),
-            kind: EventKind::Confirmed {
-                id: MsgId {
-                    publisher: p,
-                    seq: ms,
-                },
-                latency: Duration::from_millis(1),
-            },
-        };
-        // Publisher 0 goes on; publisher 1 stalls from 2 s to 9 s.
-        let events: Vec<Event> = (0..100)
-            .map(|i| ev(0, i * 100))
-            .chain([ev(1, 1000), ev(1, 2000), ev(1, 9000), ev(1, 9900)])
-            .collect();
-        let worst = client_outage(&events, 3.0, 10.0).unwrap();
-        assert!((worst - 7.0).abs() < 1e-9, "{worst}");
-        // Gaps that ended before the fault do not count.
-        let worst = client_outage(&events, 9.5, 10.0).unwrap();
-        assert!(worst < 1.0, "{worst}");
-    }
-
-    #[test]
-    fn renders_without_probe() {
-        let mut s = ScenarioResult::new("crash-balancer", "crash the VIP holder");
-        s.error = Some("no VIP holder".into());
-        let r = ChaosReport {
+    fn report(scenarios: Vec<ScenarioResult>, modes: Vec<ClientMode>) -> ChaosReport {
+        ChaosReport {
             started_at: "2025-01-01T00:00:00Z".into(),
             settings: "ours".into(),
             balancer_config: String::new(),
@@ -363,12 +414,77 @@ mod tests {
             rate_per_sec: 200,
             publishers: 2,
             consumers: 2,
+            client_modes: modes,
             fault_s: 20.0,
             partition_s: 30.0,
-            scenarios: vec![s],
-            not_run: vec!["rolling-restart".into()],
+            scenarios,
+            not_run: vec![],
             ok: false,
-        };
+        }
+    }
+
+    fn mode(mode: ClientMode, worst: f64, lost: u64) -> ModeResult {
+        ModeResult {
+            mode,
+            worst_client_s: Some(worst),
+            publisher_ids: vec![0, 1],
+            published: 10,
+            confirmed: 10,
+            lost,
+            duplicates: 0,
+            reconnects: 1,
+        }
+    }
+
+    #[test]
+    fn a_worst_client_column_per_mode() {
+        let mut s = ScenarioResult::new("partition-rabbit-host", "cut it off");
+        s.client_modes = vec![
+            mode(ClientMode::Impatient, 14.48, 0),
+            mode(ClientMode::Stock, 69.1, 0),
+        ];
+        s.client_outage_s = Some(14.48);
+        s.healed = true;
+        let r = report(
+            vec![s.clone()],
+            vec![ClientMode::Impatient, ClientMode::Stock],
+        );
+        let text = r.render();
+        assert!(text.contains("worst impatient client s"), "{text}");
+        assert!(text.contains("worst stock client s"), "{text}");
+        assert!(text.contains("14.48") && text.contains("69.10"), "{text}");
+        let md = r.markdown();
+        let lines: Vec<&str> = md.lines().collect();
+        let cols = |l: &str| l.matches('|').count();
+        assert_eq!(cols(lines[0]), cols(lines[1]), "{md}");
+        assert_eq!(cols(lines[0]), cols(lines[2]), "{md}");
+        assert!(lines[2].contains("| 14.48 | 69.10 |"), "{md}");
+        assert_eq!(s.worst_client(ClientMode::Stock), Some(69.1));
+
+        // Loss in one mode alone fails the scenario and says which.
+        s.client_modes[1].lost = 3;
+        assert!(!s.ok());
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["client_modes"][1]["mode"], "stock");
+        assert_eq!(json["client_modes"][1]["lost"], 3);
+        assert!(json.get("client_outage_s").is_some(), "the old field stays");
+    }
+
+    #[test]
+    fn one_column_without_modes() {
+        let r = report(vec![ScenarioResult::new("x", "y")], vec![]);
+        assert!(r.render().contains("worst client s"));
+        let md = r.markdown();
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines[0].matches('|').count(), lines[2].matches('|').count());
+    }
+
+    #[test]
+    fn renders_without_probe() {
+        let mut s = ScenarioResult::new("crash-balancer", "crash the VIP holder");
+        s.error = Some("no VIP holder".into());
+        let mut r = report(vec![s], vec![ClientMode::Impatient]);
+        r.not_run = vec!["rolling-restart".into()];
         let text = r.render();
         assert!(text.contains("crash-balancer"), "{text}");
         assert!(text.contains("no workload, not healed, error"), "{text}");

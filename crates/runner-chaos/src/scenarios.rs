@@ -8,13 +8,13 @@
 
 use std::time::Duration;
 
-use runner_amqp_probe::{Workload, WorkloadConfig, WorkloadHandle};
+use runner_amqp_probe::{ClientMode, Workload, WorkloadConfig, WorkloadHandle};
 use serde::Serialize;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::cluster::Cluster;
-use crate::report::{self, ScenarioResult};
+use crate::report::{ModeResult, ScenarioResult};
 use crate::{faults, health};
 use runner_amqp_probe::events::EventKind;
 
@@ -127,8 +127,14 @@ pub struct Plan {
     pub heal_timeout: Duration,
     /// Longest wait for the drain.
     pub drain_timeout: Duration,
+    /// New messages per second over each client mode's publishers.
     pub rate: u32,
+    /// The client modes run side by side (the first one fills the
+    /// report's single-mode fields).
+    pub client_modes: Vec<ClientMode>,
+    /// Publishers per client mode.
     pub publishers: u32,
+    /// Consumers per client mode.
     pub consumers: u32,
 }
 
@@ -142,6 +148,7 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
     cfg.queue = format!("chaos-{}", s.name());
     cfg.queue_kind = c.queue_kind();
     cfg.rate_per_sec = plan.rate;
+    cfg.client_modes = plan.client_modes.clone();
     cfg.publishers = plan.publishers;
     cfg.consumers = plan.consumers;
     let queue = cfg.queue.clone();
@@ -178,29 +185,52 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
     if result.healed {
         tokio::time::sleep(plan.settle).await;
     }
+    drain(handle, plan, &mut result).await;
+    result
+}
+
+/// Stops the workload, drains it and keeps its report, with the worst
+/// client of each client mode from the fault on.
+async fn drain(handle: WorkloadHandle, plan: &Plan, result: &mut ScenarioResult) {
     let events = handle.events();
+    let end = handle.elapsed().as_secs_f64();
     let fault_at = events.iter().find_map(|e| match &e.kind {
         EventKind::Marker { .. } => Some(e.at.as_secs_f64()),
         _ => None,
     });
-    if let Some(from) = fault_at {
-        result.client_outage_s =
-            report::client_outage(&events, from, handle.elapsed().as_secs_f64());
-    }
     info!("draining");
     let report = handle.drain(plan.drain_timeout).await;
+    let worst = |publishers: &[u32]| {
+        fault_at.and_then(|from| {
+            runner_amqp_probe::mode::worst_client_s(&events, publishers, from, end)
+        })
+    };
+    result.client_modes = report
+        .client_modes
+        .iter()
+        .map(|m| ModeResult::new(m, worst(&m.publisher_ids)))
+        .collect();
+    result.client_outage_s = result.client_modes.first().and_then(|m| m.worst_client_s);
+    let worst_line: Vec<String> = result
+        .client_modes
+        .iter()
+        .map(|m| format!("{} {}", m.mode.as_str(), secs(m.worst_client_s)))
+        .collect();
     info!(
-        "published {}, confirmed {}, consumed {}, lost {}, duplicates {}, longest outage {:.2} s, worst client {:.2} s",
+        "published {}, confirmed {}, consumed {}, lost {}, duplicates {}, longest outage {:.2} s, worst client s: {}",
         report.published,
         report.confirmed,
         report.consumed,
         report.lost,
         report.duplicates,
         report.max_outage_s().unwrap_or(0.0),
-        result.client_outage_s.unwrap_or(0.0)
+        worst_line.join(", ")
     );
     result.set_probe(report);
-    result
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or("-".into(), |s| format!("{s:.2}"))
 }
 
 /// Picks the target, marks and injects the fault, keeps the load on for the

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use runner_amqp_probe::ClientMode;
 use runner_amqp_probe::duration::parse_duration;
 use runner_chaos::{ChaosOptions, Scenario, Settings};
+
+use super::probe::client_mode_parser;
 
 /// `--scenario`: one of [`Scenario::ALL`], by name.
 fn scenario_parser() -> impl TypedValueParser<Value = Scenario> {
@@ -46,13 +49,19 @@ pub struct ChaosArgs {
     /// Load after the cluster is whole again, before publishing stops.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub settle: Duration,
-    /// New messages per second over all publishers.
+    /// New messages per second over each client mode's publishers.
     #[arg(long, default_value_t = 200)]
     pub rate: u32,
-    /// Publisher connections.
+    /// The client modes to run side by side in every scenario, each with
+    /// its own publishers and consumers and its own worst-client column;
+    /// repeat or separate with commas [default: impatient,stock].
+    #[arg(long = "client-mode", value_name = "MODE", value_delimiter = ',',
+          value_parser = client_mode_parser())]
+    pub client_modes: Vec<ClientMode>,
+    /// Publisher connections per client mode.
     #[arg(long, default_value_t = 2)]
     pub publishers: u32,
-    /// Consumer connections.
+    /// Consumer connections per client mode.
     #[arg(long, default_value_t = 2)]
     pub consumers: u32,
     /// The balancer settings the cluster was built with, for the report:
@@ -75,6 +84,7 @@ impl From<ChaosArgs> for ChaosOptions {
             warmup: a.warmup,
             settle: a.settle,
             rate: a.rate,
+            client_modes: a.client_modes,
             publishers: a.publishers,
             consumers: a.consumers,
             settings: a.settings,
@@ -106,8 +116,11 @@ mod tests {
             "8s",
             "--settings",
             "seed",
+            "--client-mode",
+            "stock",
         ])
         .unwrap();
+        assert_eq!(cli.chaos.client_modes, [ClientMode::Stock]);
         assert_eq!(
             cli.chaos.scenarios,
             vec![Scenario::CrashBalancer, Scenario::RollingRestart]
@@ -118,6 +131,8 @@ mod tests {
         assert!(d.scenarios.is_empty());
         assert_eq!(d.partition, Duration::from_secs(30));
         assert_eq!(d.settings, Settings::Ours);
+        let o = ChaosOptions::from(d);
+        assert_eq!(o.client_modes(), ClientMode::ALL, "both modes by default");
         assert!(Cli::try_parse_from(["chaos", "--scenario", "nope"]).is_err());
     }
 }

@@ -5,9 +5,19 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use runner_amqp_probe::ClientMode;
 use runner_amqp_probe::command::ProbeOptions;
 use runner_amqp_probe::duration::parse_duration;
 use runner_amqp_probe::mask_password;
+
+/// `--client-mode`: one of [`ClientMode::ALL`], by name (the chaos
+/// command's flag too).
+pub fn client_mode_parser() -> impl TypedValueParser<Value = ClientMode> {
+    let values = ClientMode::ALL.map(|m| PossibleValue::new(m.as_str()).help(m.summary()));
+    PossibleValuesParser::new(values)
+        .map(|name| ClientMode::from_name(&name).expect("a possible value"))
+}
 
 /// Arguments of `runner probe`.
 #[derive(Args, Clone)]
@@ -24,10 +34,16 @@ pub struct ProbeArgs {
     /// confirms allow.
     #[arg(long, default_value_t = 200)]
     pub rate: u32,
-    /// Publisher connections.
+    /// How the clients treat a slow or silent broker; repeat (or separate
+    /// with commas) to run several modes side by side, each with its own
+    /// publishers and consumers, tallied apart [default: impatient].
+    #[arg(long = "client-mode", value_name = "MODE", value_delimiter = ',',
+          value_parser = client_mode_parser())]
+    pub client_modes: Vec<ClientMode>,
+    /// Publisher connections (per client mode).
     #[arg(long, default_value_t = 1)]
     pub publishers: u32,
-    /// Consumer connections.
+    /// Consumer connections (per client mode).
     #[arg(long, default_value_t = 1)]
     pub consumers: u32,
     /// Queue to declare and use (deleted at the end when drained and empty).
@@ -65,6 +81,7 @@ impl From<ProbeArgs> for ProbeOptions {
             url: a.url,
             duration: a.duration,
             rate: a.rate,
+            client_modes: a.client_modes,
             publishers: a.publishers,
             consumers: a.consumers,
             queue: a.queue,
@@ -99,6 +116,8 @@ mod tests {
             "--classic",
             "--publishers",
             "2",
+            "--client-mode",
+            "stock,impatient",
         ])
         .unwrap();
         let dbg = format!("{:?}", cli.probe);
@@ -108,6 +127,10 @@ mod tests {
         assert_eq!(o.drain_timeout, Duration::from_secs(30));
         assert_eq!((o.rate, o.publishers, o.classic), (50, 2, true));
         assert_eq!(o.queue, "runner-probe");
+        assert_eq!(o.client_modes, [ClientMode::Stock, ClientMode::Impatient]);
+        let d = Cli::try_parse_from(["probe", "amqp://h"]).unwrap().probe;
+        assert!(d.client_modes.is_empty(), "impatient by default");
+        assert!(Cli::try_parse_from(["probe", "amqp://h", "--client-mode", "rude"]).is_err());
         assert!(Cli::try_parse_from(["probe", "amqp://h", "--duration", "soon"]).is_err());
     }
 }
