@@ -58,7 +58,7 @@ impl Settings {
 /// What `runner lab chaos` runs (its flags say the defaults).
 #[derive(Debug, Clone)]
 pub struct ChaosOptions {
-    /// Scenarios to run, in order; empty: all of [`Scenario::ALL`].
+    /// Scenarios to run, in order; empty: [`Scenario::DEFAULT`].
     pub scenarios: Vec<Scenario>,
     /// Directory for the report; `None`: `<lab state dir>/chaos/<UTC timestamp>`.
     pub report: Option<PathBuf>,
@@ -130,7 +130,7 @@ pub async fn run(opts: ChaosOptions) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| state_dir.join("chaos").join(stamp(started)));
     let scenarios = if opts.scenarios.is_empty() {
-        Scenario::ALL.to_vec()
+        Scenario::DEFAULT.to_vec()
     } else {
         opts.scenarios.clone()
     };

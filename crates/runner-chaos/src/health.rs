@@ -1,8 +1,11 @@
 //! Is the cluster whole? Every lab host running and not partitioned, every
 //! RabbitMQ node answering its management API and seeing all nodes running
-//! with no partition, every RabbitMQ backend UP in HAProxy on both
-//! balancers, keepalived running on both, and exactly one VIP holder: the
-//! first balancer, which has the highest priority.
+//! and clustered with no partition, every replica of the probe's queue a
+//! voter and caught up (mirrors synchronised on 3.x: [`crate::replicas`]),
+//! every RabbitMQ backend UP in HAProxy on every balancer, keepalived
+//! running on every balancer, and exactly one VIP holder: the
+//! highest-priority healthy balancer (the first of the group whose HAProxy
+//! answers its health URL).
 //! Also the smaller questions the scenarios ask: where a queue's leader is,
 //! whether its replicas are all online, which balancer holds the VIP.
 
@@ -14,7 +17,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::cluster::{Cluster, Host};
-use crate::http;
+use crate::{http, replicas};
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -40,48 +43,152 @@ impl Health {
     }
 }
 
-/// Checks everything at once (see the module doc).
+/// Checks everything at once (see the module doc), no queue's replicas.
 pub async fn check(c: &Cluster) -> Health {
+    check_queues(c, &[]).await
+}
+
+/// Checks everything at once, and that every replica of each of `queues`
+/// is whole ([`replicas::problems`]: voters, caught up).
+pub async fn check_queues(c: &Cluster, queues: &[String]) -> Health {
     let mut problems = Vec::new();
     let hosts: Vec<&Host> = c.rabbits.iter().chain(&c.balancers).collect();
-    for p in join_all(hosts.iter().map(|h| host_problems(&h.name))).await {
+    let (host_p, node_p, lb_p, queue_p, (vip_p, vip_holders)) = tokio::join!(
+        join_all(hosts.iter().map(|h| host_problems(&h.name))),
+        join_all(c.rabbits.iter().map(|h| node_problems(c, h))),
+        join_all(c.balancers.iter().map(|h| balancer_problems(c, h))),
+        join_all(queues.iter().map(|q| replicas::problems(c, q))),
+        vip_problems(c),
+    );
+    for p in [host_p, node_p, lb_p, queue_p].into_iter().flatten() {
         problems.extend(p);
     }
-    for p in join_all(c.rabbits.iter().map(|h| node_problems(c, h))).await {
-        problems.extend(p);
-    }
-    for p in join_all(c.balancers.iter().map(|h| balancer_problems(c, h))).await {
-        problems.extend(p);
-    }
-    let vip_holders = vip_holders(c).await;
-    match vip_holders.len() {
-        // keepalived preempts: with both balancers healthy the first (the
-        // highest priority) holds the VIP; until then it is still moving.
-        1 if vip_holders[0] != c.balancers[0].name => problems.push(format!(
-            "the VIP is on {}, not yet back on {} (the highest priority)",
-            vip_holders[0], c.balancers[0].name
-        )),
-        1 => {}
-        0 => problems.push(format!("nobody holds the VIP {}", c.vip)),
-        _ => problems.push(format!(
-            "split brain: {} all hold the VIP {}",
-            vip_holders.join(" and "),
-            c.vip
-        )),
-    }
+    problems.extend(vip_p);
     Health {
         problems,
         vip_holders,
     }
 }
 
+/// Exactly one VIP holder, and it is the highest-priority healthy
+/// balancer: keepalived's priorities follow the order of the balancers
+/// group, and it preempts, so with every balancer healthy the first holds
+/// it. Healthy: its HAProxy answers its health URL. Returns the problems
+/// and the holders.
+async fn vip_problems(c: &Cluster) -> (Vec<String>, Vec<String>) {
+    let (holders, healthy) = tokio::join!(
+        vip_holders(c),
+        join_all(c.balancers.iter().map(|lb| haproxy_healthy(c, lb)))
+    );
+    let healthy: Vec<&str> = c
+        .balancers
+        .iter()
+        .zip(healthy)
+        .filter(|(_, ok)| *ok)
+        .map(|(lb, _)| lb.name.as_str())
+        .collect();
+    (expected_holder_problems(c.vip, &holders, &healthy), holders)
+}
+
+/// The VIP rule on what was seen (pure): `holders` carry the VIP,
+/// `healthy` are the healthy balancers in priority order.
+pub fn expected_holder_problems(
+    vip: std::net::Ipv4Addr,
+    holders: &[String],
+    healthy: &[&str],
+) -> Vec<String> {
+    match (holders, healthy.first()) {
+        ([], _) => vec![format!("nobody holds the VIP {vip}")],
+        ([one], Some(best)) if one != best => vec![format!(
+            "the VIP is on {one}, not on {best} (the highest-priority healthy balancer)"
+        )],
+        ([_], _) => vec![],
+        (many, _) => vec![format!(
+            "split brain: {} all hold the VIP {vip}",
+            many.join(" and ")
+        )],
+    }
+}
+
+/// What `runner lab status` says about the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// No cluster to check (no lab, or the playbook has not built it).
+    NotBuilt(String),
+    /// Whole; the probe queues whose replicas were checked.
+    Whole { queues: Vec<String> },
+    /// Not whole: what is wrong.
+    NotWhole(Vec<String>),
+}
+
+impl Verdict {
+    /// One line (`whole`, `not whole: reasons`, or why there is nothing).
+    pub fn line(&self) -> String {
+        match self {
+            Verdict::NotBuilt(why) => format!(
+                "cluster: not built ({why}); build it with `runner play playbooks/rabbit-ha.yaml`"
+            ),
+            Verdict::Whole { queues } if queues.is_empty() => {
+                "cluster: whole (no probe queue to check)".into()
+            }
+            Verdict::Whole { queues } => {
+                format!("cluster: whole (replicas of {} checked)", queues.join(", "))
+            }
+            Verdict::NotWhole(problems) => format!("cluster: NOT whole: {}", problems.join("; ")),
+        }
+    }
+}
+
+/// The verdict on the cluster the lab in `state_dir` runs, with the
+/// replicas of the probe's queues that exist ([`probe_queues`]).
+pub async fn verdict(state_dir: &std::path::Path) -> Verdict {
+    let c = match Cluster::open(state_dir) {
+        Ok(c) => c,
+        Err(e) => return Verdict::NotBuilt(format!("{e:#}")),
+    };
+    let queues = probe_queues(&c).await;
+    let h = check_queues(&c, &queues).await;
+    if h.whole() {
+        Verdict::Whole { queues }
+    } else {
+        Verdict::NotWhole(h.problems)
+    }
+}
+
+/// The probe's queues that exist now (`runner-probe`, and chaos's
+/// `chaos-<scenario>`), asked of the first node that answers.
+pub async fn probe_queues(c: &Cluster) -> Vec<String> {
+    for h in &c.rabbits {
+        if let Ok(list) = node_api(c, h, "queues/%2F?columns=name").await {
+            return list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|q| q["name"].as_str())
+                .filter(|n| *n == "runner-probe" || n.starts_with("chaos-"))
+                .map(str::to_string)
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
 /// Waits until two checks in a row a second apart find the cluster whole;
 /// returns how long it took, or the last health on timeout.
 pub async fn wait_whole(c: &Cluster, timeout: Duration) -> Result<Duration, Health> {
+    wait_whole_queues(c, &[], timeout).await
+}
+
+/// [`wait_whole`], with the replicas of `queues` checked too.
+pub async fn wait_whole_queues(
+    c: &Cluster,
+    queues: &[String],
+    timeout: Duration,
+) -> Result<Duration, Health> {
     let start = Instant::now();
     let mut streak = 0;
     loop {
-        let h = check(c).await;
+        let h = check_queues(c, queues).await;
         if h.whole() {
             streak += 1;
             if streak >= 2 {
@@ -334,5 +441,41 @@ mod tests {
         };
         assert!(!h.whole());
         assert_eq!(h.summary(), "a; b");
+    }
+
+    #[test]
+    fn verdict_lines() {
+        assert_eq!(
+            Verdict::NotWhole(vec!["lb1: keepalived is not running".into(), "x".into()]).line(),
+            "cluster: NOT whole: lb1: keepalived is not running; x"
+        );
+        assert!(
+            Verdict::NotBuilt("no secrets".into())
+                .line()
+                .contains("runner play")
+        );
+        let q = Verdict::Whole {
+            queues: vec!["chaos-x".into()],
+        };
+        assert_eq!(q.line(), "cluster: whole (replicas of chaos-x checked)");
+    }
+
+    #[test]
+    fn the_vip_belongs_to_the_best_healthy_balancer() {
+        let vip = std::net::Ipv4Addr::new(10, 0, 0, 250);
+        let on = |h: &str| vec![h.to_string()];
+        assert!(expected_holder_problems(vip, &on("lb1"), &["lb1", "lb2"]).is_empty());
+        assert_eq!(
+            expected_holder_problems(vip, &on("lb2"), &["lb1", "lb2"]),
+            ["the VIP is on lb2, not on lb1 (the highest-priority healthy balancer)"]
+        );
+        // lb1's HAProxy is down: lb2 is the right holder.
+        assert!(expected_holder_problems(vip, &on("lb2"), &["lb2"]).is_empty());
+        assert_eq!(
+            expected_holder_problems(vip, &[], &["lb1"]),
+            ["nobody holds the VIP 10.0.0.250"]
+        );
+        let both = vec!["lb1".to_string(), "lb2".to_string()];
+        assert!(expected_holder_problems(vip, &both, &["lb1"])[0].starts_with("split brain"));
     }
 }

@@ -11,7 +11,8 @@
 //! Modules: [`driver`] (options, the run, exit codes; the flags are the
 //! CLI's), [`scenarios`] (the faults and how one scenario runs), [`faults`]
 //! (injecting and healing), [`health`] (is the cluster whole, where is the
-//! leader, who holds the VIP), [`cluster`] (hosts, VIP, credentials, from
+//! leader, who holds the VIP), [`replicas`] (a queue's replicas: voters,
+//! caught up), [`cluster`] (hosts, VIP, credentials, from
 //! the lab's inventory), [`deployment`] (what the playbook deployed: users,
 //! containers, ports, secrets), [`report`] (tables, JSON, SVG), `http` (the
 //! one GET).
@@ -25,7 +26,9 @@ pub mod driver;
 pub mod faults;
 pub mod health;
 mod http;
+pub mod replicas;
 pub mod report;
+pub mod restarts;
 pub mod scenarios;
 
 pub use driver::{ChaosOptions, Settings, run};

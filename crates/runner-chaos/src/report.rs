@@ -80,6 +80,8 @@ pub struct ScenarioResult {
     pub heal_actions: Vec<String>,
     /// A step that failed (the scenario's figures may be partial).
     pub error: Option<String>,
+    /// restart-each-host: each host's restart and how long until whole.
+    pub host_restarts: Vec<crate::restarts::HostRestart>,
     /// The HA table's row (absent when the workload never started).
     pub row: Option<ScenarioRow>,
     /// The probe's report: counts, latency, markers, outages, timeline.
@@ -103,6 +105,7 @@ impl ScenarioResult {
             problems: Vec::new(),
             heal_actions: Vec::new(),
             error: None,
+            host_restarts: Vec::new(),
             row: None,
             probe: None,
         }
@@ -294,6 +297,13 @@ impl ChaosReport {
     fn notes(&self) -> String {
         let mut out = String::new();
         for s in &self.scenarios {
+            if !s.host_restarts.is_empty() {
+                out.push_str(&format!(
+                    "{}: {}\n",
+                    s.scenario,
+                    crate::restarts::summary(&s.host_restarts)
+                ));
+            }
             if let Some(e) = &s.error {
                 out.push_str(&format!("{}: {e}\n", s.scenario));
             }

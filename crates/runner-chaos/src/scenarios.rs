@@ -4,7 +4,8 @@
 //! let the load settle, stop publishing, drain, and keep the probe's
 //! report. The rolling restart has no heal: it restarts the nodes one at a
 //! time, waiting for each to run and for the queue's replicas to be online
-//! (quorum) before the next.
+//! (quorum) before the next; restart-each-host ([`crate::restarts`])
+//! restarts every host in turn and waits for whole after each.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::cluster::Cluster;
 use crate::report::{ModeResult, ScenarioResult};
-use crate::{faults, health};
+use crate::{faults, health, restarts};
 use runner_amqp_probe::events::EventKind;
 
 /// One kind of fault ([`Scenario::summary`] says which).
@@ -29,10 +30,26 @@ pub enum Scenario {
     StopKeepalived,
     PartitionRabbitHost,
     RollingRestart,
+    RestartEachHost,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    /// Every scenario, in the order a run takes them.
+    pub const ALL: [Scenario; 8] = [
+        Scenario::KillRabbitContainer,
+        Scenario::CrashRabbitHost,
+        Scenario::KillHaproxy,
+        Scenario::CrashBalancer,
+        Scenario::StopKeepalived,
+        Scenario::PartitionRabbitHost,
+        Scenario::RollingRestart,
+        Scenario::RestartEachHost,
+    ];
+
+    /// What a run without `--scenario` runs: all but the long
+    /// `restart-each-host` (five host restarts, each waited on until the
+    /// cluster is whole), which runs when named.
+    pub const DEFAULT: [Scenario; 7] = [
         Scenario::KillRabbitContainer,
         Scenario::CrashRabbitHost,
         Scenario::KillHaproxy,
@@ -52,6 +69,7 @@ impl Scenario {
             Scenario::StopKeepalived => "stop-keepalived",
             Scenario::PartitionRabbitHost => "partition-rabbit-host",
             Scenario::RollingRestart => "rolling-restart",
+            Scenario::RestartEachHost => "restart-each-host",
         }
     }
 
@@ -75,6 +93,9 @@ impl Scenario {
             }
             Scenario::RollingRestart => {
                 "Restart the three RabbitMQ nodes one at a time, waiting for quorum"
+            }
+            Scenario::RestartEachHost => {
+                "Restart each balancer and RabbitMQ host in turn, waiting until the cluster is whole by itself (not in the default run)"
             }
         }
     }
@@ -100,6 +121,10 @@ impl Scenario {
             }
             Scenario::RollingRestart => {
                 "restart each RabbitMQ node in turn, waiting for it and for the queue's replicas"
+            }
+            Scenario::RestartEachHost => {
+                "stop and start each balancer host, then each RabbitMQ host, in turn; nothing is started \
+                 by hand: after each restart the cluster must become whole by itself"
             }
         }
     }
@@ -164,7 +189,7 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
         Ok(h) => h,
         Err(e) => {
             result.error = Some(format!("the workload did not start: {e:#}"));
-            heal_and_wait(c, plan, None, &mut result, Instant::now()).await;
+            heal_and_wait(c, plan, None, &[], &mut result, Instant::now()).await;
             return result;
         }
     };
@@ -172,6 +197,9 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
 
     let healed_from = if s == Scenario::RollingRestart {
         rolling_restart(c, plan, &handle, &queue, &mut result).await;
+        Instant::now()
+    } else if s == Scenario::RestartEachHost {
+        restarts::each_host(c, plan.heal_timeout, &handle, &queue, &mut result).await;
         Instant::now()
     } else {
         if let Err(e) = inject(c, s, plan, &handle, &queue, &mut result).await {
@@ -181,7 +209,8 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
         handle.mark("heal");
         Instant::now()
     };
-    heal_and_wait(c, plan, Some(&handle), &mut result, healed_from).await;
+    let queues = [queue];
+    heal_and_wait(c, plan, Some(&handle), &queues, &mut result, healed_from).await;
     if result.healed {
         tokio::time::sleep(plan.settle).await;
     }
@@ -267,7 +296,7 @@ async fn inject(
         Scenario::CrashBalancer => format!("crash {target}"),
         Scenario::StopKeepalived => format!("stop keepalived on {target}"),
         Scenario::PartitionRabbitHost => format!("partition {target}"),
-        Scenario::RollingRestart => unreachable!("no single fault"),
+        Scenario::RollingRestart | Scenario::RestartEachHost => unreachable!("no single fault"),
     };
     info!("{label}");
     let t0 = Instant::now();
@@ -281,7 +310,7 @@ async fn inject(
         Scenario::KillHaproxy => faults::kill_container(&target, &d.haproxy_container).await?,
         Scenario::StopKeepalived => faults::stop_keepalived(&target).await?,
         Scenario::PartitionRabbitHost => faults::partition(&target).await?,
-        Scenario::RollingRestart => {}
+        Scenario::RollingRestart | Scenario::RestartEachHost => {}
     }
     let hold = if s == Scenario::PartitionRabbitHost {
         plan.partition
@@ -361,6 +390,7 @@ async fn heal_and_wait(
     c: &Cluster,
     plan: &Plan,
     handle: Option<&WorkloadHandle>,
+    queues: &[String],
     result: &mut ScenarioResult,
     from: Instant,
 ) {
@@ -381,7 +411,7 @@ async fn heal_and_wait(
             });
         }
     }
-    match health::wait_whole(c, plan.heal_timeout).await {
+    match health::wait_whole_queues(c, queues, plan.heal_timeout).await {
         Ok(_) => {
             if let Some(h) = handle {
                 h.mark("whole");

@@ -1,6 +1,6 @@
 //! `runner lab status`: one row per host (state, IP, sshd, engine, service
-//! containers, VIP) gathered live from the engine and the hosts, shown as a
-//! table.
+//! containers, keepalived, VIP) gathered live from the engine and the
+//! hosts, shown as a table.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -30,6 +30,8 @@ pub struct HostStatus {
     pub engine: Option<String>,
     /// Names of running containers in the host's engine.
     pub services: Vec<String>,
+    /// keepalived runs on the host (`pidof keepalived`).
+    pub keepalived: bool,
     /// The host holds the VIP on one of its interfaces.
     pub holds_vip: bool,
 }
@@ -68,16 +70,33 @@ async fn host_status(name: String, group: String) -> Result<HostStatus> {
         sshd: false,
         engine: None,
         services: Vec::new(),
+        keepalived: false,
         holds_vip: false,
     };
     if st.state != "running" {
         return Ok(st);
     }
-    st.partitioned = faults::is_partitioned(&name).await.unwrap_or(false);
-    if let Some(ip) = st.ip {
-        st.sshd = hosts::sshd_answers(ip, Duration::from_secs(2)).await;
-    }
-    st.engine = hosts::engine_version(&name).await;
+    let sshd = async {
+        match st.ip {
+            Some(ip) => hosts::sshd_answers(ip, Duration::from_secs(2)).await,
+            None => false,
+        }
+    };
+    let keepalived = async {
+        hosts::exec(&name, "pidof keepalived")
+            .await
+            .is_ok_and(|o| o.ok())
+    };
+    let (partitioned, sshd, keepalived, engine) = tokio::join!(
+        faults::is_partitioned(&name),
+        sshd,
+        keepalived,
+        hosts::engine_version(&name)
+    );
+    st.partitioned = partitioned.unwrap_or(false);
+    st.sshd = sshd;
+    st.keepalived = keepalived;
+    st.engine = engine;
     if st.engine.is_some()
         && let Ok(out) = hosts::exec(&name, "docker ps --format '{{.Names}}'").await
         && out.ok()
@@ -138,6 +157,7 @@ pub fn render(status: &LabStatus) -> String {
         "sshd",
         "engine",
         "containers",
+        "keepalived",
         "VIP",
     ]);
     for h in &status.hosts {
@@ -158,6 +178,7 @@ pub fn render(status: &LabStatus) -> String {
             } else {
                 h.services.join(", ")
             },
+            if h.keepalived { "running" } else { "-" }.to_string(),
             if h.holds_vip { "holds VIP" } else { "" }.to_string(),
         ]);
     }
@@ -176,4 +197,42 @@ pub fn render(status: &LabStatus) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_keepalived_and_the_vip() {
+        let host = |name: &str, keepalived: bool, holds_vip: bool| HostStatus {
+            name: name.into(),
+            group: "balancers".into(),
+            state: "running".into(),
+            ip: Some(Ipv4Addr::new(10, 0, 0, 21)),
+            partitioned: false,
+            sshd: true,
+            engine: Some("26.1".into()),
+            services: vec!["haproxy".into()],
+            keepalived,
+            holds_vip,
+        };
+        let st = LabStatus {
+            vip: Some(Ipv4Addr::new(10, 0, 0, 250)),
+            hosts: vec![host("lb1", false, false), host("lb2", true, true)],
+        };
+        let text = render(&st);
+        assert!(text.contains("keepalived"), "{text}");
+        let lb1 = text.lines().find(|l| l.contains("lb1")).unwrap();
+        assert!(
+            lb1.contains(" - ") && !lb1.contains("running ┆ holds"),
+            "{lb1}"
+        );
+        let lb2 = text.lines().find(|l| l.contains("lb2")).unwrap();
+        assert!(
+            lb2.contains("running") && lb2.contains("holds VIP"),
+            "{lb2}"
+        );
+        assert!(text.contains("VIP 10.0.0.250 held by: lb2"), "{text}");
+    }
 }

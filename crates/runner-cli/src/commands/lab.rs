@@ -21,7 +21,8 @@ pub enum LabCommand {
         #[arg(long, value_enum)]
         rabbitmq: Option<RabbitmqLine>,
     },
-    /// Show each host: state, IP, sshd, engine, service containers, VIP.
+    /// Show each host (state, IP, sshd, engine, service containers,
+    /// keepalived, VIP), then whether the RabbitMQ HA cluster is whole.
     Status,
     /// Open a shell, or run one command, on a lab host over SSH (lab key,
     /// strict host-key checking against the lab's known_hosts).
@@ -152,12 +153,17 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
         }
         LabCommand::Status => {
             let lab = Lab::open_default().ok();
-            let st = status::gather(lab.as_ref().map(Lab::topology)).await?;
+            let (st, cluster) = tokio::join!(
+                status::gather(lab.as_ref().map(Lab::topology)),
+                cluster_line()
+            );
+            let st = st?;
             if st.hosts.is_empty() && st.vip.is_none() {
                 println!("no lab is up (run `runner lab up`)");
                 return Ok(1);
             }
             print!("{}", status::render(&st));
+            println!("{cluster}");
             Ok(0)
         }
         LabCommand::Ssh { host, command } => {
@@ -175,6 +181,24 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
         }
         LabCommand::Fault(fault) => host_fault(fault).await,
     }
+}
+
+/// Whether the RabbitMQ HA cluster on the lab is whole, as chaos checks
+/// it between scenarios (every node running and clustered, the probe
+/// queues' replicas voters and caught up, every backend UP, keepalived on
+/// every balancer, one VIP holder: the best healthy balancer), or why
+/// there is none.
+#[cfg(feature = "chaos")]
+async fn cluster_line() -> String {
+    runner_chaos::health::verdict(&runner_lab::state_dir())
+        .await
+        .line()
+}
+
+/// Without the `chaos` feature there is no cluster check.
+#[cfg(not(feature = "chaos"))]
+async fn cluster_line() -> String {
+    "cluster: not checked (runner built without the `chaos` feature)".into()
 }
 
 /// The faults on one host (kill, stop, start, pause, unpause, partition,
