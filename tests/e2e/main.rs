@@ -6,6 +6,7 @@
 use runner_test_support as support;
 
 mod chaos;
+mod crash;
 mod errors;
 mod hostile;
 mod play;

@@ -14,7 +14,7 @@ use crate::support::*;
 use serde_json::Value;
 
 /// All the plugins the playbook uses, from the workspace build.
-fn plugins() -> PathBuf {
+pub(crate) fn plugins() -> PathBuf {
     let dir = plugin_dir();
     for p in [
         "docker_compose",
@@ -41,7 +41,7 @@ fn api(lab: &Lab, path: &str) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
-fn running_nodes(lab: &Lab) -> Vec<String> {
+pub(crate) fn running_nodes(lab: &Lab) -> Vec<String> {
     let nodes = api(lab, "nodes");
     let mut names: Vec<String> = nodes
         .as_array()
@@ -55,7 +55,7 @@ fn running_nodes(lab: &Lab) -> Vec<String> {
 }
 
 /// Servers in HAProxy's `rabbitmq` backend and their status, per balancer.
-fn backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
+pub(crate) fn backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
     let (status, csv) = http_get(
         &format!("http://{balancer_ip}:8100/;csv"),
         "stats",
@@ -69,16 +69,8 @@ fn backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn vip_holders(lab: &Lab) -> Vec<String> {
-    let vip = lab.vip();
-    ["lb1", "lb2"]
-        .into_iter()
-        .filter(|lb| {
-            lab.ssh(lb, "ip -4 -o addr show dev eth0")
-                .contains(&format!("{vip}/"))
-        })
-        .map(str::to_string)
-        .collect()
+pub(crate) fn vip_holders(lab: &Lab) -> Vec<String> {
+    lab.vip_holders(&["lb1", "lb2"])
 }
 
 /// The dry-run of a fresh build: every step-host changed, pending (with

@@ -60,12 +60,18 @@ pub fn marker(step: usize, host: &str, digest: &str) -> String {
     format!("\"${{TMPDIR:-/tmp}}/runner-actions-$(id -u)/{key}\"")
 }
 
+/// The command with its completion marker. Its output goes to a file
+/// beside the marker, and it ignores SIGHUP and SIGPIPE: when the runner
+/// dies, its SSH channel closes, and a command writing to it would die of
+/// SIGPIPE half-way (a `reset` killed mid-way). So the command finishes,
+/// its exit code lands in the marker, and only then is the output sent.
 fn wrap(command: &str, marker: &str) -> String {
     format!(
-        "m={marker}; d=\"$(dirname \"$m\")\"; mkdir -p -m 700 \"$d\"; \
+        "trap '' HUP PIPE; m={marker}; d=\"$(dirname \"$m\")\"; mkdir -p -m 700 \"$d\"; \
          if [ -L \"$d\" ] || [ ! -O \"$d\" ]; then echo \"runner: $d is a symlink or not owned by $(id -un); refusing to use it\" >&2; exit 125; fi; \
          chmod 700 \"$d\"; rm -f \"$m.rc\"; echo $$ > \"$m.pid\"\n\
-         ( {command}\n ); rc=$?; echo $rc > \"$m.rc\"; rm -f \"$m.pid\"; exit $rc"
+         ( {command}\n ) > \"$m.out\" 2>&1 < /dev/null; rc=$?; echo $rc > \"$m.rc\"; rm -f \"$m.pid\"; \
+         cat \"$m.out\"; rm -f \"$m.out\"; exit $rc"
     )
 }
 
@@ -78,7 +84,7 @@ pub async fn interrupted_exit_code(
     timeout: Duration,
 ) -> Option<i32> {
     let script = format!(
-        "m={marker}; if [ -f \"$m.rc\" ]; then cat \"$m.rc\"; \
+        "m={marker}; if [ -f \"$m.rc\" ]; then rm -f \"$m.out\"; cat \"$m.rc\"; \
          elif [ -f \"$m.pid\" ] && kill -0 \"$(cat \"$m.pid\")\" 2>/dev/null; then echo running; \
          else echo gone; fi"
     );

@@ -51,6 +51,11 @@ impl NodeAccess {
         format!("{}rabbitmqctl {args}", self.exec_prefix())
     }
 
+    /// `rabbitmq-diagnostics -q CHECK`, in the container when there is one.
+    pub fn diag(&self, check: &str) -> String {
+        format!("{}rabbitmq-diagnostics -q {check}", self.exec_prefix())
+    }
+
     /// `docker exec CONTAINER ` or nothing.
     pub fn exec_prefix(&self) -> String {
         if self.container.is_empty() {

@@ -72,6 +72,94 @@ fn run(node: &NodeAccess, args: &str, summary: String) -> Action {
     actions::described(actions::run(&node.ctl(args)), summary)
 }
 
+/// The seed how-to's join, for a node that is not a member: `reset` wipes
+/// the node, which is right only because it holds nothing of the cluster.
+fn join_sequence(access: &NodeAccess, node: &str, seed: &str) -> Vec<Action> {
+    vec![
+        run(
+            access,
+            "stop_app",
+            format!("stop the RabbitMQ app on {node}"),
+        ),
+        run(
+            access,
+            "reset",
+            format!("reset {node} (not yet a cluster member)"),
+        ),
+        run(
+            access,
+            &format!("join_cluster {}", sh_quote(seed)),
+            format!("join {node} to {seed}"),
+        ),
+        run(
+            access,
+            "start_app",
+            format!("start the RabbitMQ app on {node}"),
+        ),
+    ]
+}
+
+/// A node whose Erlang runtime runs, not booting, with its app stopped: a
+/// join that did not finish (the runner died between `stop_app` and
+/// `start_app`) or an operator's stop. Plan what the join would still do,
+/// with the join's own actions — so a resumed run skips the ones the
+/// journal saw done and never resets a node twice — or only `start_app`
+/// when the node is already a member. `None`: the node is down or booting.
+fn finish_stopped_join(
+    access: &NodeAccess,
+    node: &str,
+    seed: &str,
+) -> Result<Option<Plan>, String> {
+    if node == seed || probe(&access.diag("ping"))?.exit_code != 0 {
+        return Ok(None);
+    }
+    let booting = probe(&access.diag("is_booting --formatter json"))?;
+    let booting: Value = serde_json::from_str(&booting.stdout).unwrap_or_default();
+    if booting["result"] != false {
+        return Ok(None);
+    }
+    let members = stopped_node_members(access)?;
+    log(
+        LogLevel::Info,
+        &format!("{node} runs with its app stopped: finishing its join"),
+    );
+    let actions = if members.iter().any(|m| m == seed) {
+        vec![run(
+            access,
+            "start_app",
+            format!("start the RabbitMQ app on {node}"),
+        )]
+    } else {
+        join_sequence(access, node, seed)
+    };
+    Ok(Some(Plan::then_replan(actions)))
+}
+
+/// The cluster members a node with its app stopped knows (`cluster_status`
+/// needs the app): `rabbit_nodes:list_members()` on 3.13 and later, the
+/// Mnesia view before.
+const MEMBERS_OF_STOPPED_NODE: &str = "eval 'case erlang:function_exported(rabbit_nodes, list_members, 0) of true -> rabbit_nodes:list_members(); false -> rabbit_mnesia:cluster_nodes(all) end.'";
+
+fn stopped_node_members(access: &NodeAccess) -> Result<Vec<String>, String> {
+    let out = probe(&access.ctl(MEMBERS_OF_STOPPED_NODE))?;
+    let list = out.stdout.trim();
+    let inner = list
+        .strip_prefix('[')
+        .and_then(|l| l.strip_suffix(']'))
+        .filter(|_| out.exit_code == 0)
+        .ok_or_else(|| {
+            format!(
+                "cannot read the members of a stopped node: {list} {}",
+                out.stderr.trim()
+            )
+        })?;
+    Ok(inner
+        .split(',')
+        .map(|n| n.trim().trim_matches('\'').to_string())
+        .filter(|n| !n.is_empty())
+        .collect())
+}
+
 /// Members and running nodes from `cluster_status --formatter json`.
 struct Status {
     name: String,
@@ -100,12 +188,7 @@ impl Source<'_> {
     fn running(&self) -> Result<bool, String> {
         match self {
             Source::Api(api) => Ok(api.answers("overview")),
-            Source::Cli(node) => Ok(probe(&format!(
-                "{}rabbitmq-diagnostics -q check_running",
-                node.exec_prefix()
-            ))?
-            .exit_code
-                == 0),
+            Source::Cli(node) => Ok(probe(&node.diag("check_running"))?.exit_code == 0),
         }
     }
 
@@ -207,13 +290,16 @@ impl Guest for RabbitmqctlPlugin {
                     "cluster_status --formatter json",
                     "list_users --formatter json",
                     "await_online_nodes '*' --timeout 10",
+                    MEMBERS_OF_STOPPED_NODE,
                 ]
                 .iter()
                 .flat_map(|a| ctl_patterns(a))
-                .chain([
-                    "docker exec {container} rabbitmq-diagnostics -q check_running".into(),
-                    "rabbitmq-diagnostics -q check_running".into(),
-                ])
+                .chain(["check_running", "ping", "is_booting --formatter json"].iter().flat_map(|c| {
+                    [
+                        format!("docker exec {{container}} rabbitmq-diagnostics -q {c}"),
+                        format!("rabbitmq-diagnostics -q {c}"),
+                    ]
+                }))
                 .collect(),
                 reads: vec![],
                 writes: vec![],
@@ -268,10 +354,10 @@ impl Guest for RabbitmqctlPlugin {
             return Ok(Plan::done(forget_leavers(&p.node, &st, &nodes)));
         }
         if !source.running()? {
-            let diag = format!(
-                "{}rabbitmq-diagnostics -q check_running",
-                p.node.exec_prefix()
-            );
+            if let Some(plan) = finish_stopped_join(&p.node, &node, &seed)? {
+                return Ok(plan);
+            }
+            let diag = p.node.diag("check_running");
             return Ok(Plan::then_replan(vec![actions::described(
                 actions::wait_command(&diag, None, timeout_ms),
                 format!("wait until {node} runs"),
@@ -281,29 +367,7 @@ impl Guest for RabbitmqctlPlugin {
         let mut out = Vec::new();
         let joined = node == seed || st.members.contains(&seed);
         if !joined {
-            // Not a member: the seed's sequence. `reset` wipes this node,
-            // which is right only because it holds nothing of the cluster.
-            out.push(run(
-                &p.node,
-                "stop_app",
-                format!("stop the RabbitMQ app on {}", node),
-            ));
-            out.push(run(
-                &p.node,
-                "reset",
-                format!("reset {} (not yet a cluster member)", node),
-            ));
-            out.push(run(
-                &p.node,
-                &format!("join_cluster {}", sh_quote(&seed)),
-                format!("join {} to {}", node, seed),
-            ));
-            out.push(run(
-                &p.node,
-                "start_app",
-                format!("start the RabbitMQ app on {}", node),
-            ));
-            return Ok(Plan::then_replan(out));
+            return Ok(Plan::then_replan(join_sequence(&p.node, &node, &seed)));
         }
         if node == seed {
             out.extend(forget_leavers(&p.node, &st, &nodes));

@@ -194,6 +194,9 @@ struct Start {
 }
 
 impl Runner {
+    /// One run of `playbook` on `inventory`: a `run` span holds the step
+    /// and host spans.
+    #[tracing::instrument(name = "run", skip_all, fields(playbook = %playbook.name, mode = opts.mode.name()))]
     pub async fn run(
         &self,
         playbook: &Playbook,
