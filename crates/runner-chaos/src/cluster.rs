@@ -8,15 +8,15 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use runner_amqp_probe::QueueKind;
+use runner_amqp_workload::QueueKind;
 use runner_lab::Lab;
 use serde_yaml_ng::Value;
 
 use crate::deployment::Deployment;
 
-/// One lab host and its address.
+/// A lab host of the deployment: its inventory name and address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Host {
+pub struct HostAddr {
     pub name: String,
     pub ip: Ipv4Addr,
 }
@@ -27,8 +27,8 @@ pub struct Cluster {
     pub state_dir: PathBuf,
     /// What the playbook deployed: containers, ports, users.
     pub deployment: Deployment,
-    pub rabbits: Vec<Host>,
-    pub balancers: Vec<Host>,
+    pub rabbits: Vec<HostAddr>,
+    pub balancers: Vec<HostAddr>,
     pub vip: Ipv4Addr,
     /// The inventory's `rabbitmq_version` (e.g. "4.0").
     pub rabbitmq_version: String,
@@ -101,7 +101,7 @@ impl Cluster {
     }
 
     /// A RabbitMQ host by its node name (`rabbit@rabbit2` → `rabbit2`).
-    pub fn rabbit_by_node(&self, node: &str) -> Option<&Host> {
+    pub fn rabbit_by_node(&self, node: &str) -> Option<&HostAddr> {
         self.rabbits
             .iter()
             .find(|h| self.deployment.node_name(&h.name) == node)
@@ -121,13 +121,13 @@ impl Cluster {
 }
 
 /// The hosts of an inventory group with their `ansible_host`, in order.
-fn group_hosts(inventory: &Value, group: &str) -> Vec<Host> {
+fn group_hosts(inventory: &Value, group: &str) -> Vec<HostAddr> {
     inventory["all"]["children"][group]["hosts"]
         .as_mapping()
         .into_iter()
         .flatten()
         .filter_map(|(name, vars)| {
-            Some(Host {
+            Some(HostAddr {
                 name: name.as_str()?.to_string(),
                 ip: vars["ansible_host"].as_str()?.parse().ok()?,
             })

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use runner_amqp_probe::ClientMode;
+use runner_amqp_workload::ClientMode;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

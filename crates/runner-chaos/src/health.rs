@@ -1,6 +1,6 @@
 //! Is the cluster whole? Every lab host running and not partitioned, every
 //! RabbitMQ node answering its management API and seeing all nodes running
-//! and clustered with no partition, every replica of the probe's queue a
+//! and clustered with no partition, every replica of the workload's queue a
 //! voter and caught up (mirrors synchronised on 3.x: [`crate::replicas`]),
 //! every RabbitMQ backend UP in HAProxy on every balancer, keepalived
 //! running on every balancer, and exactly one VIP holder: the
@@ -12,11 +12,11 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use runner_amqp_probe::events::Role;
+use runner_amqp_workload::events::Role;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::cluster::{Cluster, Host};
+use crate::cluster::{Cluster, HostAddr};
 use crate::{http, replicas};
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -52,7 +52,7 @@ pub async fn check(c: &Cluster) -> Health {
 /// is whole ([`replicas::problems`]: voters, caught up).
 pub async fn check_queues(c: &Cluster, queues: &[String]) -> Health {
     let mut problems = Vec::new();
-    let hosts: Vec<&Host> = c.rabbits.iter().chain(&c.balancers).collect();
+    let hosts: Vec<&HostAddr> = c.rabbits.iter().chain(&c.balancers).collect();
     let (host_p, node_p, lb_p, queue_p, (vip_p, vip_holders)) = tokio::join!(
         join_all(hosts.iter().map(|h| host_problems(&h.name))),
         join_all(c.rabbits.iter().map(|h| node_problems(c, h))),
@@ -115,7 +115,7 @@ pub fn expected_holder_problems(
 pub enum Verdict {
     /// No cluster to check (no lab, or the playbook has not built it).
     NotBuilt(String),
-    /// Whole; the probe queues whose replicas were checked.
+    /// Whole; the workload queues whose replicas were checked.
     Whole { queues: Vec<String> },
     /// Not whole: what is wrong.
     NotWhole(Vec<String>),
@@ -129,7 +129,7 @@ impl Verdict {
                 "cluster: not built ({why}); build it with `runner play playbooks/rabbit-ha.yaml`"
             ),
             Verdict::Whole { queues } if queues.is_empty() => {
-                "cluster: whole (no probe queue to check)".into()
+                "cluster: whole (no workload queue to check)".into()
             }
             Verdict::Whole { queues } => {
                 format!("cluster: whole (replicas of {} checked)", queues.join(", "))
@@ -140,13 +140,13 @@ impl Verdict {
 }
 
 /// The verdict on the cluster the lab in `state_dir` runs, with the
-/// replicas of the probe's queues that exist ([`probe_queues`]).
+/// replicas of the workload's queues that exist ([`workload_queues`]).
 pub async fn verdict(state_dir: &std::path::Path) -> Verdict {
     let c = match Cluster::open(state_dir) {
         Ok(c) => c,
         Err(e) => return Verdict::NotBuilt(format!("{e:#}")),
     };
-    let queues = probe_queues(&c).await;
+    let queues = workload_queues(&c).await;
     let h = check_queues(&c, &queues).await;
     if h.whole() {
         Verdict::Whole { queues }
@@ -155,9 +155,9 @@ pub async fn verdict(state_dir: &std::path::Path) -> Verdict {
     }
 }
 
-/// The probe's queues that exist now (`runner-probe`, and chaos's
+/// The workload's queues that exist now (`runner-workload`, and chaos's
 /// `chaos-<scenario>`), asked of the first node that answers.
-pub async fn probe_queues(c: &Cluster) -> Vec<String> {
+pub async fn workload_queues(c: &Cluster) -> Vec<String> {
     for h in &c.rabbits {
         if let Ok(list) = node_api(c, h, "queues/%2F?columns=name").await {
             return list
@@ -165,7 +165,7 @@ pub async fn probe_queues(c: &Cluster) -> Vec<String> {
                 .into_iter()
                 .flatten()
                 .filter_map(|q| q["name"].as_str())
-                .filter(|n| *n == "runner-probe" || n.starts_with("chaos-"))
+                .filter(|n| *n == "runner-workload" || n.starts_with("chaos-"))
                 .map(str::to_string)
                 .collect();
         }
@@ -223,13 +223,13 @@ async fn host_problems(host: &str) -> Vec<String> {
 }
 
 /// `GET /api/<path>` on one node's own management port.
-pub async fn node_api(c: &Cluster, h: &Host, path: &str) -> anyhow::Result<Value> {
+pub async fn node_api(c: &Cluster, h: &HostAddr, path: &str) -> anyhow::Result<Value> {
     let d = &c.deployment;
     let url = format!("http://{}:{}/api/{path}", h.ip, d.management_port);
     http::get_json(&url, (&d.admin_user, &c.admin_password), HTTP_TIMEOUT).await
 }
 
-async fn node_problems(c: &Cluster, h: &Host) -> Vec<String> {
+async fn node_problems(c: &Cluster, h: &HostAddr) -> Vec<String> {
     let nodes = match node_api(c, h, "nodes").await {
         Ok(v) => v,
         Err(e) => return vec![format!("{}: management API: {e}", h.name)],
@@ -261,7 +261,7 @@ async fn node_problems(c: &Cluster, h: &Host) -> Vec<String> {
 }
 
 /// HAProxy's `rabbitmq` backend servers and their status on one balancer.
-pub async fn backends(c: &Cluster, lb: &Host) -> anyhow::Result<Vec<(String, String)>> {
+pub async fn backends(c: &Cluster, lb: &HostAddr) -> anyhow::Result<Vec<(String, String)>> {
     let d = &c.deployment;
     let url = format!("http://{}:{}/;csv", lb.ip, d.stats_port);
     let auth = (d.stats_user.as_str(), c.stats_password.as_str());
@@ -278,7 +278,7 @@ fn parse_backends(csv: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn balancer_problems(c: &Cluster, lb: &Host) -> Vec<String> {
+async fn balancer_problems(c: &Cluster, lb: &HostAddr) -> Vec<String> {
     let mut out = Vec::new();
     match backends(c, lb).await {
         Ok(b) => {
@@ -306,7 +306,7 @@ pub async fn keepalived_running(host: &str) -> bool {
 }
 
 /// HAProxy's health URL on one balancer answers 200.
-pub async fn haproxy_healthy(c: &Cluster, lb: &Host) -> bool {
+pub async fn haproxy_healthy(c: &Cluster, lb: &HostAddr) -> bool {
     let url = format!("http://{}:{}/health", lb.ip, c.deployment.health_port);
     matches!(
         http::get(&url, None, Duration::from_secs(2)).await,
@@ -341,9 +341,9 @@ pub async fn wait_vip_moved(c: &Cluster, from: &str, timeout: Duration) -> Optio
     None
 }
 
-/// The probe's connections on `node`, as `p1` (publisher 1) or `c2`
+/// The workload's connections on `node`, as `p1` (publisher 1) or `c2`
 /// (consumer 2), sorted.
-pub async fn probe_clients_on(c: &Cluster, node: &str) -> Vec<String> {
+pub async fn workload_clients_on(c: &Cluster, node: &str) -> Vec<String> {
     for h in &c.rabbits {
         let Ok(list) = node_api(c, h, "connections").await else {
             continue;

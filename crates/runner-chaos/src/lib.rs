@@ -1,7 +1,7 @@
 //! `runner lab chaos`: proves the RabbitMQ HA cluster on the lab. Each
 //! scenario runs an AMQP workload through the virtual IP (publisher
 //! confirms, manual acks, a quorum queue — or on the 3.10 lab a classic
-//! queue mirrored by the seed's `ha-all` policy; see `runner-amqp-probe`),
+//! queue mirrored by the seed's `ha-all` policy; see `runner-amqp-workload`),
 //! injects one fault under load, heals it, waits until the cluster is whole
 //! again (all nodes running, every backend UP on both balancers, keepalived
 //! on both, exactly one VIP holder), then drains and counts published,

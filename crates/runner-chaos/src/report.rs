@@ -1,4 +1,4 @@
-//! The chaos report: one result per scenario (the probe's full report, the
+//! The chaos report: one result per scenario (the workload's full report, the
 //! fault's target, the outage while faulted and while healing, how fast the
 //! VIP moved, how long until whole), rendered as the HA table
 //! (scenario, outage s, published, confirmed, consumed, lost, duplicates),
@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use runner_amqp_probe::{ClientMode, ModeReport, Report, ScenarioRow, render_scenario_table};
+use runner_amqp_workload::{ClientMode, ModeReport, Report, ScenarioRow, render_scenario_table};
 use serde::Serialize;
 
 /// What one client mode's clients lived through in a scenario.
@@ -64,7 +64,7 @@ pub struct ScenarioResult {
     pub client_outage_s: Option<f64>,
     /// Per client mode (in the order run): the worst client and the counts.
     pub client_modes: Vec<ModeResult>,
-    /// The probe's connections on the target RabbitMQ node when the fault
+    /// The workload's connections on the target RabbitMQ node when the fault
     /// hit (`p1` publisher 1, `c2` consumer 2): the clients the fault cut.
     pub clients_on_target: Vec<String>,
     /// Longest confirm gap from the heal marker on (a VIP moving back, a
@@ -84,8 +84,8 @@ pub struct ScenarioResult {
     pub host_restarts: Vec<crate::restarts::HostRestart>,
     /// The HA table's row (absent when the workload never started).
     pub row: Option<ScenarioRow>,
-    /// The probe's report: counts, latency, markers, outages, timeline.
-    pub probe: Option<Report>,
+    /// The workload's report: counts, latency, markers, outages, timeline.
+    pub workload: Option<Report>,
 }
 
 impl ScenarioResult {
@@ -107,7 +107,7 @@ impl ScenarioResult {
             error: None,
             host_restarts: Vec::new(),
             row: None,
-            probe: None,
+            workload: None,
         }
     }
 
@@ -118,7 +118,7 @@ impl ScenarioResult {
             && self.healed
             && self.client_modes.iter().all(|m| m.lost == 0)
             && self
-                .probe
+                .workload
                 .as_ref()
                 .is_some_and(|p| p.lost == 0 && p.drained)
     }
@@ -131,9 +131,9 @@ impl ScenarioResult {
             .and_then(|m| m.worst_client_s)
     }
 
-    /// Takes the probe's report; splits its per-marker outages into the
+    /// Takes the workload's report; splits its per-marker outages into the
     /// fault part (markers before `heal`/`whole`) and the recovery part.
-    pub fn set_probe(&mut self, report: Report) {
+    pub fn set_workload(&mut self, report: Report) {
         let (mut fault, mut recovery) = (None::<f64>, None::<f64>);
         for o in &report.outages {
             let slot = if o.marker == "heal" || o.marker == "whole" {
@@ -146,7 +146,7 @@ impl ScenarioResult {
         self.fault_outage_s = fault;
         self.recovery_outage_s = recovery;
         self.row = Some(ScenarioRow::from_report(self.scenario.clone(), &report));
-        self.probe = Some(report);
+        self.workload = Some(report);
     }
 }
 
@@ -278,7 +278,7 @@ impl ChaosReport {
                 secs(s.recovery_outage_s),
                 secs(s.vip_moved_s),
                 secs(s.time_to_whole_s),
-                s.probe
+                s.workload
                     .as_ref()
                     .map_or("-".into(), |p| p.reconnects.to_string()),
                 verdict(s),
@@ -371,7 +371,7 @@ impl ChaosReport {
             ),
         )?;
         for s in &self.scenarios {
-            if let Some(p) = &s.probe {
+            if let Some(p) = &s.workload {
                 std::fs::write(dir.join(format!("{}.svg", s.scenario)), p.timeline_svg())?;
             }
         }
@@ -388,7 +388,7 @@ fn verdict(s: &ScenarioResult) -> String {
         return "ok".into();
     }
     let mut why = Vec::new();
-    if let Some(p) = &s.probe {
+    if let Some(p) = &s.workload {
         if p.lost > 0 {
             why.push(format!("LOST {}", p.lost));
         }
@@ -490,7 +490,7 @@ mod tests {
     }
 
     #[test]
-    fn renders_without_probe() {
+    fn renders_without_workload() {
         let mut s = ScenarioResult::new("crash-balancer", "crash the VIP holder");
         s.error = Some("no VIP holder".into());
         let mut r = report(vec![s], vec![ClientMode::Impatient]);

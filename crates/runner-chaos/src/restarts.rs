@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use runner_amqp_probe::WorkloadHandle;
+use runner_amqp_workload::WorkloadHandle;
 use serde::Serialize;
 use tokio::time::Instant;
 use tracing::{info, warn};

@@ -1,7 +1,7 @@
 //! The scenarios and how one runs: start the AMQP workload through the VIP,
 //! let it run, mark and inject the fault, keep the load on for the fault's
 //! length, mark and heal, wait until the cluster is whole again (marked),
-//! let the load settle, stop publishing, drain, and keep the probe's
+//! let the load settle, stop publishing, drain, and keep the workload's
 //! report. The rolling restart has no heal: it restarts the nodes one at a
 //! time, waiting for each to run and for the queue's replicas to be online
 //! (quorum) before the next; restart-each-host ([`crate::restarts`])
@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use runner_amqp_probe::{ClientMode, Workload, WorkloadConfig, WorkloadHandle};
+use runner_amqp_workload::{ClientMode, Workload, WorkloadConfig, WorkloadHandle};
 use serde::Serialize;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use crate::cluster::Cluster;
 use crate::report::{ModeResult, ScenarioResult};
 use crate::{faults, health, restarts};
-use runner_amqp_probe::events::EventKind;
+use runner_amqp_workload::events::EventKind;
 
 /// One kind of fault ([`Scenario::summary`] says which).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,18 +46,9 @@ impl Scenario {
         Scenario::RestartEachHost,
     ];
 
-    /// What a run without `--scenario` runs: all but the long
-    /// `restart-each-host` (five host restarts, each waited on until the
-    /// cluster is whole), which runs when named.
-    pub const DEFAULT: [Scenario; 7] = [
-        Scenario::KillRabbitContainer,
-        Scenario::CrashRabbitHost,
-        Scenario::KillHaproxy,
-        Scenario::CrashBalancer,
-        Scenario::StopKeepalived,
-        Scenario::PartitionRabbitHost,
-        Scenario::RollingRestart,
-    ];
+    /// What a run without `--scenario` runs: all of them (a lab that
+    /// comes back from a host restart without a service is not whole).
+    pub const DEFAULT: [Scenario; 8] = Scenario::ALL;
 
     /// The `--scenario` value.
     pub fn name(self) -> &'static str {
@@ -231,7 +222,7 @@ async fn drain(handle: WorkloadHandle, plan: &Plan, result: &mut ScenarioResult)
     let report = handle.drain(plan.drain_timeout).await;
     let worst = |publishers: &[u32]| {
         fault_at.and_then(|from| {
-            runner_amqp_probe::mode::worst_client_s(&events, publishers, from, end)
+            runner_amqp_workload::mode::worst_client_s(&events, publishers, from, end)
         })
     };
     result.client_modes = report
@@ -255,7 +246,7 @@ async fn drain(handle: WorkloadHandle, plan: &Plan, result: &mut ScenarioResult)
         report.max_outage_s().unwrap_or(0.0),
         worst_line.join(", ")
     );
-    result.set_probe(report);
+    result.set_workload(report);
 }
 
 fn secs(v: Option<f64>) -> String {
@@ -279,13 +270,13 @@ async fn inject(
     } else {
         let target = leader_host(c, queue).await;
         let node = c.deployment.node_name(&target);
-        result.clients_on_target = health::probe_clients_on(c, &node).await;
+        result.clients_on_target = health::workload_clients_on(c, &node).await;
         let clients = if result.clients_on_target.is_empty() {
             "none".to_string()
         } else {
             result.clients_on_target.join(" ")
         };
-        info!("probe clients on {target}: {clients}");
+        info!("workload clients on {target}: {clients}");
         target
     };
     result.target = Some(target.clone());

@@ -76,9 +76,10 @@ pub enum Command {
         command: PluginCommand,
     },
     /// An AMQP workload against any cluster: throughput, confirm latency,
-    /// and whether every confirmed message came back.
+    /// and whether every confirmed message came back (`runner probe`, its old name, still works).
     #[cfg(feature = "chaos")]
-    Probe(crate::commands::probe::ProbeArgs),
+    #[command(alias = "probe")]
+    Workload(crate::commands::workload::WorkloadArgs),
     /// Local lab hosts (containers with sshd and Docker), and fault
     /// injection on the cluster built on them.
     Lab {

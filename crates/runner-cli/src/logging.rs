@@ -1,5 +1,5 @@
 //! The log (`tracing`): warnings by default (and the progress of the long
-//! `runner lab chaos` and `runner probe` runs, at info), more with `-v`, or
+//! `runner lab chaos` and `runner workload` runs, at info), more with `-v`, or
 //! whatever `RUST_LOG` says; on stderr, or in `--log-file`. What the user reads —
 //! the human or JSON report on stdout — is not the log. Everything logged
 //! is already redacted where it is produced.
@@ -17,12 +17,12 @@ const OURS: &[&str] = &[
     "runner_plugin_host",
     "runner_lab",
     "runner_chaos",
-    "runner_amqp_probe",
+    "runner_amqp_workload",
     "plugin",
 ];
 
 /// Crates whose info events are progress the user watches by default.
-const PROGRESS: &[&str] = &["runner_chaos", "runner_amqp_probe"];
+const PROGRESS: &[&str] = &["runner_chaos", "runner_amqp_workload"];
 
 pub fn init(verbose: u8, file: Option<&Path>) -> anyhow::Result<()> {
     let filter = match std::env::var("RUST_LOG") {

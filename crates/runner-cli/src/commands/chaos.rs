@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use runner_amqp_probe::ClientMode;
-use runner_amqp_probe::duration::parse_duration;
+use runner_amqp_workload::ClientMode;
+use runner_amqp_workload::duration::parse_duration;
 use runner_chaos::{ChaosOptions, Scenario, Settings};
 
-use super::probe::client_mode_parser;
+use super::workload::client_mode_parser;
 
 /// `--scenario`: one of [`Scenario::ALL`], by name.
 fn scenario_parser() -> impl TypedValueParser<Value = Scenario> {

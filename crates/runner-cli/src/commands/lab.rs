@@ -184,7 +184,7 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
 }
 
 /// Whether the RabbitMQ HA cluster on the lab is whole, as chaos checks
-/// it between scenarios (every node running and clustered, the probe
+/// it between scenarios (every node running and clustered, the workload
 /// queues' replicas voters and caught up, every backend UP, keepalived on
 /// every balancer, one VIP holder: the best healthy balancer), or why
 /// there is none.

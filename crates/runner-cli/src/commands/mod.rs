@@ -4,11 +4,11 @@
 pub mod chaos;
 pub mod lab;
 mod plugins;
-#[cfg(feature = "chaos")]
-pub mod probe;
 mod replay;
 mod run;
 mod scaffold;
+#[cfg(feature = "chaos")]
+pub mod workload;
 
 use std::sync::Arc;
 
@@ -45,7 +45,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             command: PluginCommand::New { name, dir },
         } => scaffold::new_plugin(&name, &dir),
         #[cfg(feature = "chaos")]
-        Command::Probe(args) => runner_amqp_probe::command::run(args.into()).await,
+        Command::Workload(args) => runner_amqp_workload::command::run(args.into()).await,
         Command::Lab {
             command: LabCommand::Hosts(command),
         } => lab::run(command).await,

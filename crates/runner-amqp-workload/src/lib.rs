@@ -10,7 +10,7 @@
 //! Usage:
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use runner_amqp_probe::{Workload, WorkloadConfig};
+//! use runner_amqp_workload::{Workload, WorkloadConfig};
 //! use std::time::Duration;
 //! let cfg = WorkloadConfig::new("amqp://user:secret@10.0.0.10:5672/%2f");
 //! let handle = Workload::start(cfg).await?;

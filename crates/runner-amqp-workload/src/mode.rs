@@ -1,4 +1,4 @@
-//! How a probe client behaves when the broker is slow or gone: the
+//! How a workload client behaves when the broker is slow or gone: the
 //! [`ClientMode`]s, which clients of a workload run in which mode, and the
 //! per-mode tally of a run ([`ModeReport`], pure, from the event log).
 
@@ -13,7 +13,7 @@ use crate::events::{Event, EventKind, MsgId, Role};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientMode {
-    /// The probe's own client: asks for short heartbeats (`heartbeat_s`)
+    /// The workload's own client: asks for short heartbeats (`heartbeat_s`)
     /// and gives up on a confirm (or an ack send) after `confirm_timeout`,
     /// reconnecting and republishing. It notices a hung node sooner than
     /// users' clients do.
@@ -45,7 +45,7 @@ impl ClientMode {
     pub fn summary(self) -> &'static str {
         match self {
             ClientMode::Impatient => {
-                "The probe's client: 5 s heartbeats, gives up on a confirm after 10 s and reconnects"
+                "The workload's client: 5 s heartbeats, gives up on a confirm after 10 s and reconnects"
             }
             ClientMode::Stock => {
                 "A stock client: server-negotiated heartbeat, waits for every confirm, reconnects only on a drop"

@@ -1,6 +1,6 @@
-//! The probe's message format: the body starts with
-//! `probe:<run id>:<publisher>:<seq>;` (padded to the configured size) and
-//! the same ids go into the `x-probe-*` headers and `message_id` for people
+//! The workload's message format: the body starts with
+//! `workload:<run id>:<publisher>:<seq>;` (padded to the configured size) and
+//! the same ids go into the `x-workload-*` headers and `message_id` for people
 //! reading the queue. Consumers trust the body.
 
 use crate::events::MsgId;
@@ -9,7 +9,7 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 
 /// The body for message `id` of run `run_id`, padded with `.` to `size`.
 pub(crate) fn body(run_id: &str, id: MsgId, size: usize) -> Vec<u8> {
-    let mut b = format!("probe:{run_id}:{}:{};", id.publisher, id.seq).into_bytes();
+    let mut b = format!("workload:{run_id}:{}:{};", id.publisher, id.seq).into_bytes();
     if b.len() < size {
         b.resize(size, b'.');
     }
@@ -20,14 +20,17 @@ pub(crate) fn body(run_id: &str, id: MsgId, size: usize) -> Vec<u8> {
 pub(crate) fn properties(run_id: &str, id: MsgId) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert(
-        "x-probe-run".into(),
+        "x-workload-run".into(),
         AMQPValue::LongString(LongString::from(run_id.to_string())),
     );
     headers.insert(
-        "x-probe-publisher".into(),
+        "x-workload-publisher".into(),
         AMQPValue::LongLongInt(id.publisher as i64),
     );
-    headers.insert("x-probe-seq".into(), AMQPValue::LongLongInt(id.seq as i64));
+    headers.insert(
+        "x-workload-seq".into(),
+        AMQPValue::LongLongInt(id.seq as i64),
+    );
     BasicProperties::default()
         .with_delivery_mode(2)
         .with_message_id(format!("{run_id}-{id}").into())
@@ -51,7 +54,7 @@ pub(crate) fn parse(run_id: &str, body: &[u8]) -> Parsed {
         return Parsed::Foreign;
     };
     let mut parts = head.split(':');
-    let (Some("probe"), Some(run), Some(p), Some(s), None) = (
+    let (Some("workload"), Some(run), Some(p), Some(s), None) = (
         parts.next(),
         parts.next(),
         parts.next(),
@@ -81,7 +84,7 @@ mod tests {
         assert_eq!(parse("abc", &b), Parsed::Ours(id));
         assert_eq!(parse("other", &b), Parsed::Foreign);
         assert_eq!(parse("abc", b"hello"), Parsed::Foreign);
-        assert_eq!(parse("abc", b"probe:abc:x:1;"), Parsed::Foreign);
+        assert_eq!(parse("abc", b"workload:abc:x:1;"), Parsed::Foreign);
         // A small size never truncates the ids.
         assert_eq!(parse("abc", &body("abc", id, 1)), Parsed::Ours(id));
         let props = properties("abc", id);

@@ -1,4 +1,4 @@
-//! The loop every probe client runs: open a session, live it, record how
+//! The loop every workload client runs: open a session, live it, record how
 //! it ended, back off, and open again — until the client is finished.
 
 use crate::backoff::Backoff;

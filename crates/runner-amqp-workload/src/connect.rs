@@ -1,4 +1,4 @@
-//! Opening a connection and channel with a deadline, declaring the probe's
+//! Opening a connection and channel with a deadline, declaring the workload's
 //! queue, and the small one-shot admin calls (ready count, delete).
 
 use crate::config::{QueueKind, WorkloadConfig};
@@ -39,7 +39,7 @@ impl Session {
             Err(e) => {
                 let _ = tokio::time::timeout(
                     Duration::from_secs(1),
-                    conn.close(200, "runner-probe: no channel".into()),
+                    conn.close(200, "runner-workload: no channel".into()),
                 )
                 .await;
                 Err(e)
@@ -47,7 +47,7 @@ impl Session {
         }
     }
 
-    /// Declares the probe queue (durable; quorum or classic), within
+    /// Declares the workload queue (durable; quorum or classic), within
     /// `cfg.connect_timeout`; returns its ready-message count.
     pub(crate) async fn declare_queue(&self, cfg: &WorkloadConfig) -> Result<u32> {
         let q = within(
@@ -100,7 +100,7 @@ impl Session {
     pub(crate) async fn close(self) {
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
-            self.conn.close(200, "runner-probe done".into()),
+            self.conn.close(200, "runner-workload done".into()),
         )
         .await;
     }

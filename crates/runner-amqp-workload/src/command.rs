@@ -1,4 +1,4 @@
-//! What `runner probe` does, given its [`ProbeOptions`]: runs the workload
+//! What `runner workload` does, given its [`WorkloadOptions`]: runs the workload
 //! against any cluster, without faults, and prints throughput, confirm
 //! latency percentiles and the loss/duplicate counts (or JSON) on stdout;
 //! its progress goes to the log (`tracing`). The URL's password is never
@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
-/// What `runner probe` runs (its flags say the defaults).
+/// What `runner workload` runs (its flags say the defaults).
 #[derive(Clone)]
-pub struct ProbeOptions {
+pub struct WorkloadOptions {
     /// `amqp://USER:PASS@HOST:PORT[/VHOST]`; never printed unmasked.
     pub url: String,
     /// How long to publish.
@@ -41,9 +41,9 @@ pub struct ProbeOptions {
     pub drain_timeout: Duration,
 }
 
-impl std::fmt::Debug for ProbeOptions {
+impl std::fmt::Debug for WorkloadOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProbeOptions")
+        f.debug_struct("WorkloadOptions")
             .field("url", &mask_password(&self.url))
             .field("duration", &self.duration)
             .field("rate", &self.rate)
@@ -59,7 +59,7 @@ impl std::fmt::Debug for ProbeOptions {
     }
 }
 
-impl ProbeOptions {
+impl WorkloadOptions {
     /// The workload these arguments describe.
     pub fn workload_config(&self) -> WorkloadConfig {
         let mut cfg = WorkloadConfig::new(self.url.clone());
@@ -80,9 +80,9 @@ impl ProbeOptions {
     }
 }
 
-/// Runs the probe; the exit code is 0 when something was confirmed, nothing
+/// Runs the workload; the exit code is 0 when something was confirmed, nothing
 /// confirmed was lost and the queue drained, 1 otherwise.
-pub async fn run(args: ProbeOptions) -> Result<i32> {
+pub async fn run(args: WorkloadOptions) -> Result<i32> {
     let cfg = args.workload_config();
     let rate = if cfg.rate_per_sec == 0 {
         "unpaced".to_string()
@@ -152,14 +152,14 @@ mod tests {
 
     #[test]
     fn workload_and_masked_debug() {
-        let a = ProbeOptions {
+        let a = WorkloadOptions {
             url: "amqp://u:topsecret@127.0.0.1:5672/%2f".into(),
             duration: Duration::from_secs(5),
             rate: 50,
             client_modes: vec![ClientMode::Stock],
             publishers: 2,
             consumers: 1,
-            queue: "runner-probe".into(),
+            queue: "runner-workload".into(),
             classic: true,
             json: false,
             svg: None,

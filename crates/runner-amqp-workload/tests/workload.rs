@@ -1,4 +1,4 @@
-//! Real-broker tests of the probe, nothing mocked: a RabbitMQ 4.0 container
+//! Real-broker tests of the workload, nothing mocked: a RabbitMQ 4.0 container
 //! (`runner-lab/rabbitmq:4.0`, built by runner-lab if missing) published on
 //! 127.0.0.1 only; a steady quorum run, a classic run, the CLI unpaced, a
 //! run where the broker is SIGKILLed and started again mid-run, and one
@@ -6,8 +6,8 @@
 //! them) so only the confirm timeout and heartbeats can notice. Skipped
 //! (loudly) only when no Docker engine answers.
 
-use runner_amqp_probe::command::{self, ProbeOptions};
-use runner_amqp_probe::{ClientMode, QueueKind, Report, Workload, WorkloadConfig};
+use runner_amqp_workload::command::{self, WorkloadOptions};
+use runner_amqp_workload::{ClientMode, QueueKind, Report, Workload, WorkloadConfig};
 use runner_lab::Stack;
 use runner_lab::docker;
 use runner_lab::images::{ImageSpec, ensure_image};
@@ -23,7 +23,7 @@ struct Broker {
 
 impl Broker {
     async fn start() -> Broker {
-        let name = format!("runner-probe-test-{}", std::process::id());
+        let name = format!("runner-workload-test-{}", std::process::id());
         let _ = Command::new(docker::docker_bin())
             .args(["rm", "-f", "-v", &name])
             .output();
@@ -41,7 +41,7 @@ impl Broker {
                 "--name",
                 &name,
                 "--label",
-                "runner-probe-test",
+                "runner-workload-test",
                 "-p",
                 &format!("127.0.0.1:{port}:5672"),
                 "-e",
@@ -141,11 +141,11 @@ fn assert_sound(report: &Report) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probe_against_a_real_broker() {
+async fn workload_against_a_real_broker() {
     if let Err(e) = docker::ensure_engine().await {
         eprintln!(
             "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !!! SKIPPING the runner-amqp-probe broker tests: no Docker engine.\n\
+             !!! SKIPPING the runner-amqp-workload broker tests: no Docker engine.\n\
              !!! {e:#}\n\
              !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
         );
@@ -221,7 +221,7 @@ async fn probe_against_a_real_broker() {
 
     // 3. The CLI, unpaced (throughput and latency figures).
     let svg = tempfile::NamedTempFile::new().unwrap();
-    let args = ProbeOptions {
+    let args = WorkloadOptions {
         url: broker.url.clone(),
         duration: Duration::from_secs(5),
         rate: 0,
@@ -234,7 +234,7 @@ async fn probe_against_a_real_broker() {
         svg: Some(svg.path().to_path_buf()),
         drain_timeout: Duration::from_secs(30),
     };
-    let code = command::run(args).await.expect("probe runs");
+    let code = command::run(args).await.expect("the workload runs");
     assert_eq!(code, 0);
     let text = std::fs::read_to_string(svg.path()).unwrap();
     assert!(text.starts_with("<svg") && text.contains("<polyline"));
@@ -253,7 +253,7 @@ async fn probe_against_a_real_broker() {
     handle.stop_publishing();
     let report = handle.drain(Duration::from_secs(90)).await;
     show("quorum, broker killed and restarted", &report);
-    let svg_out = std::env::temp_dir().join("runner-probe-restart.svg");
+    let svg_out = std::env::temp_dir().join("runner-workload-restart.svg");
     let _ = std::fs::write(&svg_out, report.timeline_svg());
     eprintln!("timeline: {}", svg_out.display());
     assert_sound(&report);

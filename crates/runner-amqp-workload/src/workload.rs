@@ -51,7 +51,7 @@ impl Workload {
             .iter()
             .map(|m| amqp_url::parse(&cfg.url, m.heartbeat(cfg.heartbeat_s), cfg.connect_timeout))
             .collect::<Result<Vec<_>>>()?;
-        let preflight = Session::open(&cfg, &uris[0], "runner-probe preflight")
+        let preflight = Session::open(&cfg, &uris[0], "runner-workload preflight")
             .await
             .with_context(|| format!("cannot connect to {masked}"))?;
         let declared = preflight.declare_queue(&cfg).await.with_context(|| {
@@ -224,7 +224,7 @@ impl WorkloadHandle {
     /// The drain's own session (to count the queue), opened on first use.
     async fn admin<'a>(&self, admin: &'a mut Option<Session>) -> Option<&'a Session> {
         if admin.is_none() {
-            *admin = Session::open(&self.ctx.cfg, &self.ctx.uri, "runner-probe drain")
+            *admin = Session::open(&self.ctx.cfg, &self.ctx.uri, "runner-workload drain")
                 .await
                 .ok();
         }

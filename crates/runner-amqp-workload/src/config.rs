@@ -32,7 +32,7 @@ pub struct WorkloadConfig {
     /// `amqp://USER:PASS@HOST:PORT[/VHOST]`: all clients use this one address
     /// (the cluster's virtual IP). Never printed unmasked.
     pub url: String,
-    /// Queue name (default `runner-probe`), declared durable by the workload.
+    /// Queue name (default `runner-workload`), declared durable by the workload.
     pub queue: String,
     pub queue_kind: QueueKind,
     /// The client modes to run, side by side on the same queue (default
@@ -78,12 +78,12 @@ pub struct WorkloadConfig {
 }
 
 impl WorkloadConfig {
-    /// Defaults for `url`: a quorum queue `runner-probe`, one publisher, one
+    /// Defaults for `url`: a quorum queue `runner-workload`, one publisher, one
     /// consumer, 200 msg/s.
     pub fn new(url: impl Into<String>) -> Self {
         WorkloadConfig {
             url: url.into(),
-            queue: "runner-probe".into(),
+            queue: "runner-workload".into(),
             queue_kind: QueueKind::Quorum,
             client_modes: vec![ClientMode::Impatient],
             publishers: 1,

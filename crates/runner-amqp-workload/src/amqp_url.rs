@@ -1,5 +1,5 @@
 //! AMQP URL handling: masking the password for display, and parsing into
-//! lapin's `AMQPUri` with the probe's heartbeat and connect timeout.
+//! lapin's `AMQPUri` with the workload's heartbeat and connect timeout.
 
 use anyhow::{Context, Result, bail};
 use lapin::uri::AMQPUri;

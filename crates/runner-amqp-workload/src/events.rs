@@ -32,12 +32,12 @@ impl Role {
     /// The AMQP connection name this client opens its connections under,
     /// as the broker (and its management API) shows it.
     pub fn connection_name(&self) -> String {
-        format!("runner-probe {self}")
+        format!("runner-workload {self}")
     }
 
     /// The client behind a connection name from [`Role::connection_name`].
     pub fn from_connection_name(name: &str) -> Option<Role> {
-        let (role, n) = name.strip_prefix("runner-probe ")?.split_once(' ')?;
+        let (role, n) = name.strip_prefix("runner-workload ")?.split_once(' ')?;
         let n = n.parse().ok()?;
         match role {
             "publisher" => Some(Role::Publisher(n)),
@@ -248,7 +248,7 @@ mod tests {
             );
         }
         assert_eq!(Role::Consumer(12).short(), "c12");
-        assert_eq!(Role::from_connection_name("runner-probe drain"), None);
+        assert_eq!(Role::from_connection_name("runner-workload drain"), None);
         assert_eq!(Role::from_connection_name("someone else's app 1"), None);
     }
 }

@@ -1,5 +1,5 @@
 //! One consumer: its own connection, prefetch-limited manual-ack consumption
-//! of the probe queue, recording every delivery before acking it, and
+//! of the workload queue, recording every delivery before acking it, and
 //! reconnecting with backoff whenever the connection or consumer fails.
 
 use crate::connect::{Session, within};
@@ -99,7 +99,7 @@ impl Client for Consumer {
         )
         .await?;
         session.declare_queue(cfg).await?;
-        let tag = format!("runner-probe-{}-c{}-{attempt}", self.ctx.run_id, self.id);
+        let tag = format!("runner-workload-{}-c{}-{attempt}", self.ctx.run_id, self.id);
         let stream = within(
             cfg.connect_timeout,
             "basic.consume",

@@ -1,15 +1,15 @@
-//! `runner probe URL [--duration 30s] [--rate N] ...`: the flags, parsed
-//! here and handed to `runner_amqp_probe::command` as its options.
+//! `runner workload URL [--duration 30s] [--rate N] ...`: the flags, parsed
+//! here and handed to `runner_amqp_workload::command` as its options.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use runner_amqp_probe::ClientMode;
-use runner_amqp_probe::command::ProbeOptions;
-use runner_amqp_probe::duration::parse_duration;
-use runner_amqp_probe::mask_password;
+use runner_amqp_workload::ClientMode;
+use runner_amqp_workload::command::WorkloadOptions;
+use runner_amqp_workload::duration::parse_duration;
+use runner_amqp_workload::mask_password;
 
 /// `--client-mode`: one of [`ClientMode::ALL`], by name (the chaos
 /// command's flag too).
@@ -19,13 +19,13 @@ pub fn client_mode_parser() -> impl TypedValueParser<Value = ClientMode> {
         .map(|name| ClientMode::from_name(&name).expect("a possible value"))
 }
 
-/// Arguments of `runner probe`.
+/// Arguments of `runner workload`.
 #[derive(Args, Clone)]
-pub struct ProbeArgs {
+pub struct WorkloadArgs {
     /// amqp://USER:PASS@HOST:PORT[/VHOST] (the vhost percent-encoded, %2f
     /// for "/"). Printed with the password masked. May come from
-    /// RUNNER_PROBE_URL instead, which keeps it out of the process list.
-    #[arg(env = "RUNNER_PROBE_URL", hide_env_values = true)]
+    /// RUNNER_WORKLOAD_URL instead, which keeps it out of the process list.
+    #[arg(env = "RUNNER_WORKLOAD_URL", hide_env_values = true)]
     pub url: String,
     /// How long to publish, e.g. 30s, 2m, 500ms.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
@@ -47,7 +47,7 @@ pub struct ProbeArgs {
     #[arg(long, default_value_t = 1)]
     pub consumers: u32,
     /// Queue to declare and use (deleted at the end when drained and empty).
-    #[arg(long, default_value = "runner-probe")]
+    #[arg(long, default_value = "runner-workload")]
     pub queue: String,
     /// Use a durable classic queue instead of a quorum queue (on 3.10 with
     /// an ha-all policy: a mirrored queue).
@@ -65,9 +65,9 @@ pub struct ProbeArgs {
     pub drain_timeout: Duration,
 }
 
-impl std::fmt::Debug for ProbeArgs {
+impl std::fmt::Debug for WorkloadArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProbeArgs")
+        f.debug_struct("WorkloadArgs")
             .field("url", &mask_password(&self.url))
             .field("duration", &self.duration)
             .field("queue", &self.queue)
@@ -75,9 +75,9 @@ impl std::fmt::Debug for ProbeArgs {
     }
 }
 
-impl From<ProbeArgs> for ProbeOptions {
-    fn from(a: ProbeArgs) -> Self {
-        ProbeOptions {
+impl From<WorkloadArgs> for WorkloadOptions {
+    fn from(a: WorkloadArgs) -> Self {
+        WorkloadOptions {
             url: a.url,
             duration: a.duration,
             rate: a.rate,
@@ -101,13 +101,13 @@ mod tests {
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
-        probe: ProbeArgs,
+        workload: WorkloadArgs,
     }
 
     #[test]
     fn parses_flags_and_masks_debug() {
         let cli = Cli::try_parse_from([
-            "probe",
+            "workload",
             "amqp://u:topsecret@127.0.0.1:5672/%2f",
             "--duration",
             "5s",
@@ -120,17 +120,19 @@ mod tests {
             "stock,impatient",
         ])
         .unwrap();
-        let dbg = format!("{:?}", cli.probe);
+        let dbg = format!("{:?}", cli.workload);
         assert!(!dbg.contains("topsecret"), "{dbg}");
-        let o = ProbeOptions::from(cli.probe);
+        let o = WorkloadOptions::from(cli.workload);
         assert_eq!(o.duration, Duration::from_secs(5));
         assert_eq!(o.drain_timeout, Duration::from_secs(30));
         assert_eq!((o.rate, o.publishers, o.classic), (50, 2, true));
-        assert_eq!(o.queue, "runner-probe");
+        assert_eq!(o.queue, "runner-workload");
         assert_eq!(o.client_modes, [ClientMode::Stock, ClientMode::Impatient]);
-        let d = Cli::try_parse_from(["probe", "amqp://h"]).unwrap().probe;
+        let d = Cli::try_parse_from(["workload", "amqp://h"])
+            .unwrap()
+            .workload;
         assert!(d.client_modes.is_empty(), "impatient by default");
-        assert!(Cli::try_parse_from(["probe", "amqp://h", "--client-mode", "rude"]).is_err());
-        assert!(Cli::try_parse_from(["probe", "amqp://h", "--duration", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["workload", "amqp://h", "--client-mode", "rude"]).is_err());
+        assert!(Cli::try_parse_from(["workload", "amqp://h", "--duration", "soon"]).is_err());
     }
 }
