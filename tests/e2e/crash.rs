@@ -123,13 +123,16 @@ fn hits(entries: &[Value], e: &Value, at: &KillPoint) -> bool {
     if at.event == "action_start" {
         return summary_is(e, at);
     }
-    entries.iter().any(|s| {
+    start_of(entries, e).is_some_and(|s| summary_is(s, at))
+}
+
+/// The `action_start` of the action an `action_done` entry ends.
+fn start_of<'a>(entries: &'a [Value], done: &Value) -> Option<&'a Value> {
+    entries.iter().find(|s| {
         s["event"] == "action_start"
-            && s["step"] == e["step"]
-            && s["host"] == e["host"]
-            && s["index"] == e["index"]
-            && s["stage"] == e["stage"]
-            && summary_is(s, at)
+            && ["host", "step", "stage", "index"]
+                .iter()
+                .all(|k| s[*k] == done[*k])
     })
 }
 
@@ -155,13 +158,7 @@ fn resets(killed: &Path, resumed: &Path) -> std::collections::BTreeMap<String, u
         if e["event"] != "action_done" {
             continue;
         }
-        let start = entries.iter().find(|s| {
-            s["event"] == "action_start"
-                && s["host"] == e["host"]
-                && s["step"] == e["step"]
-                && s["stage"] == e["stage"]
-                && s["index"] == e["index"]
-        });
+        let start = start_of(&entries, e);
         let ran_again = !e["detail"]
             .as_str()
             .unwrap_or_default()

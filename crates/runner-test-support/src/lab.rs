@@ -92,11 +92,7 @@ impl Lab {
     /// Those of `balancers` that hold the VIP now (the lab's one check).
     pub fn vip_holders(&self, balancers: &[&str]) -> Vec<String> {
         let vip = self.vip().parse().expect("the VIP is an IPv4 address");
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(runner_lab::vip::holders(balancers, vip))
+        crate::block_on(runner_lab::vip::holders(balancers, vip))
     }
 
     pub fn vip(&self) -> String {

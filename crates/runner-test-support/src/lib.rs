@@ -130,15 +130,20 @@ pub fn total(recap: &serde_json::Value, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Runs `f` to completion on a runtime of its own (the tests are sync).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(f)
+}
+
 /// A GET with basic authentication, through the runner's own HTTP client:
 /// the status and the body. Panics when nothing answers.
 pub fn http_get(url: &str, user: &str, password: &str) -> (u16, String) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
     let auth = runner_types::http::basic_auth(user, password);
-    match runtime.block_on(runner_transport::http::request("GET", url, &[auth], None)) {
+    match block_on(runner_transport::http::request("GET", url, &[auth], None)) {
         Ok(r) => (r.status, r.body),
         Err(e) => panic!("GET {url}: {e}"),
     }

@@ -91,12 +91,18 @@ fn join_sequence(access: &NodeAccess, node: &str, seed: &str) -> Vec<Action> {
             &format!("join_cluster {}", sh_quote(seed)),
             format!("join {node} to {seed}"),
         ),
-        run(
-            access,
-            "start_app",
-            format!("start the RabbitMQ app on {node}"),
-        ),
+        start_app(access, node),
     ]
+}
+
+/// The join's last action. A stopped member gets this same action (same
+/// digest), so a resumed run knows it from the journal.
+fn start_app(access: &NodeAccess, node: &str) -> Action {
+    run(
+        access,
+        "start_app",
+        format!("start the RabbitMQ app on {node}"),
+    )
 }
 
 /// A node whose Erlang runtime runs, not booting, with its app stopped: a
@@ -124,11 +130,7 @@ fn finish_stopped_join(
         &format!("{node} runs with its app stopped: finishing its join"),
     );
     let actions = if members.iter().any(|m| m == seed) {
-        vec![run(
-            access,
-            "start_app",
-            format!("start the RabbitMQ app on {node}"),
-        )]
+        vec![start_app(access, node)]
     } else {
         join_sequence(access, node, seed)
     };
