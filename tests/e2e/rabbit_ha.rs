@@ -451,6 +451,45 @@ fn rabbit_ha_on_rabbitmq_4() {
     let again = lab.play(&two, &["--output", "json"]);
     assert_eq!(changed(&again), 0);
     drop(client);
+
+    // The secrets file is lost (a fresh clone beside built hosts): new
+    // secrets are generated, and the nodes, which keep the admin password
+    // of their first boot, are given the new one.
+    rebuilt_with_new_secrets(&lab, &two);
+}
+
+/// Hosts built with other secrets: the preview is honest (the policy step
+/// pending, nothing failed), the build converges them to the new secrets,
+/// and the run after it changes nothing.
+fn rebuilt_with_new_secrets(lab: &Lab, inv: &std::path::Path) {
+    let old = lab.secret("rabbitmq_admin_password");
+    std::fs::remove_file(lab.dir().join("lab/rabbit-ha.secrets.yaml")).unwrap();
+    let preview = lab.play(
+        inv,
+        &["--dry-run", "--detailed-exitcode", "--output", "json"],
+    );
+    assert_eq!(preview.status.code(), Some(6), "{}", stdout(&preview));
+    assert_eq!(total(&recap(&preview), "failed"), 0, "{}", stdout(&preview));
+    let build = lab.play(inv, &[]);
+    let text = stdout(&build);
+    assert_eq!(build.status.code(), Some(0), "{text}{}", stderr(&build));
+    assert!(
+        text.contains("set the password of the user admin"),
+        "{text}"
+    );
+    assert!(!text.contains(&old), "the old password is never shown");
+    let new = lab.secret("rabbitmq_admin_password");
+    assert_ne!(new, old);
+    assert!(!text.contains(&new), "the new password is never shown");
+    let overview = format!("http://{}:15670/api/overview", lab.vip());
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            http_get(&overview, "admin", &new).0 == 200
+        }),
+        "the API takes the new password through the VIP"
+    );
+    let again = lab.play(inv, &["--output", "json"]);
+    assert_eq!(changed(&again), 0, "{}", stdout(&again));
 }
 
 #[test]

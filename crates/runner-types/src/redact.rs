@@ -21,8 +21,13 @@ impl Redactor {
     }
 
     /// Register a secret. A multi-line one is registered line by line too,
-    /// and trimmed, so output that splits, joins or trims it stays masked.
+    /// and trimmed, so output that splits, joins or trims it stays masked;
+    /// so are the forms a command or a JSON body gives it (shell-quoted,
+    /// JSON-escaped), where quoting splits it around a quote or backslash.
     pub fn add(&self, secret: &str) {
+        for encoded in Self::encodings(secret) {
+            self.add_one(&encoded);
+        }
         let trimmed = secret.trim();
         if trimmed != secret {
             self.add_one(trimmed);
@@ -33,6 +38,22 @@ impl Redactor {
             }
         }
         self.add_one(secret);
+    }
+
+    /// The shell-quoted and JSON-escaped forms of `secret` that differ from
+    /// it (a plain word is masked inside them already).
+    fn encodings(secret: &str) -> Vec<String> {
+        let quoted = crate::shell::quote(secret).unwrap_or_default();
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json
+            .strip_prefix('"')
+            .and_then(|j| j.strip_suffix('"'))
+            .unwrap_or_default()
+            .to_string();
+        [quoted, json]
+            .into_iter()
+            .filter(|e| !e.is_empty() && !e.contains(secret))
+            .collect()
     }
 
     fn add_one(&self, secret: &str) {
@@ -129,5 +150,18 @@ mod tests {
         let binary = [&[0xff, 0x00][..], b"line-one-of-key", &[0xfe]].concat();
         let masked = r.redact_bytes(&binary);
         assert!(!masked.windows(15).any(|w| w == b"line-one-of-key"));
+    }
+
+    #[test]
+    fn shell_quoted_and_json_escaped_forms_are_masked() {
+        let r = Redactor::new();
+        r.add(r#"it's "quoted" \ here"#);
+        let quoted = crate::shell::quote(r#"it's "quoted" \ here"#).unwrap();
+        assert_eq!(
+            r.redact(&format!("change_password admin {quoted}")),
+            "change_password admin ********"
+        );
+        let json = serde_json::json!({"password": r#"it's "quoted" \ here"#}).to_string();
+        assert_eq!(r.redact(&json), r#"{"password":"********"}"#);
     }
 }

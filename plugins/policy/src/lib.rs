@@ -82,7 +82,8 @@ struct Observed {
     vhosts: Vec<Value>,
 }
 
-/// The node does not answer yet: why, for a pending plan.
+/// The node does not answer yet, or not to these credentials yet: why,
+/// for a pending plan.
 struct NotRunning(String);
 
 fn observe(p: &Params) -> Result<Result<Observed, NotRunning>, String> {
@@ -92,6 +93,17 @@ fn observe(p: &Params) -> Result<Result<Observed, NotRunning>, String> {
                 Err(GetError::NoAnswer { reason, .. }) => {
                     return Ok(Err(NotRunning(format!(
                         "RabbitMQ's management API does not answer yet: {reason}"
+                    ))));
+                }
+                // A node first booted with other secrets: the rabbitmqctl
+                // step on the seed node gives the admin its password.
+                Err(GetError::Status {
+                    status: status @ (401 | 403),
+                    ..
+                }) => {
+                    return Ok(Err(NotRunning(format!(
+                        "RabbitMQ's management API refuses {}'s password (HTTP {status}) until an earlier step sets it",
+                        p.node.admin_user
                     ))));
                 }
                 other => other?,

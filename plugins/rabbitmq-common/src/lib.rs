@@ -95,12 +95,41 @@ impl Api {
         )
     }
 
-    /// Whether `/api/{path}` answers 200.
-    pub fn answers(&self, path: &str) -> bool {
-        runner_plugin_sdk::http_get(
-            &format!("{}/api/{path}", self.base),
-            std::slice::from_ref(&self.auth),
-        )
-        .is_ok_and(|r| r.status == 200)
+    /// How the API takes the admin's credentials (asking `/api/overview`).
+    pub fn state(&self) -> ApiState {
+        let url = format!("{}/api/overview", self.base);
+        match runner_plugin_sdk::http_get(&url, std::slice::from_ref(&self.auth)) {
+            Err(reason) => ApiState::NoAnswer(reason),
+            Ok(r) if (200..300).contains(&r.status) => ApiState::Answers,
+            Ok(r) if r.status == 401 || r.status == 403 => ApiState::Refused(r.status),
+            Ok(r) => ApiState::NoAnswer(format!("HTTP {}", r.status)),
+        }
     }
+
+    /// The TCP port of the API (for a listener check).
+    pub fn port(&self) -> u16 {
+        let authority = self.base.split("://").nth(1).unwrap_or_default();
+        let default = if self.base.starts_with("https") {
+            443
+        } else {
+            80
+        };
+        authority
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or(default)
+    }
+}
+
+/// What the management API made of the plugin's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiState {
+    /// 2xx: the node runs, and takes the admin's password.
+    Answers,
+    /// Nothing answered, or not yet (connection refused, 503 while booting).
+    NoAnswer(String),
+    /// 401 or 403: the node runs, but its admin user does not have the
+    /// password (or the tag) the plugin was given — a node first booted
+    /// with other secrets keeps the password it was created with.
+    Refused(u16),
 }

@@ -1,15 +1,17 @@
 //! The `rabbitmqctl` plugin: RabbitMQ cluster membership, the seed how-to's
 //! way (`stop_app`, `reset`, `join_cluster`, `start_app`) but only on a node
 //! that is not yet a member; on the seed node also the cluster name,
-//! forgetting nodes no longer expected, and removing default users; then
-//! a wait until the cluster has every expected node running.
+//! forgetting nodes no longer expected, removing default users, and giving
+//! the admin user its password from the secrets when the management API
+//! refuses it (a node first booted with other secrets); then a wait until
+//! the cluster has every expected node running.
 //!
 //! It observes through the management API when `management_url` is given
 //! (milliseconds per question) and through `rabbitmqctl` otherwise (an
 //! Erlang VM start, about a second, per question). Changes always go
 //! through `rabbitmqctl`, in the node's container or natively.
 
-use runner_plugin_rabbitmq_common::{Api, NodeAccess, SCHEMA_PROPERTIES, ctl_patterns};
+use runner_plugin_rabbitmq_common::{Api, ApiState, NodeAccess, SCHEMA_PROPERTIES, ctl_patterns};
 use runner_plugin_sdk::{
     Action, Capabilities, Guest, LogLevel, Plan, PlanRequest, PluginInfo, actions, export_plugin,
     log, params, probe, sh_quote,
@@ -189,7 +191,7 @@ impl Source<'_> {
     /// Whether the node's RabbitMQ application runs.
     fn running(&self) -> Result<bool, String> {
         match self {
-            Source::Api(api) => Ok(api.answers("overview")),
+            Source::Api(api) => Ok(api.state() == ApiState::Answers),
             Source::Cli(node) => Ok(probe(&node.diag("check_running"))?.exit_code == 0),
         }
     }
@@ -254,6 +256,61 @@ impl Source<'_> {
             })
             .unwrap_or_default())
     }
+}
+
+/// The API when it takes the admin's password, the CLI otherwise; and the
+/// API's refusal (401, 403), which the seed's step mends.
+fn observe_through(node: &NodeAccess) -> Result<(Source<'_>, Option<u16>), String> {
+    let Some(api) = node.api()? else {
+        return Ok((Source::Cli(node), None));
+    };
+    if let ApiState::Refused(status) = api.state() {
+        log(
+            LogLevel::Info,
+            &format!(
+                "{}/api refuses {}'s password (HTTP {status}): observing through rabbitmqctl",
+                api.base, node.admin_user
+            ),
+        );
+        return Ok((Source::Cli(node), Some(status)));
+    }
+    Ok((Source::Api(api), None))
+}
+
+/// The management API refused the admin's password: the node first booted
+/// with other secrets (`RABBITMQ_DEFAULT_PASS` counts on a first boot only).
+/// Give the admin user the password from the secrets, the administrator tag
+/// and every permission on `/`, through `rabbitmqctl` (the cookie's trust).
+fn mend_admin(node: &NodeAccess, users: &[String], status: u16) -> Result<Vec<Action>, String> {
+    let user = &node.admin_user;
+    let password = node
+        .admin_password
+        .as_deref()
+        .ok_or("management_url needs admin_password")?;
+    let (verb, what) = if users.contains(user) {
+        ("change_password", "set the password of")
+    } else {
+        ("add_user", "add")
+    };
+    Ok(vec![
+        run(
+            node,
+            &format!("{verb} {} {}", sh_quote(user), sh_quote(password)),
+            format!(
+                "{what} the user {user}, with the password from the secrets (the management API refused it: HTTP {status})"
+            ),
+        ),
+        run(
+            node,
+            &format!("set_user_tags {} administrator", sh_quote(user)),
+            format!("tag {user} administrator"),
+        ),
+        run(
+            node,
+            &format!("set_permissions -p / {} '.*' '.*' '.*'", sh_quote(user)),
+            format!("give {user} every permission on the vhost /"),
+        ),
+    ])
 }
 
 /// Stop and forget the cluster's members that are no longer expected.
@@ -337,10 +394,7 @@ impl Guest for RabbitmqctlPlugin {
             ));
         }
         let timeout_ms = p.timeout_s.saturating_mul(1000);
-        let source = match p.node.api()? {
-            Some(api) => Source::Api(api),
-            None => Source::Cli(&p.node),
-        };
+        let (source, refused) = observe_through(&p.node)?;
         // Not booted yet (a fresh container): wait, then plan again.
         if p.leavers_only {
             // Before the remaining nodes change (and forget the leavers'
@@ -382,8 +436,11 @@ impl Guest for RabbitmqctlPlugin {
                     format!("name the cluster {name}"),
                 ));
             }
-            if !p.absent_users.is_empty() {
+            if !p.absent_users.is_empty() || refused.is_some() {
                 let present = source.users()?;
+                if let Some(status) = refused {
+                    out.extend(mend_admin(&p.node, &present, status)?);
+                }
                 for u in p.absent_users.iter().filter(|u| present.contains(u)) {
                     out.push(run(
                         &p.node,

@@ -97,13 +97,16 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> Outcome {
             return outcome;
         }
         if !staged.plan.replan || staged.plan.actions.is_empty() {
-            break;
+            return (
+                if changed { Status::Changed } else { Status::Ok },
+                notes.join("; "),
+            );
         }
     }
-    (
-        if changed { Status::Changed } else { Status::Ok },
-        notes.join("; "),
-    )
+    notes.push(format!(
+        "the plugin still asked to plan again after {MAX_STAGES} stages: it does not converge"
+    ));
+    (Status::Failed, notes.join("; "))
 }
 
 /// A resumed run: this step-host finished before, with the same inputs.
@@ -193,7 +196,8 @@ async fn call_plugin(
         (Err(e), None) => return Err((Status::Failed, e.to_string())),
     };
     for (level, msg) in observer.take_logs() {
-        if level != runner_types::LogLevel::Debug {
+        // Once each: a plugin that plans again says the same thing again.
+        if level != runner_types::LogLevel::Debug && !notes.contains(&msg) {
             notes.push(msg);
         }
     }

@@ -282,6 +282,33 @@ async fn pending_is_believed_only_after_an_earlier_change() {
 }
 
 #[tokio::test]
+async fn a_plugin_that_never_stops_replanning_fails_the_step() {
+    let s = Scratch::new(&step("loop", "looper", ""), 1);
+    let forever = |_: &str, _: &str, _: u32| {
+        let mut plan = echo("again");
+        plan.replan = true;
+        Ok(plan)
+    };
+    let planner = ScriptedPlanner::new(forever);
+    let r = s.run(planner.clone(), &[], s.options(Mode::Apply)).await;
+    let h1 = counts(&r, "h1");
+    assert_eq!((h1.changed, h1.ok, h1.failed), (0, 0, 1), "{h1:?}");
+    assert_eq!(planner.calls_of("looper"), 8);
+
+    // Converging on the third stage is fine.
+    let converges = |_: &str, _: &str, stage: u32| {
+        let mut plan = echo("again");
+        plan.replan = stage < 2;
+        Ok(plan)
+    };
+    let r = s
+        .run(ScriptedPlanner::new(converges), &[], s.options(Mode::Apply))
+        .await;
+    let h1 = counts(&r, "h1");
+    assert_eq!((h1.changed, h1.failed), (1, 0), "{h1:?}");
+}
+
+#[tokio::test]
 async fn serial_plans_one_batch_at_a_time() {
     let all_at_once = Scratch::new(&step("say", "sayer", ""), 4);
     let planner = ScriptedPlanner::new(|_: &str, _: &str, _: u32| Ok(echo("hi")));
