@@ -371,3 +371,29 @@ all:
         assert!(err.contains("unknown key 'host'"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    /// The seed how-to's three machines: the balancers are two of the
+    /// RabbitMQ hosts, listed again by name only, keeping their address.
+    #[test]
+    fn the_seed_inventory_puts_the_balancers_on_rabbit2_and_rabbit3() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../playbooks/inventories/seed.yaml");
+        let inv = Inventory::load(&path).unwrap();
+        assert_eq!(inv.groups["rabbits"], ["rabbit1", "rabbit2", "rabbit3"]);
+        assert_eq!(inv.groups["balancers"], ["rabbit2", "rabbit3"]);
+        assert_eq!(inv.hosts.len(), 3);
+        let vm3 = inv.host("rabbit3").unwrap();
+        assert_eq!(vm3.vars["ansible_host"], "192.168.124.142");
+        assert!(vm3.groups.contains(&"balancers".to_string()));
+        assert!(
+            !inv.host("rabbit1")
+                .unwrap()
+                .groups
+                .contains(&"balancers".to_string())
+        );
+    }
+}

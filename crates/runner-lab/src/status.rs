@@ -16,8 +16,9 @@ use crate::{faults, hosts, network, vip};
 pub struct HostStatus {
     /// Inventory name.
     pub name: String,
-    /// Its first inventory group (`-` when the topology has none for it).
-    pub group: String,
+    /// Its inventory groups, in the topology's order (empty when the
+    /// topology has none for it).
+    pub groups: Vec<String>,
     /// Container state (`running`, `paused`, `exited`…).
     pub state: String,
     /// Lab IP.
@@ -56,11 +57,11 @@ impl LabStatus {
     }
 }
 
-async fn host_status(name: String, group: String) -> Result<HostStatus> {
+async fn host_status(name: String, groups: Vec<String>) -> Result<HostStatus> {
     let info = hosts::container_info(&name).await?;
     let mut st = HostStatus {
         name: name.clone(),
-        group,
+        groups,
         state: info
             .as_ref()
             .map(|i| i.status.clone())
@@ -113,10 +114,8 @@ pub async fn gather(topology: Option<&Topology>) -> Result<LabStatus> {
     let vip = network::lab_subnet().await?.map(|s| s.vip());
     let mut tasks = tokio::task::JoinSet::new();
     for name in hosts::existing_hosts().await? {
-        let group = topology
-            .and_then(|t| t.groups_of(&name).first().cloned())
-            .unwrap_or_else(|| "-".into());
-        tasks.spawn(host_status(name, group));
+        let groups = topology.map_or(Vec::new(), |t| t.groups_of(&name).to_vec());
+        tasks.spawn(host_status(name, groups));
     }
     let mut out = Vec::new();
     while let Some(r) = tasks.join_next().await {
@@ -135,7 +134,8 @@ pub async fn gather(topology: Option<&Topology>) -> Result<LabStatus> {
     }
     let rank = |g: &str| topology.map_or(0, |t| t.group_rank(g));
     out.sort_by(|a, b| {
-        let key = |h: &HostStatus| (rank(&h.group), h.ip, h.name.clone());
+        let first = |h: &HostStatus| h.groups.first().map_or(usize::MAX, |g| rank(g));
+        let key = |h: &HostStatus| (first(h), h.ip, h.name.clone());
         key(a).cmp(&key(b))
     });
     Ok(LabStatus { vip, hosts: out })
@@ -151,7 +151,7 @@ pub fn render(status: &LabStatus) -> String {
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header([
         "host",
-        "group",
+        "groups",
         "state",
         "IP",
         "sshd",
@@ -168,7 +168,11 @@ pub fn render(status: &LabStatus) -> String {
         };
         table.add_row([
             h.name.clone(),
-            h.group.clone(),
+            if h.groups.is_empty() {
+                "-".to_string()
+            } else {
+                h.groups.join(", ")
+            },
             state,
             h.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
             yes_no(h.sshd).to_string(),
@@ -207,7 +211,7 @@ mod tests {
     fn renders_keepalived_and_the_vip() {
         let host = |name: &str, keepalived: bool, holds_vip: bool| HostStatus {
             name: name.into(),
-            group: "balancers".into(),
+            groups: vec!["balancers".into()],
             state: "running".into(),
             ip: Some(Ipv4Addr::new(10, 0, 0, 21)),
             partitioned: false,

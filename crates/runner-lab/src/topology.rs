@@ -62,6 +62,21 @@ impl Default for Topology {
 }
 
 impl Topology {
+    /// The seed how-to's three machines: rabbit1-3 (.11-.13) all in
+    /// `rabbits`, and rabbit2 and rabbit3 also in `balancers` (HAProxy and
+    /// keepalived beside the RabbitMQ node, as on the how-to's vm2 and vm3).
+    pub fn seed() -> Self {
+        let rabbit = |n: u8, groups: &[&str]| HostDef::new(format!("rabbit{n}"), groups).at(10 + n);
+        Topology {
+            groups: vec!["rabbits".into(), "balancers".into()],
+            hosts: vec![
+                rabbit(1, &["rabbits"]),
+                rabbit(2, &["rabbits", "balancers"]),
+                rabbit(3, &["rabbits", "balancers"]),
+            ],
+        }
+    }
+
     /// Host names, in order.
     pub fn names(&self) -> Vec<String> {
         self.hosts.iter().map(|h| h.name.clone()).collect()
@@ -157,6 +172,16 @@ mod tests {
         assert_eq!(t.names(), ["rabbit1", "rabbit2", "rabbit3", "lb1", "lb2"]);
         assert_eq!(t.host_numbers().unwrap(), [11, 12, 13, 21, 22]);
         assert_eq!(t.groups_of("lb2"), ["balancers"]);
+        assert!(t.validate().is_ok());
+    }
+
+    #[test]
+    fn seed_lab() {
+        let t = Topology::seed();
+        assert_eq!(t.names(), ["rabbit1", "rabbit2", "rabbit3"]);
+        assert_eq!(t.host_numbers().unwrap(), [11, 12, 13]);
+        assert_eq!(t.groups_of("rabbit1"), ["rabbits"]);
+        assert_eq!(t.groups_of("rabbit3"), ["rabbits", "balancers"]);
         assert!(t.validate().is_ok());
     }
 

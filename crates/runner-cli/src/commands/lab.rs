@@ -15,8 +15,11 @@ pub enum LabCommand {
         /// Host names; rabbit* go to the `rabbits` group, others to
         /// `balancers` [default: the previous lab's, else
         /// rabbit1,rabbit2,rabbit3,lb1,lb2].
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', conflicts_with = "topology")]
         hosts: Option<Vec<String>>,
+        /// A named topology [default: the previous lab's, else five].
+        #[arg(long, value_enum)]
+        topology: Option<NamedTopology>,
         /// RabbitMQ line [default: the previous lab's, else 4.0].
         #[arg(long, value_enum)]
         rabbitmq: Option<RabbitmqLine>,
@@ -105,6 +108,26 @@ impl RabbitmqLine {
     }
 }
 
+/// The lab's named topologies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NamedTopology {
+    /// rabbit1-3 (`rabbits`) and lb1-2 (`balancers`): balancers of their own.
+    Five,
+    /// The seed how-to's three machines: rabbit1-3 (`rabbits`), with
+    /// HAProxy and keepalived beside the node on rabbit2 and rabbit3
+    /// (`balancers`).
+    Seed,
+}
+
+impl NamedTopology {
+    fn topology(self) -> Topology {
+        match self {
+            NamedTopology::Five => Topology::default(),
+            NamedTopology::Seed => Topology::seed(),
+        }
+    }
+}
+
 /// The topology `--hosts` names: `rabbit*` in `rabbits`, the others in
 /// `balancers`; `rabbitN` at .1N and `lbN` at .2N (N in 1..=9), any other
 /// name at the next free address from .31.
@@ -141,9 +164,15 @@ pub fn topology_of(names: &[String]) -> Topology {
 pub async fn run(cmd: LabCommand) -> Result<i32> {
     runner_lab::docker::ensure_engine().await?;
     match cmd {
-        LabCommand::Up { hosts, rabbitmq } => {
+        LabCommand::Up {
+            hosts,
+            topology,
+            rabbitmq,
+        } => {
             let report = runner_lab::up(UpOptions {
-                topology: hosts.as_deref().map(topology_of),
+                topology: topology
+                    .map(NamedTopology::topology)
+                    .or_else(|| hosts.as_deref().map(topology_of)),
                 stack: rabbitmq.map(RabbitmqLine::stack).transpose()?,
                 state_dir: runner_lab::state_dir(),
             })
