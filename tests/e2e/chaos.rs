@@ -72,40 +72,7 @@ fn every_fault_loses_nothing_and_heals_on_rabbitmq_4() {
         ]
     );
     for s in scenarios {
-        let name = s["scenario"].as_str().unwrap();
-        assert!(s["error"].is_null(), "{name}: {}", s["error"]);
-        assert_eq!(
-            s["healed"], true,
-            "{name}: the cluster is whole again: {}",
-            s["problems"]
-        );
-        let p = &s["workload"];
-        assert_eq!(
-            p["lost"], 0,
-            "{name}: confirmed messages lost: {}",
-            p["lost_sample"]
-        );
-        assert_eq!(p["drained"], true, "{name}: drained");
-        // Both kinds of client: the workload's own, and a stock client that
-        // waits for every confirm and reconnects only on a drop.
-        let modes = s["client_modes"].as_array().unwrap();
-        assert_eq!(modes.len(), 2, "{name}: {modes:?}");
-        for m in modes {
-            assert_eq!(m["lost"], 0, "{name}: {} clients lost messages", m["mode"]);
-            let worst = m["worst_client_s"].as_f64().unwrap_or(0.0);
-            assert!(
-                worst < MAX_OUTAGE_S,
-                "{name}: worst {} client {worst} s",
-                m["mode"]
-            );
-        }
-        assert!(p["confirmed"].as_u64().unwrap() > 100, "{name}: load ran");
-        assert!(
-            p["consumed"].as_u64().unwrap() >= p["confirmed"].as_u64().unwrap(),
-            "{name}: every confirmed message consumed"
-        );
-        let outage = s["row"]["outage_s"].as_f64().unwrap_or(0.0);
-        assert!(outage < MAX_OUTAGE_S, "{name}: outage {outage} s");
+        let name = assert_lossless_and_whole(s);
         assert!(
             report_dir.join(format!("{name}.svg")).exists(),
             "{name}.svg"
@@ -130,4 +97,45 @@ fn every_fault_loses_nothing_and_heals_on_rabbitmq_4() {
     }
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert_eq!(report["ok"], true);
+}
+
+/// One scenario of a chaos report: no error, no confirmed message lost by
+/// either kind of client, drained, whole again, outages under the bound.
+/// Returns its name.
+pub(crate) fn assert_lossless_and_whole(s: &Value) -> &str {
+    let name = s["scenario"].as_str().unwrap();
+    assert!(s["error"].is_null(), "{name}: {}", s["error"]);
+    assert_eq!(
+        s["healed"], true,
+        "{name}: the cluster is whole again: {}",
+        s["problems"]
+    );
+    let p = &s["workload"];
+    assert_eq!(
+        p["lost"], 0,
+        "{name}: confirmed messages lost: {}",
+        p["lost_sample"]
+    );
+    assert_eq!(p["drained"], true, "{name}: drained");
+    // Both kinds of client: the workload's own, and a stock client that
+    // waits for every confirm and reconnects only on a drop.
+    let modes = s["client_modes"].as_array().unwrap();
+    assert_eq!(modes.len(), 2, "{name}: {modes:?}");
+    for m in modes {
+        assert_eq!(m["lost"], 0, "{name}: {} clients lost messages", m["mode"]);
+        let worst = m["worst_client_s"].as_f64().unwrap_or(0.0);
+        assert!(
+            worst < MAX_OUTAGE_S,
+            "{name}: worst {} client {worst} s",
+            m["mode"]
+        );
+    }
+    assert!(p["confirmed"].as_u64().unwrap() > 100, "{name}: load ran");
+    assert!(
+        p["consumed"].as_u64().unwrap() >= p["confirmed"].as_u64().unwrap(),
+        "{name}: every confirmed message consumed"
+    );
+    let outage = s["row"]["outage_s"].as_f64().unwrap_or(0.0);
+    assert!(outage < MAX_OUTAGE_S, "{name}: outage {outage} s");
+    name
 }

@@ -13,3 +13,4 @@ mod play;
 mod plugin_refusals;
 mod rabbit_ha;
 mod scaffold;
+mod seed_topology;

@@ -78,18 +78,18 @@ impl Session {
         Ok(q.message_count())
     }
 
-    /// Deletes the queue if it is empty.
+    /// Deletes the queue if it holds no ready message. Asked first, then
+    /// deleted: quorum queues refuse `queue.delete` with `if-empty` (and
+    /// close the connection), and nobody publishes any more at the end.
     pub(crate) async fn delete_queue_if_empty(&self, cfg: &WorkloadConfig) -> Result<()> {
+        if self.ready_count(cfg).await? != 0 {
+            return Ok(());
+        }
         within(
             cfg.connect_timeout,
             "queue.delete",
-            self.channel.queue_delete(
-                cfg.queue.as_str().into(),
-                QueueDeleteOptions {
-                    if_empty: true,
-                    ..QueueDeleteOptions::default()
-                },
-            ),
+            self.channel
+                .queue_delete(cfg.queue.as_str().into(), QueueDeleteOptions::default()),
         )
         .await
         .map(|_| ())

@@ -38,12 +38,13 @@ pub async fn each_host(
     queue: &str,
     result: &mut ScenarioResult,
 ) {
-    let hosts: Vec<String> = c
-        .balancers
-        .iter()
-        .chain(&c.rabbits)
-        .map(|h| h.name.clone())
-        .collect();
+    // Each host once: on the seed's topology a balancer is a RabbitMQ host.
+    let mut hosts: Vec<String> = Vec::new();
+    for h in c.balancers.iter().chain(&c.rabbits) {
+        if !hosts.contains(&h.name) {
+            hosts.push(h.name.clone());
+        }
+    }
     result.target = Some(hosts.join(","));
     let queues = [queue.to_string()];
     for host in hosts {

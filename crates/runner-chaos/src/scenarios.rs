@@ -86,7 +86,7 @@ impl Scenario {
                 "Restart the three RabbitMQ nodes one at a time, waiting for quorum"
             }
             Scenario::RestartEachHost => {
-                "Restart each balancer and RabbitMQ host in turn, waiting until the cluster is whole by itself (not in the default run)"
+                "Restart each balancer and RabbitMQ host in turn, waiting until the cluster is whole by itself"
             }
         }
     }

@@ -17,7 +17,14 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// The default five-host lab on RabbitMQ line `version`.
     pub fn up(version: &str) -> Option<Lab> {
+        Self::up_with(&["--rabbitmq", version])
+    }
+
+    /// A fresh lab from `runner lab up ARGS` (after a `down`); `None` when
+    /// no Docker engine answers.
+    pub fn up_with(args: &[&str]) -> Option<Lab> {
         if std::process::Command::new("docker")
             .arg("info")
             .output()
@@ -29,7 +36,7 @@ impl Lab {
         }
         let lab = Lab { work: scratch() };
         lab.lab(&["down"]);
-        let out = lab.lab(&["up", "--rabbitmq", version]);
+        let out = lab.lab(&[&["up"], args].concat());
         assert!(out.status.success(), "lab up failed:\n{}", stderr(&out));
         Some(lab)
     }

@@ -30,8 +30,8 @@ fn settings_parser() -> impl TypedValueParser<Value = Settings> {
 /// Arguments of `runner lab chaos`.
 #[derive(Debug, Clone, Args)]
 pub struct ChaosArgs {
-    /// A scenario to run; repeat for several [default: all but
-    /// restart-each-host, in this order].
+    /// A scenario to run; repeat for several [default: all of them, in
+    /// this order].
     #[arg(long = "scenario", value_name = "NAME", value_parser = scenario_parser())]
     pub scenarios: Vec<Scenario>,
     /// Directory for report.json, report.md and the SVG timelines
