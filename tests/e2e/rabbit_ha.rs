@@ -3,7 +3,9 @@
 //! the virtual IP with real AMQP and HTTP — re-runs change nothing, a
 //! changed check interval is previewed exactly and applied without
 //! dropping an open AMQP connection, a node removed from the inventory
-//! leaves the cluster; and on RabbitMQ 3.10 the seed's ha-all policy.
+//! leaves the cluster; and on RabbitMQ 3.10 the seed itself: its three
+//! machines (balancers beside the nodes on rabbit2 and rabbit3) and its
+//! ha-all policy.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -493,13 +495,23 @@ fn rebuilt_with_new_secrets(lab: &Lab, inv: &std::path::Path) {
 }
 
 #[test]
-fn rabbit_ha_on_rabbitmq_3_10_with_the_seed_mirroring() {
+fn rabbit_ha_on_rabbitmq_3_10_the_seeds_own_topology_and_mirroring() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(lab) = Lab::up("3.10") else { return };
+    let Some(lab) = Lab::up_with(&["--topology", "seed", "--rabbitmq", "3.10"]) else {
+        return;
+    };
     let inv = lab.inventory();
     let first = lab.play(&inv, &["--output", "json"]);
     assert_eq!(first.status.code(), Some(0));
     assert_eq!(running_nodes(&lab).len(), 3);
+    assert_eq!(lab.vip_holders(&["rabbit2", "rabbit3"]), ["rabbit2"]);
+    for ip in ["10.213.57.12", "10.213.57.13"] {
+        let b = backends(&lab, ip);
+        assert!(
+            b.len() == 3 && b.iter().all(|(_, s)| s == "UP"),
+            "{ip}: {b:?}"
+        );
+    }
     assert!(
         api(&lab, "overview")["rabbitmq_version"]
             .as_str()
