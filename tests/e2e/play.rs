@@ -343,6 +343,40 @@ fn saved_plan_applies_exactly_or_is_refused_as_stale_and_replay_matches() {
     );
 }
 
+/// A generated secret with `when` is made only when its condition holds
+/// (VRRPv2's password on a VRRPv3 cluster is not); a condition that cannot
+/// be evaluated is an error at its line.
+#[test]
+fn a_secret_is_generated_only_when_its_condition_holds() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    let inv = inv.to_str().unwrap();
+    let site = |when: &str| {
+        format!(
+            "vars: {{ vrrp_version: 3 }}\nsecrets:\n  file: secrets.yaml\n  generate:\n    cookie: 16\n    vrrp_password: {{ length: 8, when: \"{when}\" }}\nsteps:\n  - name: f\n    plugin: file\n    on: web\n    with: {{ path: \"{{{{ root }}}}/f\", content: \"x\" }}\n"
+        )
+    };
+    std::fs::write(w.join("site.yaml"), site("vrrp_version | int == 2")).unwrap();
+    let v3 = run(w, &["play", "site.yaml", "-i", inv]);
+    assert_eq!(v3.status.code(), Some(0), "{}", stderr(&v3));
+    let secrets = std::fs::read_to_string(w.join("secrets.yaml")).unwrap();
+    assert!(secrets.contains("cookie: "), "{secrets}");
+    assert!(!secrets.contains("vrrp_password"), "{secrets}");
+    let v2 = run(w, &["play", "site.yaml", "-i", inv, "-e", "vrrp_version=2"]);
+    assert_eq!(v2.status.code(), Some(0), "{}", stderr(&v2));
+    let secrets = std::fs::read_to_string(w.join("secrets.yaml")).unwrap();
+    assert!(secrets.contains("vrrp_password: "), "{secrets}");
+
+    std::fs::write(w.join("site.yaml"), site("vrrp_version ==")).unwrap();
+    let bad = run(w, &["play", "site.yaml", "-i", inv]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    let err = stderr(&bad);
+    assert!(err.contains("site.yaml:6:"), "{err}");
+    assert!(err.contains("secrets.generate.vrrp_password.when"), "{err}");
+}
+
 #[test]
 fn secrets_never_reach_output_or_journal() {
     let work = scratch();

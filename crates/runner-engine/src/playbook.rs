@@ -37,12 +37,63 @@ fn yes() -> bool {
 pub struct SecretsSpec {
     /// Path of the secrets file (a template; relative to the playbook).
     pub file: String,
-    /// Secret name → length of a generated value.
+    /// Secret name → how a generated value is made.
     #[serde(default)]
-    pub generate: BTreeMap<String, usize>,
+    pub generate: BTreeMap<String, Generate>,
     /// Secrets that must be provided (no generation).
     #[serde(default)]
     pub required: Vec<String>,
+}
+
+/// A generated secret: `name: 24` (always, 24 characters), or `name:
+/// {length: 8, when: "vrrp_version == 2"}` (only when the expression holds
+/// for the playbook's variables: a secret nothing uses is not made).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Generate {
+    Length(usize),
+    When(GenerateWhen),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateWhen {
+    pub length: usize,
+    pub when: String,
+}
+
+impl Generate {
+    pub fn length(&self) -> usize {
+        match self {
+            Generate::Length(n) => *n,
+            Generate::When(w) => w.length,
+        }
+    }
+}
+
+impl SecretsSpec {
+    /// The spec without the generated secrets whose `when` is false; an
+    /// error names the secret whose condition could not be evaluated.
+    pub fn wanted(
+        &self,
+        holds: impl Fn(&str) -> Result<bool, String>,
+    ) -> Result<SecretsSpec, (String, String)> {
+        let mut generate = BTreeMap::new();
+        for (name, g) in &self.generate {
+            let wanted = match g {
+                Generate::Length(_) => true,
+                Generate::When(w) => holds(&w.when).map_err(|e| (name.clone(), e))?,
+            };
+            if wanted {
+                generate.insert(name.clone(), Generate::Length(g.length()));
+            }
+        }
+        Ok(SecretsSpec {
+            file: self.file.clone(),
+            generate,
+            required: self.required.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]

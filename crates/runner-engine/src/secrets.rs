@@ -86,9 +86,9 @@ pub fn load(
         }
     }
     let mut generated = Vec::new();
-    for (name, len) in &spec.generate {
+    for (name, how) in &spec.generate {
         if env_secret(name).is_none() && !values.contains_key(name) {
-            let value = generator.value(name, (*len).max(MIN_SECRET_LEN));
+            let value = generator.value(name, how.length().max(MIN_SECRET_LEN));
             values.insert(name.clone(), Value::String(value));
             generated.push(name.clone());
         }
@@ -159,6 +159,7 @@ fn save(file: &Path, values: &Map<String, Value>) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::playbook::Generate;
 
     #[test]
     fn generates_once_saves_0600_and_redacts() {
@@ -166,7 +167,7 @@ mod tests {
         let file = dir.join("s.yaml");
         let spec = SecretsSpec {
             file: String::new(),
-            generate: [("cookie".to_string(), 32)].into(),
+            generate: [("cookie".to_string(), Generate::Length(32))].into(),
             required: vec![],
         };
         let r = Redactor::new();

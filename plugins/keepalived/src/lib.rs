@@ -121,7 +121,7 @@ const SCHEMA: &str = r#"{
     "priority_step": {"type": "integer", "minimum": 1, "maximum": 100},
     "vrrp_version": {"enum": [2, 3]},
     "advert_int": {"type": "number", "minimum": 0.01, "maximum": 255},
-    "auth_pass": {"type": "string", "minLength": 1},
+    "auth_pass": {"type": ["string", "null"], "minLength": 1, "description": "VRRPv2 only; null: none"},
     "unicast_peers": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F.:]+$"}},
     "check_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
     "check_command": {"type": ["string", "null"], "pattern": "^[^\\n]+$", "description": "shell command instead of checking check_url (the seed's: nc -z localhost 8100)"},

@@ -363,8 +363,16 @@ impl Runner {
         let Some(spec) = &playbook.secrets else {
             return Ok(Map::new());
         };
+        let ctx = merge(base_ctx, &Value::Object(vars.clone()));
+        let spec = &spec
+            .wanted(|expr| templates.truthy(expr, &ctx))
+            .map_err(|(name, e)| {
+                playbook
+                    .doc
+                    .error(&format!("/secrets/generate/{name}/when"), e)
+            })?;
         let file = templates
-            .render_str(&spec.file, &merge(base_ctx, &Value::Object(vars.clone())))
+            .render_str(&spec.file, &ctx)
             .map_err(|e| playbook.doc.error("/secrets/file", e))?;
         let file = PathBuf::from(file.as_str().unwrap_or_default());
         let file = if file.is_absolute() {
