@@ -2,12 +2,17 @@
 //! network partition/heal.
 //!
 //! A partition drops every packet in or out of the host's lab interface
-//! (`eth0`) with two iptables rules in the host's own network namespace
-//! (raw PREROUTING for what arrives, mangle POSTROUTING for what leaves,
-//! including what its nested containers send). The interface, its address,
-//! routes, keepalived and the nested containers are left as they are, so
-//! `heal` (deleting the rules) restores the host with the same IP and state.
-//! A kill or stop ends the partition too (the rules live in the namespace).
+//! (`eth0`) in the host's own network namespace: two iptables rules (raw
+//! PREROUTING for what arrives, mangle POSTROUTING for what leaves,
+//! including what its nested containers send), and a root qdisc that holds
+//! no packet (`pfifo limit 0`) for what leaves below IP — ARP, and what
+//! keepalived sends on a packet socket. A cut cable silences both; with
+//! IP alone dropped, a partitioned keepalived that took the VIP for itself
+//! still announced it by gratuitous ARP and drew the clients to a host
+//! they could not reach. The interface, its address, routes, keepalived
+//! and the nested containers are left as they are, so `heal` (deleting the
+//! rules and the qdisc) restores the host with the same IP and state. A
+//! kill or stop ends the partition too (it lives in the namespace).
 
 use std::time::Duration;
 
@@ -22,6 +27,11 @@ pub const PARTITION_MARK: &str = "runner-lab-partition";
 
 const RULES: [(&str, &str, &str); 2] =
     [("raw", "PREROUTING", "-i"), ("mangle", "POSTROUTING", "-o")];
+
+/// Drops everything the host sends below IP too (see the module doc).
+const CUT_LINK: &str = "tc qdisc replace dev eth0 root pfifo limit 0";
+/// Deletes that qdisc; fails when there is none.
+const MEND_LINK: &str = "tc qdisc del dev eth0 root pfifo limit 0 2>/dev/null";
 
 fn rule(table: &str, chain: &str, dir: &str, op: &str) -> String {
     format!(
@@ -102,6 +112,8 @@ pub async fn partition(host: &str) -> Result<()> {
             rule(table, chain, dir, "-I")
         ));
     }
+    script.push_str(CUT_LINK);
+    script.push('\n');
     let out = hosts::exec(host, &script).await?;
     if !out.ok() {
         bail!("partitioning {host}: {}", out.stderr.trim());
@@ -112,7 +124,7 @@ pub async fn partition(host: &str) -> Result<()> {
 /// Removes one host's partition rules; returns whether there were any.
 pub async fn heal_host(host: &str) -> Result<bool> {
     require_running(host).await?;
-    let mut script = String::from("healed=1\n");
+    let mut script = format!("healed=1\nif {MEND_LINK}; then healed=0; fi\n");
     for (table, chain, dir) in RULES {
         script.push_str(&format!(
             "while {} 2>/dev/null; do healed=0; done\n",
