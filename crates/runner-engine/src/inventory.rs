@@ -1,7 +1,10 @@
-//! Inventories in Ansible's YAML shape: `all` with nested `children`,
-//! `hosts` and `vars`; `ansible_host`, `ansible_user`, `ansible_port`,
-//! `ansible_ssh_private_key_file` (and `ansible_connection: local`).
-//! Variables merge from `all` down through groups to the host.
+//! Inventories in Ansible's YAML shape (`all` with nested `children`,
+//! `hosts` and `vars`) or its INI dialect (`ini`); `ansible_host`,
+//! `ansible_user`, `ansible_port`, `ansible_ssh_private_key_file` (and
+//! `ansible_connection: local`). Variables merge from `all` down through
+//! groups to the host.
+
+mod ini;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,8 +75,23 @@ impl Host {
 }
 
 impl Inventory {
+    /// An inventory file: INI when it is named `.ini`, YAML when `.yaml`,
+    /// `.yml` or `.json`; otherwise YAML if it reads as a YAML mapping,
+    /// else INI (as Ansible tries its parsers in turn).
     pub fn load(path: &Path) -> Result<Inventory, InputError> {
-        let doc = Document::load(path)?;
+        let text = crate::yaml::read(path)?;
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let doc = match ext.as_deref() {
+            Some("ini") => ini::parse(path, &text)?,
+            Some("yaml" | "yml" | "json") => Document::parse(path, &text)?,
+            _ => match Document::parse(path, &text) {
+                Ok(doc) if doc.value.is_object() => doc,
+                _ => ini::parse(path, &text)?,
+            },
+        };
         Inventory::from_document(&doc)
     }
 
@@ -282,7 +300,15 @@ impl Builder<'_> {
             };
             closed.insert(g.clone(), members);
         }
-        closed.insert("all".into(), all);
+        closed.insert("all".into(), all.clone());
+        // Ansible's `ungrouped`: the hosts in no group but `all`.
+        let grouped = |h: &String| {
+            closed
+                .iter()
+                .any(|(g, m)| g != "all" && g != "ungrouped" && m.contains(h))
+        };
+        let ungrouped: Vec<String> = all.iter().filter(|h| !grouped(h)).cloned().collect();
+        closed.insert("ungrouped".into(), ungrouped);
         let depths: BTreeMap<String, usize> =
             closed.keys().map(|g| (g.clone(), self.depth(g))).collect();
         for host in &mut self.inv.hosts {
@@ -358,6 +384,34 @@ all:
             inv.host("lb1").unwrap().connection(Path::new("/")),
             Connection::Local
         );
+    }
+
+    /// INI by its name, or by not being YAML; YAML by its name or content.
+    #[test]
+    fn the_format_is_told_by_name_or_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let ini = "[web]\nh1 ansible_port=22\n";
+        for name in ["hosts.ini", "hosts", "inventory.cfg"] {
+            let inv = Inventory::load(&write(name, ini)).unwrap();
+            assert_eq!(inv.groups["web"], ["h1"], "{name}");
+        }
+        let inv = Inventory::load(&write("plain", "h1\nh2\n")).unwrap();
+        assert_eq!(inv.groups["ungrouped"], ["h1", "h2"]);
+        let inv = Inventory::load(&write("yamlish", "web:\n  hosts:\n    h1:\n")).unwrap();
+        assert_eq!(inv.groups["web"], ["h1"]);
+        let err = Inventory::load(&write("hosts.yaml", ini))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hosts.yaml:"), "{err}");
+        let err = Inventory::load(&write("broken", "[web]\nh1 port\n")).unwrap_err();
+        assert!(err.to_string().contains("broken:2:"), "{err}");
+        let err = Inventory::load(&dir.path().join("missing.ini")).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
     }
 
     #[test]

@@ -194,7 +194,7 @@ fn resolve(inv: &Inventory, term: &str) -> Result<Vec<String>, String> {
             known.join(", ")
         ));
     };
-    if members.is_empty() && expr != "all" {
+    if members.is_empty() && (expr.starts_with('~') || is_glob(expr)) {
         return Err(format!(
             "'{expr}' matches no group or host of the inventory"
         ));

@@ -79,6 +79,25 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
+/// A file's text; an error names the file and why it cannot be read.
+pub fn read(path: &Path) -> Result<String, InputError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        InputError::new(
+            Location {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+            },
+            "",
+            match e.kind() {
+                std::io::ErrorKind::NotFound => "the file does not exist".to_string(),
+                std::io::ErrorKind::IsADirectory => "this is a directory, not a file".into(),
+                _ => format!("cannot read: {e}"),
+            },
+        )
+    })
+}
+
 /// A parsed YAML document.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -89,22 +108,7 @@ pub struct Document {
 
 impl Document {
     pub fn load(path: &Path) -> Result<Document, InputError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            InputError::new(
-                Location {
-                    file: path.to_path_buf(),
-                    line: 0,
-                    column: 0,
-                },
-                "",
-                match e.kind() {
-                    std::io::ErrorKind::NotFound => "the file does not exist".to_string(),
-                    std::io::ErrorKind::IsADirectory => "this is a directory, not a file".into(),
-                    _ => format!("cannot read: {e}"),
-                },
-            )
-        })?;
-        Document::parse(path, &text)
+        Document::parse(path, &read(path)?)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Document, InputError> {
@@ -157,6 +161,20 @@ impl Document {
             value,
             positions,
         })
+    }
+
+    /// A document read from another format, with the position of each
+    /// pointer (`/a/b`, and `/a/b#key` for the key itself).
+    pub fn from_parts(
+        file: PathBuf,
+        value: Value,
+        positions: HashMap<String, (usize, usize)>,
+    ) -> Document {
+        Document {
+            file,
+            value,
+            positions,
+        }
     }
 
     /// The position of the value at `pointer` (`/steps/0/with/mode`), or of
