@@ -45,13 +45,23 @@ pub enum Connection {
 }
 
 impl Host {
+    /// A variable as text, the later of Ansible's names winning when both
+    /// are set (`ansible_ssh_host` over `ansible_host`, as Ansible reads
+    /// them).
+    fn text(&self, names: &[&str]) -> Option<String> {
+        names.iter().rev().find_map(|k| match self.vars.get(*k)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    }
+
     pub fn connection(&self, inventory_dir: &Path) -> Connection {
-        let s = |k: &str| self.vars.get(k).and_then(Value::as_str).map(str::to_string);
-        if s("ansible_connection").as_deref() == Some("local") {
+        if self.text(&["ansible_connection"]).as_deref() == Some("local") {
             return Connection::Local;
         }
-        let path = |k: &str| {
-            s(k).map(|p| {
+        let path = |names: &[&str]| {
+            self.text(names).map(|p| {
                 let p = PathBuf::from(p);
                 if p.is_absolute() {
                     p
@@ -61,16 +71,46 @@ impl Host {
             })
         };
         Connection::Ssh {
-            address: s("ansible_host").unwrap_or_else(|| self.name.clone()),
-            port: self
-                .vars
-                .get("ansible_port")
-                .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-                .and_then(|p| u16::try_from(p).ok()),
-            user: s("ansible_user"),
-            key: path("ansible_ssh_private_key_file"),
-            known_hosts: path("runner_known_hosts"),
+            address: self.text(HOST_VARS).unwrap_or_else(|| self.name.clone()),
+            port: self.text(PORT_VARS).and_then(|p| p.parse().ok()),
+            user: self.text(USER_VARS),
+            key: path(KEY_VARS),
+            known_hosts: path(&["runner_known_hosts"]),
         }
+    }
+
+    /// Who commands run as on this host, for messages.
+    fn runs_as(&self) -> String {
+        let local = || std::env::var("USER").unwrap_or_else(|_| "the local user".into());
+        match self.connection(Path::new(".")) {
+            Connection::Local => local(),
+            Connection::Ssh { user: Some(u), .. } => u,
+            Connection::Ssh { user: None, .. } => {
+                format!("the SSH login user (ssh's default, {})", local())
+            }
+        }
+    }
+}
+
+/// Ansible's names of one setting, the winning one last.
+const HOST_VARS: &[&str] = &["ansible_host", "ansible_ssh_host"];
+const PORT_VARS: &[&str] = &["ansible_port", "ansible_ssh_port"];
+const USER_VARS: &[&str] = &["ansible_user", "ansible_ssh_user"];
+const KEY_VARS: &[&str] = &["ansible_private_key_file", "ansible_ssh_private_key_file"];
+
+/// `ansible_connection` values: the SSH ones, and `local`.
+const CONNECTIONS: &[&str] = &["ssh", "smart", "paramiko", "local"];
+
+/// Whether a variable holds a true value as Ansible reads booleans.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() == Some(1.0),
+        Value::String(s) => matches!(
+            s.to_ascii_lowercase().as_str(),
+            "yes" | "on" | "1" | "true" | "y" | "t"
+        ),
+        _ => false,
     }
 }
 
@@ -116,6 +156,103 @@ impl Inventory {
         }
         builder.finish();
         Ok(inv)
+    }
+
+    /// What the runner makes of the `ansible_*` variables of `hosts`: an
+    /// error when following them would run commands otherwise than asked
+    /// (`ansible_become: true`, an unknown `ansible_connection`), else a
+    /// warning for each variable it does not understand, naming the hosts.
+    pub fn check_ansible_vars(&self, hosts: &[String]) -> Result<Vec<String>, String> {
+        let mut ignored: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        let mut warn = |var: &str, why: String, host: &str| {
+            ignored
+                .entry((var.to_string(), why))
+                .or_default()
+                .push(host.to_string());
+        };
+        for host in self.hosts.iter().filter(|h| hosts.contains(&h.name)) {
+            let name = &host.name;
+            for (k, v) in &host.vars {
+                if !k.starts_with("ansible_") {
+                    continue;
+                }
+                let understood = [HOST_VARS, PORT_VARS, USER_VARS, KEY_VARS]
+                    .iter()
+                    .any(|names| names.contains(&k.as_str()));
+                if understood {
+                    continue;
+                }
+                if k == "ansible_connection" {
+                    let c = host.text(&["ansible_connection"]).unwrap_or_default();
+                    if !CONNECTIONS.contains(&c.as_str()) {
+                        return Err(format!(
+                            "host {name}: ansible_connection '{c}' is not supported (runner connects with ssh or local)"
+                        ));
+                    }
+                    continue;
+                }
+                let become_flag =
+                    ["ansible_become", "ansible_sudo", "ansible_su"].contains(&k.as_str());
+                if become_flag && truthy(v) {
+                    let user = host
+                        .text(&[
+                            "ansible_become_user",
+                            "ansible_sudo_user",
+                            "ansible_su_user",
+                        ])
+                        .unwrap_or_else(|| "root".into());
+                    return Err(format!(
+                        "host {name}: {k} is true (run as {user}), but become is not supported yet; commands would run as {}. Remove {k}, or log in as the user the commands should run as (ansible_user)",
+                        host.runs_as()
+                    ));
+                }
+                if become_flag
+                    || ["ansible_become_", "ansible_sudo_", "ansible_su_"]
+                        .iter()
+                        .any(|p| k.starts_with(p))
+                {
+                    warn(
+                        k,
+                        format!(
+                            "become is not supported yet (and not asked for here); commands run as {}",
+                            host.runs_as()
+                        ),
+                        name,
+                    );
+                    continue;
+                }
+                warn(
+                    k,
+                    "runner does not understand it, and ignores it".into(),
+                    name,
+                );
+            }
+            for names in [HOST_VARS, PORT_VARS, USER_VARS, KEY_VARS] {
+                let set: Vec<(&str, &Value)> = names
+                    .iter()
+                    .filter_map(|n| Some((*n, host.vars.get(*n)?)))
+                    .collect();
+                if let [(a, va), (b, vb)] = set[..]
+                    && va != vb
+                {
+                    warn(
+                        a,
+                        format!("{b} is set too, to {vb}, and wins (as in Ansible)"),
+                        name,
+                    );
+                }
+            }
+        }
+        Ok(ignored
+            .into_iter()
+            .map(|((var, why), hosts)| {
+                let mut list = hosts[..hosts.len().min(10)].join(", ");
+                if hosts.len() > 10 {
+                    list.push_str(&format!(" and {} more", hosts.len() - 10));
+                }
+                format!("{var} (host {list}): {why}")
+            })
+            .collect())
     }
 
     pub fn host(&self, name: &str) -> Option<&Host> {
@@ -412,6 +549,81 @@ all:
         assert!(err.to_string().contains("broken:2:"), "{err}");
         let err = Inventory::load(&dir.path().join("missing.ini")).unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn ansible_ssh_aliases_are_honoured_and_win_as_in_ansible() {
+        let doc = Document::parse(
+            Path::new("i.yaml"),
+            "all:\n  hosts:\n    a: {ansible_ssh_host: 10.0.0.5, ansible_ssh_port: '2200', ansible_ssh_user: deploy, ansible_private_key_file: k}\n    b: {ansible_host: 10.0.0.6, ansible_ssh_host: 10.0.0.7, ansible_user: x}\n",
+        )
+        .unwrap();
+        let inv = Inventory::from_document(&doc).unwrap();
+        assert_eq!(
+            inv.host("a").unwrap().connection(Path::new("/inv")),
+            Connection::Ssh {
+                address: "10.0.0.5".into(),
+                port: Some(2200),
+                user: Some("deploy".into()),
+                key: Some(PathBuf::from("/inv/k")),
+                known_hosts: None
+            }
+        );
+        let Connection::Ssh { address, .. } = inv.host("b").unwrap().connection(Path::new("/"))
+        else {
+            panic!()
+        };
+        assert_eq!(address, "10.0.0.7");
+        let warnings = inv.check_ansible_vars(&["a".into(), "b".into()]).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("ansible_host (host b)")
+                && warnings[0].contains("ansible_ssh_host is set too"),
+            "{warnings:?}"
+        );
+    }
+
+    /// Never silently: an unknown `ansible_*` variable is a warning naming
+    /// it and its hosts; become asked for is an error saying who commands
+    /// would run as.
+    #[test]
+    fn ansible_vars_not_understood_are_named() {
+        let load = |text: &str| {
+            let doc = Document::parse(Path::new("i.yaml"), text).unwrap();
+            Inventory::from_document(&doc).unwrap()
+        };
+        let inv = load(
+            "all:\n  vars: {ansible_python_interpreter: /usr/bin/python3}\n  hosts:\n    a: {ansible_user: deploy, ansible_become_user: nobody}\n    b: {runner_known_hosts: k}\n",
+        );
+        let all = ["a".to_string(), "b".to_string()];
+        let w = inv.check_ansible_vars(&all).unwrap();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("ansible_become_user (host a): become is not supported yet")
+                && w[0].ends_with("commands run as deploy"),
+            "{w:?}"
+        );
+        assert_eq!(
+            w[1],
+            "ansible_python_interpreter (host a, b): runner does not understand it, and ignores it"
+        );
+        // Only the hosts the run targets.
+        assert_eq!(inv.check_ansible_vars(&["b".into()]).unwrap().len(), 1);
+
+        let inv = load(
+            "all:\n  hosts:\n    a: {ansible_user: deploy, ansible_become: 'yes', ansible_become_user: nobody}\n",
+        );
+        let err = inv.check_ansible_vars(&["a".into()]).unwrap_err();
+        assert!(
+            err.contains("host a: ansible_become is true (run as nobody), but become is not supported yet; commands would run as deploy"),
+            "{err}"
+        );
+        let inv = load("all:\n  hosts:\n    a: {ansible_connection: docker}\n");
+        let err = inv.check_ansible_vars(&["a".into()]).unwrap_err();
+        assert!(
+            err.contains("ansible_connection 'docker' is not supported"),
+            "{err}"
+        );
     }
 
     #[test]

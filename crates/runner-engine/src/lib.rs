@@ -23,5 +23,5 @@ pub use inventory::Inventory;
 pub use playbook::Playbook;
 pub use replay::replay;
 pub use report::{Phase, PlannedAction, Recap, RecapOutcome, Reporter, Status};
-pub use run::{Mode, RunError, RunOptions, RunResult, Runner};
+pub use run::{Mode, RunError, RunOptions, RunResult, Runner, step_targets, tags_match};
 pub use yaml::InputError;

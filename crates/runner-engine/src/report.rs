@@ -131,6 +131,11 @@ pub enum RecapOutcome {
 pub trait Reporter: Send + Sync {
     fn run_started(&self, _run_id: &str, _playbook: &str, _mode: crate::Mode) {}
     fn note(&self, _message: &str) {}
+    /// Something the user should know was not done as they may expect (an
+    /// inventory variable the runner ignores).
+    fn warning(&self, message: &str) {
+        self.note(&format!("warning: {message}"));
+    }
     fn step_started(&self, _index: usize, _name: &str, _plugin: &str, _hosts: &[String]) {}
     /// In dry-run and plan (and for pending parts of a saved plan): what
     /// the step would do on a host. `more_after_apply`: the plugin plans

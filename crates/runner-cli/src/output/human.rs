@@ -78,6 +78,14 @@ impl Reporter for Human {
         ));
     }
 
+    fn warning(&self, message: &str) {
+        self.print(&format!(
+            "{} {}",
+            style("warning:").yellow().bold(),
+            terminal_safe(message, false)
+        ));
+    }
+
     fn step_started(&self, index: usize, name: &str, plugin: &str, hosts: &[String]) {
         *self.step_started.lock().expect("clock") = Some(Instant::now());
         self.print(&format!(

@@ -29,6 +29,9 @@ impl Reporter for Json {
     fn note(&self, message: &str) {
         self.emit(json!({"event": "note", "message": message}));
     }
+    fn warning(&self, message: &str) {
+        self.emit(json!({"event": "warning", "message": message}));
+    }
     fn step_started(&self, index: usize, name: &str, plugin: &str, hosts: &[String]) {
         self.emit(json!({"event": "step", "step": index + 1, "name": name, "plugin": plugin, "hosts": hosts}));
     }

@@ -22,7 +22,7 @@ pub(super) fn apply_schema_defaults(params: &mut Value, schema: &Value) {
     }
 }
 
-pub(super) fn tags_match(step_tags: &[String], only: &[String], skip: &[String]) -> bool {
+pub fn tags_match(step_tags: &[String], only: &[String], skip: &[String]) -> bool {
     if step_tags.iter().any(|t| skip.contains(t)) {
         return false;
     }

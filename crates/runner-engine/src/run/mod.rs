@@ -9,7 +9,8 @@ mod resume;
 #[cfg(test)]
 mod tests;
 
-use context::{apply_schema_defaults, derived_secrets, host_context, merge, stand_ins, tags_match};
+pub use context::tags_match;
+use context::{apply_schema_defaults, derived_secrets, host_context, merge, stand_ins};
 use job::{Job, run_job};
 use resume::ResumeState;
 
@@ -82,6 +83,9 @@ pub struct RunOptions {
     /// its run id) instead of writing them, and the `apply` of that plan
     /// derives the same values.
     pub plan_key: Option<Vec<u8>>,
+    /// Start at this step (its index): the steps before it are not run
+    /// (`--start-at-task`).
+    pub start_at: usize,
 }
 
 impl Default for RunOptions {
@@ -99,6 +103,7 @@ impl Default for RunOptions {
             diff: false,
             connect_timeout: Duration::from_secs(10),
             plan_key: None,
+            start_at: 0,
         }
     }
 }
@@ -114,6 +119,8 @@ pub struct RunResult {
 pub enum RunError {
     #[error(transparent)]
     Input(#[from] InputError),
+    #[error("{0}: {1}")]
+    Inventory(String, String),
     #[error("--limit: {0}")]
     Limit(String),
     #[error("secrets ({})", file.display())]
@@ -267,6 +274,9 @@ impl Runner {
             return Ok(RunResult { recap, plan: None });
         }
         for (step, step_jobs) in playbook.steps.iter().zip(jobs) {
+            if step.index < opts.start_at {
+                continue;
+            }
             let span = tracing::info_span!("step", index = step.index + 1, name = %step.name);
             run_step(&shared, &forks, step, step_jobs, &mut down, &mut recap)
                 .instrument(span)
@@ -285,6 +295,15 @@ impl Runner {
     ) -> Result<Start, RunError> {
         let templates = Templates::default();
         let (targets, plugins) = self.resolve_steps(playbook, inventory, opts).await?;
+        let targeted: Vec<String> = inventory
+            .hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .filter(|h| targets.iter().any(|t| t.contains(h)))
+            .collect();
+        let warnings = inventory
+            .check_ansible_vars(&targeted)
+            .map_err(|e| RunError::Inventory(inventory_name(inventory), e))?;
         let base_ctx = json!({
             "playbook_dir": journal::run_path(&playbook.dir()),
             "inventory_dir": journal::run_path(&inventory.dir()),
@@ -294,6 +313,9 @@ impl Runner {
         let run_id = journal::new_run_id();
         let secrets = self.load_secrets(playbook, &templates, &base_ctx, &vars, opts, &run_id)?;
         let (journal, resume) = self.start_journal(playbook, inventory, opts, &run_id)?;
+        for w in warnings {
+            self.reporter.warning(&w);
+        }
         if let Some(r) = &resume {
             self.reporter.note(&format!(
                 "resuming run {} ({}): what it finished is not done again",
@@ -645,19 +667,12 @@ impl Runner {
         inventory: &Inventory,
         opts: &RunOptions,
     ) -> Result<(Vec<Vec<String>>, Vec<Arc<Plugin>>), RunError> {
-        let limit = match &opts.limit {
-            Some(l) => Some(pattern::select(inventory, l).map_err(RunError::Limit)?),
-            None => None,
-        };
-        let mut targets = Vec::new();
+        let mut targets = step_targets(playbook, inventory, opts.limit.as_deref())?;
         let mut plugins = Vec::new();
         for step in &playbook.steps {
-            let mut hosts = pattern::select(inventory, &step.on)
-                .map_err(|e| playbook.step_error(step.index, "on", e))?;
-            if let Some(l) = &limit {
-                hosts.retain(|h| l.contains(h));
+            if step.index < opts.start_at {
+                targets[step.index].clear();
             }
-            targets.push(hosts);
             let plugin = self
                 .planner
                 .plugin(&step.plugin)
@@ -667,6 +682,28 @@ impl Runner {
         }
         Ok((targets, plugins))
     }
+}
+
+/// Each step's hosts: its `on` pattern, narrowed by `limit`.
+pub fn step_targets(
+    playbook: &Playbook,
+    inventory: &Inventory,
+    limit: Option<&str>,
+) -> Result<Vec<Vec<String>>, RunError> {
+    let limit = match limit {
+        Some(l) => Some(pattern::select(inventory, l).map_err(RunError::Limit)?),
+        None => None,
+    };
+    let mut targets = Vec::new();
+    for step in &playbook.steps {
+        let mut hosts = pattern::select(inventory, &step.on)
+            .map_err(|e| playbook.step_error(step.index, "on", e))?;
+        if let Some(l) = &limit {
+            hosts.retain(|h| l.contains(h));
+        }
+        targets.push(hosts);
+    }
+    Ok(targets)
 }
 
 /// Applying a saved plan: why it is stale, if any host answers its
@@ -789,6 +826,13 @@ async fn run_step(
     }
     shared.reporter.step_done(step.index);
     Ok(())
+}
+
+fn inventory_name(inventory: &Inventory) -> String {
+    inventory
+        .file
+        .as_ref()
+        .map_or_else(|| "the inventory".into(), |f| f.display().to_string())
 }
 
 fn digest(v: &Value) -> String {

@@ -406,3 +406,52 @@ async fn an_unreachable_host_is_unreachable_and_the_others_go_on() {
     // A host that is down is not asked again by later steps.
     assert_eq!(planner.calls_of("second"), 1);
 }
+
+/// `--start-at-task`: the steps before it are neither planned nor counted.
+#[tokio::test]
+async fn start_at_skips_the_steps_before_it() {
+    let steps = step("first", "one", "") + &step("second", "two", "");
+    let s = Scratch::new(&steps, 2);
+    let planner = ScriptedPlanner::new(|_: &str, _: &str, _: u32| Ok(echo("hi")));
+    let r = s
+        .run(
+            planner.clone(),
+            &[],
+            RunOptions {
+                start_at: 1,
+                ..s.options(Mode::Apply)
+            },
+        )
+        .await;
+    assert_eq!(planner.calls_of("one"), 0);
+    assert_eq!(planner.calls_of("two"), 2);
+    assert_eq!(counts(&r, "h1").changed, 1);
+    assert_eq!(counts(&r, "h1").skipped, 0);
+}
+
+/// Become asked for in the inventory stops the run before anything runs.
+#[tokio::test]
+async fn become_asked_for_is_refused_before_anything_runs() {
+    let s = Scratch::new(&step("say", "sayer", ""), 1);
+    std::fs::write(
+        s.path("inventory.yaml"),
+        "all:\n  hosts:\n    h1: {ansible_user: deploy, ansible_become: true, ansible_become_user: nobody}\n",
+    )
+    .unwrap();
+    let playbook = Playbook::load(&s.path("playbook.yaml")).unwrap();
+    let inventory = Inventory::load(&s.path("inventory.yaml")).unwrap();
+    let planner = ScriptedPlanner::new(|_: &str, _: &str, _: u32| Ok(echo("hi")));
+    let runner = Runner::new(planner.clone(), Arc::new(Silent), Redactor::new());
+    let err = match runner
+        .run(&playbook, inventory, s.options(Mode::Apply))
+        .await
+    {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("the run went on"),
+    };
+    assert!(
+        err.contains("become is not supported yet; commands would run as deploy"),
+        "{err}"
+    );
+    assert_eq!(planner.calls_of("sayer"), 0);
+}
