@@ -946,3 +946,226 @@ fn ansible_short_flags_work() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(target.exists());
 }
+
+/// `--list-hosts`, `--list-tasks`, `--list-tags` and `--syntax-check`
+/// print and exit; every host's address is a listener of the test's own,
+/// which no one may connect to.
+#[test]
+fn list_flags_print_and_reach_no_host() {
+    let work = scratch();
+    let w = work.path();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::fs::write(
+        w.join("hosts"),
+        format!("[web]\nweb[01:03]\n[db]\ndb1\n[all:vars]\nansible_host=127.0.0.1\nansible_port={port}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        "steps:\n  - name: motd\n    plugin: file\n    on: web[0:1]\n    tags: [motd]\n    with: { path: /nonexistent/motd, content: \"hi\\n\" }\n  - name: db things\n    plugin: command\n    on: ~db\\d\n    tags: [db, x]\n    with: { cmd: \"true\" }\n",
+    )
+    .unwrap();
+    let out = run(w, &["play", "site.yaml", "-i", "hosts", "--list-hosts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("hosts (2):\n    web01\n    web02\n"),
+        "web[0:1] is two hosts:\n{text}"
+    );
+    assert!(text.contains("hosts (1):\n    db1\n"), "{text}");
+
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "hosts",
+            "--list-tasks",
+            "-t",
+            "db",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("2. db things  plugin: command") && !text.contains("motd"),
+        "{text}"
+    );
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "hosts",
+            "--list-tasks",
+            "--start-at-task",
+            "db things",
+        ],
+    );
+    assert!(!stdout(&out).contains("1. motd"), "{}", stdout(&out));
+
+    let out = run(w, &["play", "site.yaml", "-i", "hosts", "--list-tags"]);
+    assert!(
+        stdout(&out).contains("TASK TAGS: [db, motd, x]"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(w, &["play", "site.yaml", "-i", "hosts", "--syntax-check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("syntax ok"), "{}", stdout(&out));
+    assert!(!w.join(".runner/runs").exists(), "no run was journaled");
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "no host was connected to"
+    );
+
+    // Errors: an unknown start, a missing plugin, a pattern that matches nothing.
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "hosts",
+            "--start-at-task",
+            "nope",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--start-at-task 'nope'") && stderr(&out).contains("'db things'"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(
+        w.join("bad.yaml"),
+        "steps:\n  - name: x\n    plugin: no-such-plugin\n    on: web\n",
+    )
+    .unwrap();
+    let out = run(w, &["play", "bad.yaml", "-i", "hosts", "--syntax-check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("bad.yaml:3:"), "{}", stderr(&out));
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "hosts",
+            "--list-hosts",
+            "-l",
+            "app*",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("'app*' matches no group or host"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A play over SSH with Ansible's INI inventory: ranges, `:children`,
+/// `:vars`, inline host variables, `ansible_ssh_user`; a variable runner
+/// does not understand is a warning; become asked for is refused.
+#[test]
+fn an_ini_inventory_drives_a_play() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 3);
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let mut ini = String::from("# Ansible's format\n[web]\n");
+    for (i, name) in hosts.names.iter().enumerate() {
+        ini.push_str(&format!(
+            "{name} ansible_ssh_host=127.0.0.1 ansible_ssh_port={} root={}\n",
+            hosts.ports[i],
+            hosts.root(i).display()
+        ));
+    }
+    ini.push_str(&format!(
+        "\n[site:children]\nweb\n\n[site:vars]\ngreeting=hello from ini\n\n[all:vars]\nansible_ssh_user={user}\nansible_ssh_private_key_file={}\nrunner_known_hosts={}\nansible_python_interpreter=/usr/bin/python3\n",
+        hosts.key.display(),
+        hosts.known_hosts.display()
+    ));
+    std::fs::write(w.join("hosts.ini"), &ini).unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        "steps:\n  - name: first\n    plugin: file\n    on: site[0:1]\n    with: { path: \"{{ root }}/first\", content: \"{{ greeting }}\\n\" }\n  - name: second\n    plugin: file\n    on: site\n    with: { path: \"{{ root }}/second\", content: \"x\\n\" }\n",
+    )
+    .unwrap();
+    let out = run(
+        w,
+        &["play", "site.yaml", "-i", "hosts.ini", "--output", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(total(&recap(&out), "changed"), 2 + 3);
+    assert_eq!(
+        std::fs::read_to_string(hosts.root(1).join("first")).unwrap(),
+        "hello from ini\n"
+    );
+    assert!(
+        !hosts.root(2).join("first").exists(),
+        "site[0:1] is h1 and h2"
+    );
+    let warnings: Vec<String> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "warning")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "ansible_python_interpreter (host h1, h2, h3): runner does not understand it, and ignores it"
+        ]
+    );
+
+    // --start-at-task: only the second step, again.
+    std::fs::remove_file(hosts.root(0).join("first")).unwrap();
+    std::fs::remove_file(hosts.root(0).join("second")).unwrap();
+    let out = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            "hosts.ini",
+            "--start-at-task",
+            "second",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(total(&recap(&out), "changed"), 1);
+    assert!(!hosts.root(0).join("first").exists());
+
+    // Become asked for: refused before anything runs, saying who
+    // commands would run as.
+    std::fs::write(
+        w.join("become.ini"),
+        ini.replace(
+            "[all:vars]\n",
+            "[all:vars]\nansible_become=true\nansible_become_user=nobody\n",
+        ),
+    )
+    .unwrap();
+    let out = run(w, &["play", "site.yaml", "-i", "become.ini"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("ansible_become is true (run as nobody), but become is not supported yet; commands would run as {user}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!hosts.root(0).join("first").exists(), "nothing ran");
+}

@@ -144,6 +144,36 @@ pub struct PlayArgs {
     /// changed, would change or is pending (docs/usage.md lists every code).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Start at the step of this name; the steps before it are not run.
+    #[arg(long, value_name = "NAME", conflicts_with = "resume")]
+    pub start_at_task: Option<String>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+/// Print and exit, connecting to no host (Ansible's flags).
+#[derive(Debug, Args, Default)]
+pub struct ListArgs {
+    /// Print each step's hosts (after --limit) and exit.
+    #[arg(long)]
+    pub list_hosts: bool,
+    /// Print the steps that would run (after --tags, --skip-tags and
+    /// --start-at-task) and exit.
+    #[arg(long)]
+    pub list_tasks: bool,
+    /// Print each step's tags, and all of them, and exit.
+    #[arg(long)]
+    pub list_tags: bool,
+    /// Check the playbook (and, when there is one, that its host patterns
+    /// resolve in the inventory and its plugins exist) and exit.
+    #[arg(long)]
+    pub syntax_check: bool,
+}
+
+impl ListArgs {
+    pub fn any(&self) -> bool {
+        self.list_hosts || self.list_tasks || self.list_tags || self.syntax_check
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

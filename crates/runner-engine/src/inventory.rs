@@ -81,7 +81,11 @@ impl Host {
 
     /// Who commands run as on this host, for messages.
     fn runs_as(&self) -> String {
-        let local = || std::env::var("USER").unwrap_or_else(|_| "the local user".into());
+        let local = || {
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "the local user".into())
+        };
         match self.connection(Path::new(".")) {
             Connection::Local => local(),
             Connection::Ssh { user: Some(u), .. } => u,

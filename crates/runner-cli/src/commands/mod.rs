@@ -3,6 +3,7 @@
 #[cfg(feature = "chaos")]
 pub mod chaos;
 pub mod lab;
+mod list;
 mod plugins;
 mod replay;
 mod run;

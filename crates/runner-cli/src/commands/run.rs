@@ -23,6 +23,9 @@ pub async fn play(
     args: PlayArgs,
 ) -> anyhow::Result<i32> {
     let output = args.run.output;
+    if args.list.any() {
+        return super::list::show(plugins.as_ref(), &args, inventory_path(&args.run)).await;
+    }
     let result = async {
         let inventory = inventory_path(&args.run)?;
         let resume = match args.resume.as_deref() {
@@ -50,6 +53,7 @@ pub async fn play(
             saved: None,
             diff: args.diff,
             plan_key: None,
+            start_at: args.start_at_task.clone(),
         }
         .execute(plugins, state_dir)
         .await
@@ -76,6 +80,7 @@ pub async fn plan(
             saved: None,
             diff: false,
             plan_key: Some(saved_plan::plan_key(&crate::paths::config_dir())?),
+            start_at: None,
         }
         .execute(plugins, state_dir)
         .await
@@ -133,6 +138,7 @@ pub async fn apply(
             saved: Some(saved),
             diff: false,
             plan_key: Some(key),
+            start_at: None,
         }
         .execute(plugins, state_dir)
         .await
@@ -186,6 +192,8 @@ struct Run<'a> {
     diff: bool,
     /// The user's plan key (`plan` and `apply`).
     plan_key: Option<Vec<u8>>,
+    /// `--start-at-task`: the name of the first step to run.
+    start_at: Option<String>,
 }
 
 impl Run<'_> {
@@ -196,6 +204,7 @@ impl Run<'_> {
     ) -> anyhow::Result<RunResult> {
         let args = self.args;
         let playbook = Playbook::load(&args.playbook)?;
+        let start_at = super::list::start_at(&playbook, self.start_at.as_deref())?;
         let inventory = Inventory::load(&self.inventory)?;
         let redactor = Redactor::new();
         let runner = Runner::new(
@@ -215,6 +224,7 @@ impl Run<'_> {
             saved_plan: self.saved,
             diff: self.diff,
             plan_key: self.plan_key,
+            start_at,
             ..Default::default()
         };
         Ok(runner.run(&playbook, inventory, opts).await?)
