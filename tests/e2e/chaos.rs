@@ -67,6 +67,7 @@ fn every_fault_loses_nothing_and_heals_on_rabbitmq_4() {
             "crash-balancer",
             "stop-keepalived",
             "partition-rabbit-host",
+            "partition-balancer",
             "rolling-restart",
             "restart-each-host"
         ]
@@ -87,7 +88,12 @@ fn every_fault_loses_nothing_and_heals_on_rabbitmq_4() {
         .as_array()
         .unwrap();
     assert_eq!(restarts.len(), 5, "{restarts:?}");
-    for name in ["kill-haproxy", "crash-balancer", "stop-keepalived"] {
+    for name in [
+        "kill-haproxy",
+        "crash-balancer",
+        "stop-keepalived",
+        "partition-balancer",
+    ] {
         let s = scenarios.iter().find(|s| s["scenario"] == name).unwrap();
         let moved = s["vip_moved_s"].as_f64();
         assert!(

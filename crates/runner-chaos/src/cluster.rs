@@ -34,6 +34,18 @@ pub struct Cluster {
     pub rabbitmq_version: String,
     pub admin_password: String,
     pub stats_password: String,
+    /// Where those passwords are kept.
+    pub secrets_file: PathBuf,
+}
+
+/// A page a person opens on the built cluster, and how to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub what: &'static str,
+    pub url: String,
+    pub user: String,
+    /// The secret (in [`Cluster::secrets_file`]) holding the password.
+    pub password_secret: String,
 }
 
 impl Cluster {
@@ -65,7 +77,8 @@ impl Cluster {
         }
         let var = |k: &str| inventory["all"]["vars"][k].as_str().map(str::to_string);
         let inventory_dir = inventory_path.parent().unwrap_or(state_dir);
-        let secrets = Secrets::read(&deployment.secrets_path(inventory_dir))?;
+        let secrets_file = deployment.secrets_path(inventory_dir);
+        let secrets = Secrets::read(&secrets_file)?;
         Ok(Cluster {
             state_dir: state_dir.to_path_buf(),
             vip: var("vip").and_then(|v| v.parse().ok()).unwrap_or(lab.vip()),
@@ -73,6 +86,7 @@ impl Cluster {
                 .context("the inventory has no rabbitmq_version")?,
             admin_password: secrets.get(&deployment.admin_password_secret)?,
             stats_password: secrets.get(&deployment.stats_password_secret)?,
+            secrets_file,
             deployment,
             rabbits,
             balancers,
@@ -98,6 +112,26 @@ impl Cluster {
             self.vip,
             self.deployment.amqp_port
         )
+    }
+
+    /// The seed how-to's two result pages, through the VIP: HAProxy's
+    /// stats and RabbitMQ's management UI.
+    pub fn pages(&self) -> [Page; 2] {
+        let d = &self.deployment;
+        [
+            Page {
+                what: "HAProxy stats",
+                url: format!("http://{}:{}/", self.vip, d.stats_port),
+                user: d.stats_user.clone(),
+                password_secret: d.stats_password_secret.clone(),
+            },
+            Page {
+                what: "RabbitMQ management",
+                url: format!("http://{}:{}/", self.vip, d.balanced_management_port),
+                user: d.admin_user.clone(),
+                password_secret: d.admin_password_secret.clone(),
+            },
+        ]
     }
 
     /// A RabbitMQ host by its node name (`rabbit@rabbit2` → `rabbit2`).

@@ -20,6 +20,7 @@ const HAPROXY_CONF: &str = "conf/haproxy.cfg";
 /// The haproxy plugin's defaults for what the playbook leaves out.
 const HAPROXY_DEFAULT_DIR: &str = "/opt/haproxy";
 const HAPROXY_DEFAULT_AMQP_PORT: u16 = 5670;
+const HAPROXY_DEFAULT_MANAGEMENT_PORT: u16 = 15670;
 const HAPROXY_DEFAULT_STATS_PORT: u16 = 8100;
 const HAPROXY_DEFAULT_HEALTH_PORT: u16 = 8101;
 const HAPROXY_DEFAULT_STATS_USER: &str = "stats";
@@ -49,6 +50,8 @@ pub struct Deployment {
     pub management_port: u16,
     /// AMQP through HAProxy (on the VIP).
     pub amqp_port: u16,
+    /// The management UI and API through HAProxy (on the VIP).
+    pub balanced_management_port: u16,
     /// HAProxy's stats page (CSV at `/;csv`).
     pub stats_port: u16,
     /// HAProxy's health URL (`/health`).
@@ -95,6 +98,7 @@ impl Deployment {
             admin_user: with(rabbitmqctl, "admin_user").context("admin_user")?,
             management_port: url_port(&management_url)?,
             amqp_port: port("amqp_port", HAPROXY_DEFAULT_AMQP_PORT)?,
+            balanced_management_port: port("management_port", HAPROXY_DEFAULT_MANAGEMENT_PORT)?,
             stats_port: port("stats_port", HAPROXY_DEFAULT_STATS_PORT)?,
             health_port: port("health_port", HAPROXY_DEFAULT_HEALTH_PORT)?,
             stats_user: with(haproxy, "stats_user").unwrap_or(HAPROXY_DEFAULT_STATS_USER.into()),

@@ -29,26 +29,28 @@ pub enum Scenario {
     CrashBalancer,
     StopKeepalived,
     PartitionRabbitHost,
+    PartitionBalancer,
     RollingRestart,
     RestartEachHost,
 }
 
 impl Scenario {
     /// Every scenario, in the order a run takes them.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::KillRabbitContainer,
         Scenario::CrashRabbitHost,
         Scenario::KillHaproxy,
         Scenario::CrashBalancer,
         Scenario::StopKeepalived,
         Scenario::PartitionRabbitHost,
+        Scenario::PartitionBalancer,
         Scenario::RollingRestart,
         Scenario::RestartEachHost,
     ];
 
     /// What a run without `--scenario` runs: all of them (a lab that
     /// comes back from a host restart without a service is not whole).
-    pub const DEFAULT: [Scenario; 8] = Scenario::ALL;
+    pub const DEFAULT: [Scenario; 9] = Scenario::ALL;
 
     /// The `--scenario` value.
     pub fn name(self) -> &'static str {
@@ -59,6 +61,7 @@ impl Scenario {
             Scenario::CrashBalancer => "crash-balancer",
             Scenario::StopKeepalived => "stop-keepalived",
             Scenario::PartitionRabbitHost => "partition-rabbit-host",
+            Scenario::PartitionBalancer => "partition-balancer",
             Scenario::RollingRestart => "rolling-restart",
             Scenario::RestartEachHost => "restart-each-host",
         }
@@ -81,6 +84,9 @@ impl Scenario {
             Scenario::StopKeepalived => "Stop keepalived on the balancer holding the VIP",
             Scenario::PartitionRabbitHost => {
                 "Cut the queue leader's RabbitMQ host off the network, then heal"
+            }
+            Scenario::PartitionBalancer => {
+                "Cut the balancer holding the VIP off the network, then heal (the VIP moves away and back)"
             }
             Scenario::RollingRestart => {
                 "Restart the three RabbitMQ nodes one at a time, waiting for quorum"
@@ -110,6 +116,10 @@ impl Scenario {
             Scenario::PartitionRabbitHost => {
                 "cut the queue leader's RabbitMQ host off the network; heal"
             }
+            Scenario::PartitionBalancer => {
+                "cut the VIP-holding balancer off the network; heal (it takes the VIP back, and the \
+                 balancer that held it meanwhile resets its clients' connections)"
+            }
             Scenario::RollingRestart => {
                 "restart each RabbitMQ node in turn, waiting for it and for the queue's replicas"
             }
@@ -123,7 +133,10 @@ impl Scenario {
     fn hits_balancer(self) -> bool {
         matches!(
             self,
-            Scenario::KillHaproxy | Scenario::CrashBalancer | Scenario::StopKeepalived
+            Scenario::KillHaproxy
+                | Scenario::CrashBalancer
+                | Scenario::StopKeepalived
+                | Scenario::PartitionBalancer
         )
     }
 }
@@ -286,7 +299,9 @@ async fn inject(
         Scenario::KillHaproxy => format!("kill haproxy on {target}"),
         Scenario::CrashBalancer => format!("crash {target}"),
         Scenario::StopKeepalived => format!("stop keepalived on {target}"),
-        Scenario::PartitionRabbitHost => format!("partition {target}"),
+        Scenario::PartitionRabbitHost | Scenario::PartitionBalancer => {
+            format!("partition {target}")
+        }
         Scenario::RollingRestart | Scenario::RestartEachHost => unreachable!("no single fault"),
     };
     info!("{label}");
@@ -300,10 +315,15 @@ async fn inject(
         Scenario::CrashRabbitHost | Scenario::CrashBalancer => faults::crash_host(&target).await?,
         Scenario::KillHaproxy => faults::kill_container(&target, &d.haproxy_container).await?,
         Scenario::StopKeepalived => faults::stop_keepalived(&target).await?,
-        Scenario::PartitionRabbitHost => faults::partition(&target).await?,
+        Scenario::PartitionRabbitHost | Scenario::PartitionBalancer => {
+            faults::partition(&target).await?
+        }
         Scenario::RollingRestart | Scenario::RestartEachHost => {}
     }
-    let hold = if s == Scenario::PartitionRabbitHost {
+    let hold = if matches!(
+        s,
+        Scenario::PartitionRabbitHost | Scenario::PartitionBalancer
+    ) {
         plan.partition
     } else {
         plan.fault

@@ -4,7 +4,9 @@
 //! the host's place in `balancers`, unicast peers when given) and a check
 //! that asks HAProxy whether any RabbitMQ backend is up, starts or reloads
 //! keepalived, and waits until it runs and exactly one balancer holds the
-//! VIP (a wait on every balancer: the `peers` capability).
+//! VIP (a wait on every balancer: the `peers` capability). A balancer that
+//! leaves MASTER resets the connections to the VIP it still holds, so
+//! their clients reconnect to the new holder at once.
 //!
 //! Fixes to the seed: the VIP lives on the balancers; the check lowers the
 //! priority by more than the gap between balancers (`fall`/`rise`), so a
@@ -71,6 +73,24 @@ struct Params {
     /// How long to wait, after a change, until exactly one balancer holds the VIP.
     #[serde(default = "d_settle")]
     settle_timeout_s: u32,
+    /// When this balancer loses the VIP, reset the TCP connections to the
+    /// VIP it still has, so their clients reconnect to the new holder at
+    /// once instead of hanging until a heartbeat or a timeout notices.
+    #[serde(default = "d_true")]
+    reset_on_loss: bool,
+    /// Seconds a recovered balancer waits before it takes the VIP back
+    /// from a lower-priority holder: time for its HAProxy to see the nodes
+    /// again (`rise` checks), so the clients it draws find them UP.
+    #[serde(default = "d_preempt_delay")]
+    preempt_delay_s: u32,
+}
+
+fn d_preempt_delay() -> u32 {
+    10
+}
+
+fn d_true() -> bool {
+    true
 }
 
 fn d24() -> u8 {
@@ -131,12 +151,16 @@ const SCHEMA: &str = r#"{
     "check_weight": {"type": ["integer", "null"], "minimum": -253, "maximum": -1, "description": "default: more than the priority gap"},
     "verify_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
     "install": {"type": "boolean"},
-    "settle_timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600, "description": "after a change, how long to wait until exactly one balancer holds the VIP (default 30)"}
+    "settle_timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600, "description": "after a change, how long to wait until exactly one balancer holds the VIP (default 30)"},
+    "preempt_delay_s": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "seconds a recovered balancer waits before taking the VIP back (default 10)"},
+    "reset_on_loss": {"type": "boolean", "description": "reset this balancer's connections to the VIP when it loses the VIP (default true)"}
   }
 }"#;
 
 const CONF: &str = "/etc/keepalived/keepalived.conf";
 const CHECK: &str = "/etc/keepalived/check-haproxy.sh";
+/// Run by keepalived when this balancer leaves MASTER (BACKUP or FAULT).
+const LOST: &str = "/etc/keepalived/lost-vip.sh";
 const PID: &str = "/run/keepalived.pid";
 const RELOAD: &str = "kill -HUP $(cat /run/keepalived.pid)";
 const START: &str =
@@ -208,14 +232,16 @@ impl Params {
              \x20   fall {}\n    rise {}\n    # More than the gap between balancers: a failing HAProxy hands the VIP on,\n\
              \x20   # a recovered one takes it back.\n    weight {weight}\n}}\n\n\
              vrrp_instance VI_RABBITMQ {{\n    state BACKUP\n    interface {}\n    virtual_router_id {}\n\
-             \x20   priority {priority}\n    advert_int {}\n",
+             \x20   priority {priority}\n    advert_int {}\n    # A recovered balancer takes the VIP back only once its HAProxy sees the nodes again.\n\
+             \x20   preempt_delay {}\n",
             self.vrrp_version,
             self.check_interval,
             self.check_fall,
             self.check_rise,
             self.interface,
             self.virtual_router_id,
-            self.advert_int
+            self.advert_int,
+            self.preempt_delay_s
         );
         if let Some(p) = &self.auth_pass {
             s.push_str(&format!(
@@ -229,12 +255,30 @@ impl Params {
             }
             s.push_str("    }\n");
         }
+        if self.reset_on_loss {
+            s.push_str(&format!(
+                "    # Leaving MASTER: reset the connections to the VIP still held here.\n\
+                 \x20   notify_backup \"{LOST}\"\n    notify_fault \"{LOST}\"\n"
+            ));
+        }
         s.push_str(&format!(
             "    virtual_ipaddress {{\n        {}/{} dev {}\n    }}\n    track_script {{\n        chk_haproxy\n    }}\n}}\n",
             self.vip, self.prefix, self.interface
         ));
         s
     }
+}
+
+/// Resets (RST) every established TCP connection whose local address is
+/// the VIP: the clients of a balancer that lost it would otherwise wait on
+/// a connection nobody answers any more (its replies now reach the new
+/// holder, which knows nothing of it) until their heartbeat gives up.
+fn lost_vip_script(p: &Params) -> String {
+    format!(
+        "#!/bin/sh\n# Managed by runner: this balancer no longer holds the VIP {vip}.\n\
+         exec ss -K -tn state established src {vip}\n",
+        vip = p.vip
+    )
 }
 
 fn check_script(p: &Params) -> String {
@@ -266,10 +310,11 @@ impl Guest for KeepalivedPlugin {
                     "pidof keepalived".into(),
                     format!("stat -c %a {CONF}"),
                     format!("stat -c %a {CHECK}"),
+                    format!("stat -c %a {LOST}"),
                     HOLDS_VIP.into(),
                 ],
-                reads: vec![CONF.into(), CHECK.into()],
-                writes: vec![CONF.into(), CHECK.into()],
+                reads: vec![CONF.into(), CHECK.into(), LOST.into()],
+                writes: vec![CONF.into(), CHECK.into(), LOST.into()],
                 runs: vec![
                     INSTALL.into(),
                     START.into(),
@@ -298,6 +343,12 @@ impl Guest for KeepalivedPlugin {
         }
         let mut changed = false;
         if let Some(a) = ensure_file(CHECK, check_script(&p).as_bytes(), 0o755)? {
+            out.push(a);
+            changed = true;
+        }
+        if p.reset_on_loss
+            && let Some(a) = ensure_file(LOST, lost_vip_script(&p).as_bytes(), 0o755)?
+        {
             out.push(a);
             changed = true;
         }

@@ -219,9 +219,21 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
 /// there is none.
 #[cfg(feature = "chaos")]
 async fn cluster_line() -> String {
-    runner_chaos::health::verdict(&runner_lab::state_dir())
-        .await
-        .line()
+    let state_dir = runner_lab::state_dir();
+    let verdict = runner_chaos::health::verdict(&state_dir).await;
+    let mut out = verdict.line();
+    if let (runner_chaos::health::Verdict::Whole { .. }, Ok(c)) =
+        (&verdict, runner_chaos::cluster::Cluster::open(&state_dir))
+    {
+        for page in c.pages() {
+            out.push_str(&format!(
+                "\n{:<20} {}  (user {}, password: {})",
+                page.what, page.url, page.user, page.password_secret
+            ));
+        }
+        out.push_str(&format!("\npasswords in {}", c.secrets_file.display()));
+    }
+    out
 }
 
 /// Without the `chaos` feature there is no cluster check.
