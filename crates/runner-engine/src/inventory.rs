@@ -139,6 +139,11 @@ impl Inventory {
         Inventory::from_document(&doc)
     }
 
+    /// An inventory in Ansible's INI format.
+    pub fn from_ini(path: &Path, text: &str) -> Result<Inventory, InputError> {
+        Inventory::from_document(&ini::parse(path, text)?)
+    }
+
     pub fn from_document(doc: &Document) -> Result<Inventory, InputError> {
         let Some(root) = doc.value.as_object() else {
             return Err(doc.error("", "an inventory is a mapping with a top-level 'all' group"));

@@ -1,12 +1,12 @@
-//! Property tests of the YAML, inventory and playbook parsers: whatever the
-//! input, they return a value or an error naming the file and a line —
-//! never a panic.
+//! Property tests of the YAML, inventory (YAML and INI), playbook and
+//! host-pattern parsers: whatever the input, they return a value or an
+//! error naming the file and a line — never a panic.
 
 use std::path::Path;
 
 use proptest::prelude::*;
 use runner_engine::yaml::Document;
-use runner_engine::{Inventory, Playbook};
+use runner_engine::{Inventory, Playbook, pattern};
 
 /// YAML-looking text: keys, indentation, lists, flow collections, quotes,
 /// templates and junk, in random order.
@@ -42,6 +42,29 @@ fn yamlish() -> impl Strategy<Value = String> {
     })
 }
 
+/// INI-looking text: sections, host lines with ranges, ports and
+/// variables, quotes, comments and junk.
+fn iniish() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        Just("[web]".to_string()),
+        Just("[web:vars]".to_string()),
+        Just("[site:children]".to_string()),
+        Just("[all:vars]".to_string()),
+        Just("[x:hosts]".to_string()),
+        Just("web".to_string()),
+        Just("h[01:12]".to_string()),
+        Just("db-[a:c][1:2:0]".to_string()),
+        Just("h1:2222 ansible_host=10.0.0.1".to_string()),
+        Just("h2 a='b c' d=\"e".to_string()),
+        Just("k=v # not a comment".to_string()),
+        Just("x=[1, {'a': 2}]".to_string()),
+        Just("# comment".to_string()),
+        Just("; comment".to_string()),
+        "[ -~]{0,16}".prop_map(|s| s),
+    ];
+    prop::collection::vec(token, 0..24).prop_map(|lines| lines.join("\n"))
+}
+
 fn check_error(text: &str) {
     assert!(
         text.starts_with("f.yaml:"),
@@ -56,6 +79,18 @@ proptest! {
     fn any_text_parses_or_fails_with_a_location(text in "\\PC{0,200}") {
         if let Err(e) = Document::parse(Path::new("f.yaml"), &text) {
             check_error(&e.to_string());
+        }
+    }
+
+    #[test]
+    fn ini_inventories_and_patterns_never_panic(text in iniish(), pat in "\\PC{0,16}") {
+        match Inventory::from_ini(Path::new("f.yaml"), &text) {
+            Err(e) => check_error(&e.to_string()),
+            Ok(inv) => {
+                let _ = pattern::select(&inv, &pat);
+                let _ = pattern::select(&inv, "web[0:1]:~h\\d:!*[-1]");
+                let _ = inv.check_ansible_vars(&["h1".into()]);
+            }
         }
     }
 

@@ -20,6 +20,8 @@ use crate::yaml::{Document, InputError, Location, escape};
 
 /// More hosts than this from one range is a mistake.
 const MAX_RANGE: usize = 100_000;
+/// Ranges in one host name.
+const MAX_RANGES: usize = 8;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -328,6 +330,9 @@ fn split_port(pattern: &str) -> Result<(String, Option<u16>), String> {
 /// Ansible's host ranges: `[01:20]` (zero-padded as written), `[a:c]`,
 /// `[1:9:2]` (a step), several in one name.
 pub(crate) fn expand_range(name: &str) -> Result<Vec<String>, String> {
+    if name.matches('[').count() > MAX_RANGES {
+        return Err(format!("more than {MAX_RANGES} ranges in one name"));
+    }
     let Some(open) = name.find('[') else {
         return Ok(vec![name.to_string()]);
     };
