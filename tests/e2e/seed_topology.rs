@@ -8,8 +8,10 @@
 //! whole again once that host is back.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::rabbit_ha::{backends, running_nodes};
+use crate::support::browser::{Browser, screenshot, wait_for_content};
 use crate::support::lab::{LAB, Lab};
 use crate::support::*;
 use serde_json::Value;
@@ -36,6 +38,7 @@ fn the_seed_topology_builds_and_loses_nothing_when_its_vip_holder_crashes() {
     }
     assert_eq!(lab.vip_holders(&BALANCERS), ["rabbit2"]);
     amqp_round_trip(&lab);
+    result_pages_in_a_browser(&lab);
     let again = lab.play(&inv, &["--output", "json"]);
     assert_eq!(
         total(&recap(&again), "changed"),
@@ -78,6 +81,75 @@ fn the_seed_topology_builds_and_loses_nothing_when_its_vip_holder_crashes() {
         "{}",
         stdout(&status)
     );
+}
+
+/// The how-to's last look, as a person takes it: HAProxy's stats page and
+/// RabbitMQ's management UI through the VIP, in headless Chromium, logged
+/// in with the generated credentials (the UI through its login form).
+/// Screenshots go to target/e2e-artifacts/seed/.
+fn result_pages_in_a_browser(lab: &Lab) {
+    let vip = lab.vip();
+    let browser = Browser::launch(&[&vip]).expect("headless Chromium");
+    let artifacts = root().join("target/e2e-artifacts/seed");
+    let stats_password = lab.secret("haproxy_stats_password");
+    let stats = browser
+        .open(
+            &format!("http://{vip}:8100/"),
+            Some(("stats", &stats_password)),
+        )
+        .expect("the stats page through the VIP");
+    let servers: Vec<String> = (1..=3).map(|n| format!("rabbitmq/rabbit{n}")).collect();
+    let html = wait_for_content(&stats, Duration::from_secs(30), |h| {
+        servers.iter().all(|s| h.contains(s.as_str()))
+    })
+    .expect("the stats page lists the three RabbitMQ servers");
+    for server in &servers {
+        assert_eq!(
+            server_row_class(&html, server),
+            Some("active_up"),
+            "{server} is UP on the stats page"
+        );
+    }
+    let shot = screenshot(&stats, &artifacts, "haproxy-stats").unwrap();
+    eprintln!("screenshot: {}", shot.display());
+
+    let ui = browser
+        .open(&format!("http://{vip}:15670/"), None)
+        .expect("the management UI through the VIP");
+    let password = lab.secret("rabbitmq_admin_password");
+    ui.wait_for_element("input[name=username]")
+        .and_then(|e| e.click().map(drop))
+        .expect("the login form");
+    ui.type_str("admin").unwrap();
+    ui.find_element("input[name=password]")
+        .and_then(|e| e.click().map(drop))
+        .unwrap();
+    ui.type_str(&password).unwrap();
+    ui.press_key("Enter").unwrap();
+    let nodes = ["rabbit@rabbit1", "rabbit@rabbit2", "rabbit@rabbit3"];
+    let html = wait_for_content(&ui, Duration::from_secs(60), |h| {
+        nodes.iter().all(|n| h.contains(n)) || h.contains("Login failed")
+    })
+    .expect("the overview shows the three nodes");
+    assert!(
+        !html.contains("Login failed"),
+        "the generated password logs in"
+    );
+    assert!(
+        !html.contains("Node not running"),
+        "every node runs on the overview"
+    );
+    let shot = screenshot(&ui, &artifacts, "rabbitmq-overview").unwrap();
+    eprintln!("screenshot: {}", shot.display());
+}
+
+/// The class of the stats page's row for `server` (`backend/server`):
+/// `active_up` when HAProxy shows it UP.
+fn server_row_class<'a>(html: &'a str, server: &str) -> Option<&'a str> {
+    let at = html.find(&format!("name=\"{server}\""))?;
+    let start = html[..at].rfind("<tr class=\"")? + "<tr class=\"".len();
+    let len = html[start..].find('"')?;
+    Some(&html[start..start + len])
 }
 
 /// Publish with confirms and consume back through the VIP's AMQP port,

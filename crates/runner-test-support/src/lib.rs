@@ -4,6 +4,7 @@
 //! `runner` binary with its output read as the user's JSON events.
 
 pub mod amqp;
+pub mod browser;
 pub mod lab;
 pub mod sshd;
 

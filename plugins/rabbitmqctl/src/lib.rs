@@ -76,8 +76,14 @@ fn run(node: &NodeAccess, args: &str, summary: String) -> Action {
 
 /// The seed how-to's join, for a node that is not a member: `reset` wipes
 /// the node, which is right only because it holds nothing of the cluster.
-fn join_sequence(access: &NodeAccess, node: &str, seed: &str) -> Vec<Action> {
+/// First a wait until the seed node runs: nodes boot in parallel, and a
+/// join to a seed still booting fails (`tables_not_present`).
+fn join_sequence(access: &NodeAccess, node: &str, seed: &str, timeout_ms: u32) -> Vec<Action> {
     vec![
+        actions::described(
+            actions::wait_command(&access.diag(&seed_running(seed)), None, timeout_ms),
+            format!("wait until {seed} runs"),
+        ),
         run(
             access,
             "stop_app",
@@ -95,6 +101,12 @@ fn join_sequence(access: &NodeAccess, node: &str, seed: &str) -> Vec<Action> {
         ),
         start_app(access, node),
     ]
+}
+
+/// `check_running` asked of the seed node (from the joining node's CLI,
+/// which reaches it by name with the shared cookie).
+fn seed_running(seed: &str) -> String {
+    format!("-n {} check_running", sh_quote(seed))
 }
 
 /// The join's last action. A stopped member gets this same action (same
@@ -117,6 +129,7 @@ fn finish_stopped_join(
     access: &NodeAccess,
     node: &str,
     seed: &str,
+    timeout_ms: u32,
 ) -> Result<Option<Plan>, String> {
     if node == seed || probe(&access.diag("ping"))?.exit_code != 0 {
         return Ok(None);
@@ -134,7 +147,7 @@ fn finish_stopped_join(
     let actions = if members.iter().any(|m| m == seed) {
         vec![start_app(access, node)]
     } else {
-        join_sequence(access, node, seed)
+        join_sequence(access, node, seed, timeout_ms)
     };
     Ok(Some(Plan::then_replan(actions)))
 }
@@ -353,7 +366,7 @@ impl Guest for RabbitmqctlPlugin {
                 ]
                 .iter()
                 .flat_map(|a| ctl_patterns(a))
-                .chain(["check_running", "ping", "is_booting --formatter json"].iter().flat_map(|c| {
+                .chain(["check_running", "ping", "is_booting --formatter json", "-n * check_running"].iter().flat_map(|c| {
                     [
                         format!("docker exec {{container}} rabbitmq-diagnostics -q {c}"),
                         format!("rabbitmq-diagnostics -q {c}"),
@@ -410,7 +423,7 @@ impl Guest for RabbitmqctlPlugin {
             return Ok(Plan::done(forget_leavers(&p.node, &st, &nodes)));
         }
         if !source.running()? {
-            if let Some(plan) = finish_stopped_join(&p.node, &node, &seed)? {
+            if let Some(plan) = finish_stopped_join(&p.node, &node, &seed, timeout_ms)? {
                 return Ok(plan);
             }
             let diag = p.node.diag("check_running");
@@ -423,7 +436,9 @@ impl Guest for RabbitmqctlPlugin {
         let mut out = Vec::new();
         let joined = node == seed || st.members.contains(&seed);
         if !joined {
-            return Ok(Plan::then_replan(join_sequence(&p.node, &node, &seed)));
+            return Ok(Plan::then_replan(join_sequence(
+                &p.node, &node, &seed, timeout_ms,
+            )));
         }
         if node == seed {
             out.extend(forget_leavers(&p.node, &st, &nodes));
