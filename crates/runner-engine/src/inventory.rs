@@ -75,8 +75,65 @@ impl Host {
             port: self.text(PORT_VARS).and_then(|p| p.parse().ok()),
             user: self.text(USER_VARS),
             key: path(KEY_VARS),
-            known_hosts: path(&["runner_known_hosts"]),
+            known_hosts: path(&["runner_known_hosts"]).or_else(|| {
+                self.ssh_options()
+                    .into_iter()
+                    .find_map(|(k, v)| (k == "UserKnownHostsFile").then(|| PathBuf::from(v)))
+            }),
         }
+    }
+
+    /// The `-o Key=Value` options of `ansible_ssh_common_args` and
+    /// `ansible_ssh_extra_args`, in order; words that are not such an
+    /// option come as (word, "").
+    fn ssh_options(&self) -> Vec<(String, String)> {
+        let text = [SSH_ARGS_VARS[0], SSH_ARGS_VARS[1]]
+            .iter()
+            .filter_map(|k| self.text(&[k]))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let Ok(tokens) = runner_types::shell::words(&text) else {
+            return vec![(text, String::new())];
+        };
+        let mut words = tokens.into_iter().map(|t| match t {
+            runner_types::shell::Token::Word(w) | runner_types::shell::Token::Op(w) => w,
+        });
+        let mut out = Vec::new();
+        while let Some(w) = words.next() {
+            let option = match w.strip_prefix("-o") {
+                Some("") => words.next().unwrap_or_default(),
+                Some(rest) => rest.to_string(),
+                None => {
+                    out.push((w, String::new()));
+                    continue;
+                }
+            };
+            match option.split_once('=') {
+                Some((k, v)) => out.push((k.to_string(), v.to_string())),
+                None => out.push((format!("-o {option}"), String::new())),
+            }
+        }
+        out
+    }
+
+    /// Why the runner cannot follow this host's extra ssh arguments, if it
+    /// cannot: it checks host keys strictly, always, and takes the
+    /// known_hosts file from `UserKnownHostsFile`; nothing else.
+    fn ssh_options_not_followed(&self) -> Option<String> {
+        let odd: Vec<String> = self
+            .ssh_options()
+            .into_iter()
+            .filter(|(k, v)| {
+                !(k == "UserKnownHostsFile" || (k == "StrictHostKeyChecking" && v == "yes"))
+            })
+            .map(|(k, v)| if v.is_empty() { k } else { format!("{k}={v}") })
+            .collect();
+        (!odd.is_empty()).then(|| {
+            format!(
+                "runner checks host keys strictly and reads only UserKnownHostsFile from it; ignored: {}",
+                odd.join(" ")
+            )
+        })
     }
 
     /// Who commands run as on this host, for messages.
@@ -101,6 +158,8 @@ const HOST_VARS: &[&str] = &["ansible_host", "ansible_ssh_host"];
 const PORT_VARS: &[&str] = &["ansible_port", "ansible_ssh_port"];
 const USER_VARS: &[&str] = &["ansible_user", "ansible_ssh_user"];
 const KEY_VARS: &[&str] = &["ansible_private_key_file", "ansible_ssh_private_key_file"];
+/// Extra ssh arguments: their `-o` options the runner can follow.
+const SSH_ARGS_VARS: &[&str] = &["ansible_ssh_common_args", "ansible_ssh_extra_args"];
 
 /// `ansible_connection` values: the SSH ones, and `local`.
 const CONNECTIONS: &[&str] = &["ssh", "smart", "paramiko", "local"];
@@ -189,6 +248,12 @@ impl Inventory {
                     .iter()
                     .any(|names| names.contains(&k.as_str()));
                 if understood {
+                    continue;
+                }
+                if SSH_ARGS_VARS.contains(&k.as_str()) {
+                    if let Some(why) = host.ssh_options_not_followed() {
+                        warn(k, why, name);
+                    }
                     continue;
                 }
                 if k == "ansible_connection" {
@@ -595,6 +660,28 @@ all:
     /// Never silently: an unknown `ansible_*` variable is a warning naming
     /// it and its hosts; become asked for is an error saying who commands
     /// would run as.
+    #[test]
+    fn ssh_args_give_the_known_hosts_file_and_the_rest_is_named() {
+        let doc = Document::parse(
+            Path::new("i.yaml"),
+            "all:\n  hosts:\n    a: {ansible_ssh_common_args: '-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/k'}\n    b: {ansible_ssh_common_args: '-oStrictHostKeyChecking=no -o ProxyJump=j'}\n",
+        )
+        .unwrap();
+        let inv = Inventory::from_document(&doc).unwrap();
+        let Connection::Ssh { known_hosts, .. } = inv.host("a").unwrap().connection(Path::new("/"))
+        else {
+            panic!("ssh")
+        };
+        assert_eq!(known_hosts, Some(PathBuf::from("/k")));
+        let w = inv.check_ansible_vars(&["a".into(), "b".into()]).unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("(host b)"), "{w:?}");
+        assert!(
+            w[0].contains("StrictHostKeyChecking=no ProxyJump=j"),
+            "{w:?}"
+        );
+    }
+
     #[test]
     fn ansible_vars_not_understood_are_named() {
         let load = |text: &str| {
