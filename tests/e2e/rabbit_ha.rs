@@ -264,7 +264,7 @@ fn rabbit_ha_on_rabbitmq_4() {
         "timeout client 10800s",
         "timeout server 10800s",
         "default-server check inter 1000ms fall 2 rise 2 on-marked-down shutdown-sessions",
-        "monitor fail if { nbsrv(rabbitmq) lt 1 }",
+        "monitor fail if { nbsrv(rabbitmq) lt 2 }",
     ] {
         assert!(cfg.contains(line), "haproxy.cfg lacks `{line}`:\n{cfg}");
     }

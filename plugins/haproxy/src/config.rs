@@ -21,6 +21,9 @@ pub struct Params {
     pub stats_port: u16,
     #[serde(default = "d8101")]
     pub health_port: u16,
+    /// RabbitMQ backends that must be UP for `/health` to answer 200;
+    /// default: a majority of them.
+    pub health_min_up: Option<usize>,
     #[serde(default = "default_stats_user")]
     pub stats_user: String,
     pub stats_password: String,
@@ -181,6 +184,7 @@ pub const SCHEMA: &str = r#"{
     "management_port": {"type": "integer", "minimum": 1, "maximum": 65535},
     "stats_port": {"type": "integer", "minimum": 1, "maximum": 65535},
     "health_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "health_min_up": {"type": ["integer", "null"], "minimum": 1, "description": "RabbitMQ backends UP for /health to answer 200 (default: a majority)"},
     "stats_user": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
     "stats_password": {"type": "string", "minLength": 8, "pattern": "^[^\\s:]+$"},
     "tls_pem": {"type": "string"},
@@ -311,11 +315,15 @@ impl Params {
              \x20   stats auth {}:{}\n",
             self.stats_port, self.stats_user, self.stats_password
         ));
+        // A balancer that sees only a minority of the nodes (cut off from
+        // the others, or just back from such a cut) is not where the VIP
+        // should send clients: that minority is what pause_minority pauses.
+        let min_up = self.health_min_up.unwrap_or(backends.len() / 2 + 1);
         s.push_str(&format!(
-            "\n# 200 while at least one RabbitMQ backend is up, 503 otherwise:\n\
+            "\n# 200 while at least {min_up} RabbitMQ backend(s) are up, 503 otherwise:\n\
              # what keepalived's check asks.\n\
              frontend health\n    mode http\n    bind *:{}\n    timeout client 10s\n\
-             \x20   monitor-uri /health\n    monitor fail if {{ nbsrv(rabbitmq) lt 1 }}\n",
+             \x20   monitor-uri /health\n    monitor fail if {{ nbsrv(rabbitmq) lt {min_up} }}\n",
             self.health_port
         ));
         Ok(s)

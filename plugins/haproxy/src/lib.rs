@@ -1,7 +1,7 @@
 //! The `haproxy` plugin: renders `haproxy.cfg` for a RabbitMQ cluster (AMQP
 //! on 5670, AMQPS on 5673 when a certificate is given, management on 15670,
-//! stats on 8100 behind credentials, a health URL that fails when no
-//! RabbitMQ backend is up), validates it with `haproxy -c` before it
+//! stats on 8100 behind credentials, a health URL that fails unless a
+//! majority of the RabbitMQ backends is up), validates it with `haproxy -c` before it
 //! replaces the live file, runs HAProxy with docker compose as the seed
 //! does, and reloads it without dropping connections when only the config
 //! changed.

@@ -2,7 +2,7 @@
 //! balancers. Installs the package where missing, renders
 //! `keepalived.conf` (instance, VIP, interface, router id, priority from
 //! the host's place in `balancers`, unicast peers when given) and a check
-//! that asks HAProxy whether any RabbitMQ backend is up, starts or reloads
+//! that asks HAProxy whether enough RabbitMQ backends are up, starts or reloads
 //! keepalived, and waits until it runs and exactly one balancer holds the
 //! VIP (a wait on every balancer: the `peers` capability). A balancer that
 //! leaves MASTER resets the connections to the VIP it still holds, so
@@ -78,15 +78,6 @@ struct Params {
     /// once instead of hanging until a heartbeat or a timeout notices.
     #[serde(default = "d_true")]
     reset_on_loss: bool,
-    /// Seconds a recovered balancer waits before it takes the VIP back
-    /// from a lower-priority holder: time for its HAProxy to see the nodes
-    /// again (`rise` checks), so the clients it draws find them UP.
-    #[serde(default = "d_preempt_delay")]
-    preempt_delay_s: u32,
-}
-
-fn d_preempt_delay() -> u32 {
-    10
 }
 
 fn d_true() -> bool {
@@ -152,7 +143,6 @@ const SCHEMA: &str = r#"{
     "verify_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
     "install": {"type": "boolean"},
     "settle_timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600, "description": "after a change, how long to wait until exactly one balancer holds the VIP (default 30)"},
-    "preempt_delay_s": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "seconds a recovered balancer waits before taking the VIP back (default 10)"},
     "reset_on_loss": {"type": "boolean", "description": "reset this balancer's connections to the VIP when it loses the VIP (default true)"}
   }
 }"#;
@@ -232,16 +222,14 @@ impl Params {
              \x20   fall {}\n    rise {}\n    # More than the gap between balancers: a failing HAProxy hands the VIP on,\n\
              \x20   # a recovered one takes it back.\n    weight {weight}\n}}\n\n\
              vrrp_instance VI_RABBITMQ {{\n    state BACKUP\n    interface {}\n    virtual_router_id {}\n\
-             \x20   priority {priority}\n    advert_int {}\n    # A recovered balancer takes the VIP back only once its HAProxy sees the nodes again.\n\
-             \x20   preempt_delay {}\n",
+             \x20   priority {priority}\n    advert_int {}\n",
             self.vrrp_version,
             self.check_interval,
             self.check_fall,
             self.check_rise,
             self.interface,
             self.virtual_router_id,
-            self.advert_int,
-            self.preempt_delay_s
+            self.advert_int
         );
         if let Some(p) = &self.auth_pass {
             s.push_str(&format!(
@@ -287,7 +275,7 @@ fn check_script(p: &Params) -> String {
             format!("#!/bin/sh\n# Managed by runner: the check_command parameter.\n{cmd}\n")
         }
         None => format!(
-            "#!/bin/sh\n# Managed by runner: succeeds while HAProxy reports a RabbitMQ backend up.\n\
+            "#!/bin/sh\n# Managed by runner: succeeds while HAProxy reports enough RabbitMQ backends up.\n\
              exec curl -fsS -m 1 -o /dev/null '{}'\n",
             p.check_url
         ),
