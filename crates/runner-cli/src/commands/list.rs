@@ -31,6 +31,7 @@ pub fn start_at(playbook: &Playbook, name: Option<&str>) -> anyhow::Result<usize
     }
 }
 
+/// Prints what the list flags ask for, in the order Ansible prints them.
 pub async fn show(
     planner: &dyn Planner,
     args: &PlayArgs,
@@ -46,43 +47,88 @@ pub async fn show(
         Err(e) if list.list_hosts => return Err(e),
         Err(_) => None,
     };
+    // Resolving every step's pattern is also part of the syntax check.
     let targets = match &inventory {
         Some((inv, _)) => Some(step_targets(&playbook, inv, run.limit.as_deref())?),
         None => None,
     };
-    let runs = |index: usize, tags: &[String]| {
-        index >= start && tags_match(tags, &run.tags, &run.skip_tags)
-    };
-    let mut out = String::new();
-    let mut doc = serde_json::Map::new();
-    let name = playbook.path.display().to_string();
-    out.push_str(&format!("playbook: {name}\n"));
+    let mut listing = Listing::new(&playbook, start);
     if list.syntax_check {
+        listing
+            .syntax(planner, inventory.as_ref().map(|(_, p)| p))
+            .await?;
+    }
+    if list.list_hosts
+        && let Some(targets) = &targets
+    {
+        listing.hosts(targets);
+    }
+    if list.list_tasks {
+        listing.steps(|tags| tags_match(tags, &run.tags, &run.skip_tags));
+    }
+    if list.list_tags {
+        listing.tags();
+    }
+    listing.print(run.output);
+    Ok(crate::exit::OK)
+}
+
+/// The listing being built: text for people and a JSON document.
+struct Listing<'a> {
+    playbook: &'a Playbook,
+    /// The first step that would run (`--start-at-task`).
+    start: usize,
+    out: String,
+    doc: serde_json::Map<String, Value>,
+}
+
+impl<'a> Listing<'a> {
+    fn new(playbook: &'a Playbook, start: usize) -> Self {
+        let name = playbook.path.display().to_string();
+        let mut doc = serde_json::Map::new();
+        doc.insert("playbook".into(), json!(name));
+        Listing {
+            playbook,
+            start,
+            out: format!("playbook: {name}\n"),
+            doc,
+        }
+    }
+
+    /// `--syntax-check`: the playbook parsed (it did, to get here) and
+    /// every plugin it names is found.
+    async fn syntax(
+        &mut self,
+        planner: &dyn Planner,
+        inventory: Option<&PathBuf>,
+    ) -> anyhow::Result<()> {
+        let playbook = self.playbook;
         for step in &playbook.steps {
             planner
                 .plugin(&step.plugin)
                 .await
                 .map_err(|e| playbook.step_error(step.index, "plugin", format!("{e:#}")))?;
         }
-        let against = match &inventory {
-            Some((_, path)) => format!("; its host patterns resolve in {}", path.display()),
+        let against = match inventory {
+            Some(path) => format!("; its host patterns resolve in {}", path.display()),
             None => "; no inventory, so its host patterns were not checked".into(),
         };
-        out.push_str(&format!(
+        self.out.push_str(&format!(
             "\n  syntax ok: {} step(s), every plugin found{against}\n",
             playbook.steps.len()
         ));
-        doc.insert("syntax".into(), json!("ok"));
+        self.doc.insert("syntax".into(), json!("ok"));
+        Ok(())
     }
-    if list.list_hosts
-        && let Some(targets) = &targets
-    {
+
+    /// `--list-hosts`: each step that would run, with its hosts.
+    fn hosts(&mut self, targets: &[Vec<String>]) {
         let mut steps = Vec::new();
-        for (step, hosts) in playbook.steps.iter().zip(targets) {
-            if step.index < start {
+        for (step, hosts) in self.playbook.steps.iter().zip(targets) {
+            if step.index < self.start {
                 continue;
             }
-            out.push_str(&format!(
+            self.out.push_str(&format!(
                 "\n  step {}: {} (on: {}) hosts ({}):\n",
                 step.index + 1,
                 step.name,
@@ -90,19 +136,26 @@ pub async fn show(
                 hosts.len()
             ));
             for h in hosts {
-                out.push_str(&format!("    {h}\n"));
+                self.out.push_str(&format!("    {h}\n"));
             }
             steps.push(
                 json!({"step": step.index + 1, "name": step.name, "on": step.on, "hosts": hosts}),
             );
         }
-        doc.insert("hosts".into(), Value::Array(steps));
+        self.doc.insert("hosts".into(), Value::Array(steps));
     }
-    if list.list_tasks {
-        out.push_str("\n  steps:\n");
+
+    /// `--list-tasks`: the steps that would run, given the tag filters.
+    fn steps(&mut self, selected: impl Fn(&[String]) -> bool) {
+        self.out.push_str("\n  steps:\n");
         let mut steps = Vec::new();
-        for step in playbook.steps.iter().filter(|s| runs(s.index, &s.tags)) {
-            out.push_str(&format!(
+        let runs = self
+            .playbook
+            .steps
+            .iter()
+            .filter(|s| s.index >= self.start && selected(&s.tags));
+        for step in runs {
+            self.out.push_str(&format!(
                 "    {}. {}  plugin: {}  on: {}  TAGS: [{}]\n",
                 step.index + 1,
                 step.name,
@@ -112,35 +165,36 @@ pub async fn show(
             ));
             steps.push(json!({"step": step.index + 1, "name": step.name, "plugin": step.plugin, "on": step.on, "tags": step.tags}));
         }
-        doc.insert("steps".into(), Value::Array(steps));
+        self.doc.insert("steps".into(), Value::Array(steps));
     }
-    if list.list_tags {
-        let mut all: Vec<&String> = Vec::new();
-        out.push('\n');
-        for step in playbook.steps.iter().filter(|s| s.index >= start) {
-            out.push_str(&format!(
+
+    /// `--list-tags`: each step's tags, then all of them.
+    fn tags(&mut self) {
+        let mut all: Vec<&str> = Vec::new();
+        self.out.push('\n');
+        for step in self.playbook.steps.iter().filter(|s| s.index >= self.start) {
+            self.out.push_str(&format!(
                 "  step {}: {}  TAGS: [{}]\n",
                 step.index + 1,
                 step.name,
                 step.tags.join(", ")
             ));
             for t in &step.tags {
-                if !all.contains(&t) {
+                if !all.contains(&t.as_str()) {
                     all.push(t);
                 }
             }
         }
         all.sort();
-        let all: Vec<&str> = all.into_iter().map(String::as_str).collect();
-        out.push_str(&format!("\n  TASK TAGS: [{}]\n", all.join(", ")));
-        doc.insert("tags".into(), json!(all));
+        self.out
+            .push_str(&format!("\n  TASK TAGS: [{}]\n", all.join(", ")));
+        self.doc.insert("tags".into(), json!(all));
     }
-    match run.output {
-        OutputFormat::Human => print!("{out}"),
-        OutputFormat::Json => {
-            doc.insert("playbook".into(), json!(name));
-            println!("{}", Value::Object(doc));
+
+    fn print(self, format: OutputFormat) {
+        match format {
+            OutputFormat::Human => print!("{}", self.out),
+            OutputFormat::Json => println!("{}", Value::Object(self.doc)),
         }
     }
-    Ok(crate::exit::OK)
 }
