@@ -105,20 +105,6 @@ impl Api {
             Ok(r) => ApiState::NoAnswer(format!("HTTP {}", r.status)),
         }
     }
-
-    /// The TCP port of the API (for a listener check).
-    pub fn port(&self) -> u16 {
-        let authority = self.base.split("://").nth(1).unwrap_or_default();
-        let default = if self.base.starts_with("https") {
-            443
-        } else {
-            80
-        };
-        authority
-            .rsplit_once(':')
-            .and_then(|(_, port)| port.parse().ok())
-            .unwrap_or(default)
-    }
 }
 
 /// What the management API made of the plugin's credentials.

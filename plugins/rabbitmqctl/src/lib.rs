@@ -196,7 +196,12 @@ fn strings(v: &Value) -> Vec<String> {
 
 /// Where the plugin looks: the management API or the CLI.
 enum Source<'a> {
-    Api(Api),
+    /// The API, and whether it answered the admin's credentials when the
+    /// plan began (asked once per plan).
+    Api {
+        api: Api,
+        answers: bool,
+    },
     Cli(&'a NodeAccess),
 }
 
@@ -204,14 +209,14 @@ impl Source<'_> {
     /// Whether the node's RabbitMQ application runs.
     fn running(&self) -> Result<bool, String> {
         match self {
-            Source::Api(api) => Ok(api.state() == ApiState::Answers),
+            Source::Api { answers, .. } => Ok(*answers),
             Source::Cli(node) => Ok(probe(&node.diag("check_running"))?.exit_code == 0),
         }
     }
 
     fn status(&self) -> Result<Status, String> {
         match self {
-            Source::Api(api) => {
+            Source::Api { api, .. } => {
                 let nodes = api.get("nodes")?;
                 let list = nodes.as_array().cloned().unwrap_or_default();
                 let name = api.get("cluster-name")?;
@@ -249,7 +254,7 @@ impl Source<'_> {
 
     fn users(&self) -> Result<Vec<String>, String> {
         let listed = match self {
-            Source::Api(api) => api.get("users")?,
+            Source::Api { api, .. } => api.get("users")?,
             Source::Cli(node) => {
                 let out = probe(&node.ctl("list_users --formatter json"))?;
                 serde_json::from_str(&out.stdout).unwrap_or_default()
@@ -277,7 +282,8 @@ fn observe_through(node: &NodeAccess) -> Result<(Source<'_>, Option<u16>), Strin
     let Some(api) = node.api()? else {
         return Ok((Source::Cli(node), None));
     };
-    if let ApiState::Refused(status) = api.state() {
+    let state = api.state();
+    if let ApiState::Refused(status) = state {
         log(
             LogLevel::Info,
             &format!(
@@ -287,7 +293,8 @@ fn observe_through(node: &NodeAccess) -> Result<(Source<'_>, Option<u16>), Strin
         );
         return Ok((Source::Cli(node), Some(status)));
     }
-    Ok((Source::Api(api), None))
+    let answers = state == ApiState::Answers;
+    Ok((Source::Api { api, answers }, None))
 }
 
 /// The management API refused the admin's password: the node first booted
