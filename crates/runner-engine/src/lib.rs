@@ -2,6 +2,7 @@
 //! parameters, and runs steps across hosts by asking plugins to plan and
 //! then executing (or previewing) their actions, journaling everything.
 
+pub mod certificates;
 pub mod execute;
 pub mod facts;
 pub mod inventory;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::certificates::CertificatesSpec;
 use crate::yaml::{Document, InputError};
 
 #[derive(Debug, Deserialize)]
@@ -20,6 +21,8 @@ struct RawPlaybook {
     vars_files: Vec<String>,
     #[serde(default)]
     secrets: Option<SecretsSpec>,
+    #[serde(default)]
+    certificates: Option<CertificatesSpec>,
     #[serde(default = "yes")]
     gather_facts: bool,
     steps: Vec<RawStep>,
@@ -130,6 +133,7 @@ pub struct Playbook {
     pub name: String,
     pub vars: Map<String, Value>,
     pub secrets: Option<SecretsSpec>,
+    pub certificates: Option<CertificatesSpec>,
     pub gather_facts: bool,
     pub steps: Vec<Step>,
     pub doc: Document,
@@ -199,6 +203,7 @@ impl Playbook {
             path: doc.file.clone(),
             vars,
             secrets: raw.secrets,
+            certificates: raw.certificates,
             gather_facts: raw.gather_facts,
             steps,
             doc,

@@ -32,6 +32,21 @@ pub enum Generator {
 }
 
 impl Generator {
+    /// 32 bytes for `purpose`: random, or derived like the secrets (the
+    /// certificates of a saved plan and of its apply are the same).
+    pub fn seed(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac;
+        match self {
+            Generator::Random => rand::random(),
+            Generator::Derived { key, run_id } => {
+                let mut mac =
+                    hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+                mac.update(format!("runner seed\0{run_id}\0{purpose}").as_bytes());
+                mac.finalize().into_bytes().into()
+            }
+        }
+    }
+
     fn value(&self, name: &str, len: usize) -> String {
         match self {
             Generator::Random => rand::rng()

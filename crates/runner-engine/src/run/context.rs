@@ -29,13 +29,52 @@ pub fn tags_match(step_tags: &[String], only: &[String], skip: &[String]) -> boo
     only.is_empty() || step_tags.iter().any(|t| only.contains(t))
 }
 
+/// What templates see that must never be shown: `secrets`, and each
+/// host's `tls` (its certificates and their keys, and the CA).
+#[derive(Debug, Default, Clone)]
+pub(super) struct Sensitive {
+    pub secrets: Map<String, Value>,
+    /// Host → its `tls` value.
+    pub tls: std::collections::BTreeMap<String, Value>,
+}
+
+impl Sensitive {
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty() && self.tls.is_empty()
+    }
+
+    /// The same shape with every string replaced by a stand-in (see
+    /// [`stand_in`]).
+    pub fn stand_ins(&self) -> Sensitive {
+        Sensitive {
+            secrets: self
+                .secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), stand_in(v)))
+                .collect(),
+            tls: self
+                .tls
+                .iter()
+                .map(|(h, v)| (h.clone(), stand_in(v)))
+                .collect(),
+        }
+    }
+
+    fn insert_into(&self, ctx: &mut Map<String, Value>, host: &str) {
+        ctx.insert("secrets".into(), Value::Object(self.secrets.clone()));
+        if let Some(tls) = self.tls.get(host) {
+            ctx.insert("tls".into(), tls.clone());
+        }
+    }
+}
+
 /// The template context of one host.
 pub(super) fn host_context(
     templates: &Templates,
     inv: &Inventory,
     host: &str,
     vars: &Map<String, Value>,
-    secrets: &Map<String, Value>,
+    sensitive: &Sensitive,
     facts: &Value,
     base: &Value,
 ) -> Result<Value, String> {
@@ -60,7 +99,7 @@ pub(super) fn host_context(
         "group_names".into(),
         json!(inv.host(host).map(|h| h.groups.clone()).unwrap_or_default()),
     );
-    ctx.insert("secrets".into(), Value::Object(secrets.clone()));
+    sensitive.insert_into(&mut ctx, host);
     ctx.insert("facts".into(), facts.clone());
     let mut ctx = merge(base, &Value::Object(ctx));
     // Playbook vars may be templates over the host's context (and earlier
@@ -86,10 +125,11 @@ pub(super) fn merge(a: &Value, b: &Value) -> Value {
     Value::Object(out)
 }
 
-/// Stand-ins for the secrets, each the same length as its value but
-/// different in every character: rendering with them shows which parts of
-/// a rendered value come from a secret, whatever filter made them.
-pub(super) fn stand_ins(secrets: &Map<String, Value>) -> Map<String, Value> {
+/// A stand-in for a secret value: each string the same length but
+/// different in every character (nested values keep their shape), so
+/// rendering with stand-ins shows which parts of a rendered value come
+/// from a secret, whatever filter made them.
+pub(super) fn stand_in(value: &Value) -> Value {
     let shift = |c: char| match c {
         'a'..='y' | 'A'..='Y' | '0'..='8' => char::from(c as u8 + 1),
         'z' => 'a',
@@ -98,16 +138,14 @@ pub(super) fn stand_ins(secrets: &Map<String, Value>) -> Map<String, Value> {
         _ if c == '#' => '%',
         _ => '#',
     };
-    secrets
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), Value::String(text.chars().map(shift).collect()))
-        })
-        .collect()
+    match value {
+        Value::Array(a) => Value::Array(a.iter().map(stand_in).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), stand_in(v))).collect())
+        }
+        Value::String(s) => Value::String(s.chars().map(shift).collect()),
+        other => Value::String(other.to_string().chars().map(shift).collect()),
+    }
 }
 
 /// The parts of `real` (rendered with the secrets) that differ from
@@ -204,7 +242,12 @@ mod secret_tests {
         let render = |tpl: &str, s: &Map<String, Value>| {
             t.render_str(tpl, &json!({ "secrets": s })).unwrap()
         };
-        let stand = stand_ins(&secrets);
+        let stand = Sensitive {
+            secrets: secrets.clone(),
+            tls: Default::default(),
+        }
+        .stand_ins()
+        .secrets;
         for (tpl, expect) in [
             ("user=admin pass={{ secrets.pw | upper }}", "HUNTER2-SECRET"),
             ("{{ secrets.pw[0:6] }}-x", "hunter"),

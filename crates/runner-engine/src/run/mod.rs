@@ -6,13 +6,15 @@
 mod context;
 mod job;
 mod resume;
+mod sensitive;
 #[cfg(test)]
 mod tests;
 
 pub use context::tags_match;
-use context::{apply_schema_defaults, derived_secrets, host_context, merge, stand_ins};
+use context::{Sensitive, apply_schema_defaults, derived_secrets, host_context};
 use job::{Job, run_job};
 use resume::ResumeState;
+use sensitive::Loading;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -129,6 +131,12 @@ pub enum RunError {
         #[source]
         source: anyhow::Error,
     },
+    #[error("certificates ({})", file.display())]
+    Certificates {
+        file: PathBuf,
+        #[source]
+        source: anyhow::Error,
+    },
     #[error("the run's journal")]
     Journal(#[source] anyhow::Error),
     #[error("resuming {}", journal.display())]
@@ -194,7 +202,7 @@ struct Start {
     plugins: Vec<Arc<Plugin>>,
     base_ctx: Value,
     vars: Map<String, Value>,
-    secrets: Map<String, Value>,
+    sensitive: Sensitive,
     run_id: String,
     journal: Journal,
     resume: Option<ResumeState>,
@@ -262,8 +270,8 @@ impl Runner {
             inventory: &inventory,
             templates: &start.templates,
             vars: &start.vars,
-            secrets: &start.secrets,
-            stand_ins: stand_ins(&start.secrets),
+            sensitive: &start.sensitive,
+            stand_ins: start.sensitive.stand_ins(),
             base_ctx: &start.base_ctx,
             opts: &opts,
             redactor: &self.redactor,
@@ -311,7 +319,15 @@ impl Runner {
         let mut vars = playbook.vars.clone();
         vars.extend(opts.extra_vars.clone());
         let run_id = journal::new_run_id();
-        let secrets = self.load_secrets(playbook, &templates, &base_ctx, &vars, opts, &run_id)?;
+        let sensitive = self.load_sensitive(&Loading {
+            playbook,
+            inventory,
+            templates: &templates,
+            base_ctx: &base_ctx,
+            vars: &vars,
+            opts,
+            run_id: &run_id,
+        })?;
         let (journal, resume) = self.start_journal(playbook, inventory, opts, &run_id)?;
         for w in warnings {
             self.reporter.warning(&w);
@@ -329,7 +345,7 @@ impl Runner {
             plugins,
             base_ctx,
             vars,
-            secrets,
+            sensitive,
             run_id,
             journal,
             resume,
@@ -366,76 +382,6 @@ impl Runner {
             seal: String::new(),
         });
         RunResult { recap, plan }
-    }
-
-    /// The playbook's secrets. Generated ones are written only by a run
-    /// that applies; a preview keeps them in memory. `plan` derives them
-    /// from the user's plan key and its run id, so the `apply` of that plan
-    /// gets the same values (a plan file never holds a secret).
-    fn load_secrets(
-        &self,
-        playbook: &Playbook,
-        templates: &Templates,
-        base_ctx: &Value,
-        vars: &Map<String, Value>,
-        opts: &RunOptions,
-        run_id: &str,
-    ) -> Result<Map<String, Value>, RunError> {
-        let mode = opts.mode;
-        let Some(spec) = &playbook.secrets else {
-            return Ok(Map::new());
-        };
-        let ctx = merge(base_ctx, &Value::Object(vars.clone()));
-        let spec = &spec
-            .wanted(|expr| templates.truthy(expr, &ctx))
-            .map_err(|(name, e)| {
-                playbook
-                    .doc
-                    .error(&format!("/secrets/generate/{name}/when"), e)
-            })?;
-        let file = templates
-            .render_str(&spec.file, &ctx)
-            .map_err(|e| playbook.doc.error("/secrets/file", e))?;
-        let file = PathBuf::from(file.as_str().unwrap_or_default());
-        let file = if file.is_absolute() {
-            file
-        } else {
-            playbook.dir().join(file)
-        };
-        let persist = mode == Mode::Apply;
-        let plan_run = match (&opts.saved_plan, mode) {
-            (Some(saved), _) => Some(saved.run_id.clone()),
-            (None, Mode::Plan) => Some(run_id.to_string()),
-            _ => None,
-        };
-        let generator = match (&opts.plan_key, plan_run) {
-            (Some(key), Some(run_id)) => crate::secrets::Generator::Derived {
-                key: key.clone(),
-                run_id,
-            },
-            _ => crate::secrets::Generator::Random,
-        };
-        let s = crate::secrets::load(spec, &file, &self.redactor, persist, &generator).map_err(
-            |source| RunError::Secrets {
-                file: file.clone(),
-                source,
-            },
-        )?;
-        if !s.generated.is_empty() {
-            let names = s.generated.join(", ");
-            self.reporter.note(&if persist {
-                format!(
-                    "generated secrets {names} into {} (mode 0600)",
-                    file.display()
-                )
-            } else {
-                format!(
-                    "secrets {names} would be generated into {} when applying; this preview keeps them in memory",
-                    file.display()
-                )
-            });
-        }
-        Ok(s.values)
     }
 
     /// Create this run's journal (and read the one it resumes).
@@ -519,9 +465,9 @@ struct Prepare<'a> {
     inventory: &'a Inventory,
     templates: &'a Templates,
     vars: &'a Map<String, Value>,
-    secrets: &'a Map<String, Value>,
-    /// [`stand_ins`] of `secrets`, made once for every step and host.
-    stand_ins: Map<String, Value>,
+    sensitive: &'a Sensitive,
+    /// [`Sensitive::stand_ins`], made once for every step and host.
+    stand_ins: Sensitive,
     base_ctx: &'a Value,
     opts: &'a RunOptions,
     redactor: &'a Redactor,
@@ -564,7 +510,7 @@ impl Prepare<'_> {
     /// Render the step's parameters again with stand-ins for the secrets:
     /// whatever differs was derived from a secret, and is masked too.
     fn register_derived_secrets(&self, step: &Step, h: &str, facts: &Value, params: &Value) {
-        if self.secrets.is_empty() {
+        if self.sensitive.is_empty() {
             return;
         }
         let Ok(ctx) = host_context(
@@ -608,7 +554,7 @@ impl Prepare<'_> {
             self.inventory,
             h,
             self.vars,
-            self.secrets,
+            self.sensitive,
             &host_facts,
             self.base_ctx,
         )
