@@ -14,3 +14,4 @@ mod plugin_refusals;
 mod rabbit_ha;
 mod scaffold;
 mod seed_topology;
+mod tls;

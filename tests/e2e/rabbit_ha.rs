@@ -114,9 +114,19 @@ fn preview_of_a_fresh_build(lab: &Lab, inv: &std::path::Path) {
     // The join: changed or pending on each joining node, never ok.
     let recap = recap(&out);
     assert!(total(&recap, "pending") >= 3, "{recap}");
+    for file in [
+        "rabbit-ha.secrets.yaml",
+        "rabbit-ha.tls.yaml",
+        "rabbit-ha.tls.ca.pem",
+    ] {
+        assert!(
+            !lab.dir().join("lab").join(file).exists(),
+            "a preview writes no secrets or certificates: {file}"
+        );
+    }
     assert!(
-        !lab.dir().join("lab/rabbit-ha.secrets.yaml").exists(),
-        "a preview writes no secrets"
+        !stdout(&out).contains("BEGIN"),
+        "no certificate or key in the preview"
     );
 }
 
@@ -146,10 +156,12 @@ fn rabbit_ha_on_rabbitmq_4() {
         "--detailed-exitcode",
     ]);
     assert_eq!(out.status.code(), Some(6), "a fresh plan has changes");
-    assert!(
-        !lab.dir().join("lab/rabbit-ha.secrets.yaml").exists(),
-        "a plan writes no secrets"
-    );
+    for file in ["rabbit-ha.secrets.yaml", "rabbit-ha.tls.yaml"] {
+        assert!(
+            !lab.dir().join("lab").join(file).exists(),
+            "a plan writes no secrets or certificates: {file}"
+        );
+    }
     let elsewhere = scratch();
     let mut apply = runner(elsewhere.path());
     apply
@@ -212,6 +224,7 @@ fn rabbit_ha_on_rabbitmq_4() {
             .trim(),
         "400"
     );
+    crate::tls::amqps_holds(&lab, &crate::tls::NODES, &["10.213.57.21", "10.213.57.22"]);
 
     // Every backend UP on both balancers; exactly one VIP holder.
     for ip in ["10.213.57.21", "10.213.57.22"] {
@@ -527,6 +540,7 @@ fn rabbit_ha_on_rabbitmq_3_10_the_seeds_own_topology_and_mirroring() {
         .expect("ha-all");
     assert_eq!(ha["definition"]["ha-mode"], "all");
     assert_eq!(ha["definition"]["ha-sync-mode"], "automatic");
+    crate::tls::amqps_holds(&lab, &crate::tls::NODES, &["10.213.57.12", "10.213.57.13"]);
     let again = lab.play(&inv, &["--output", "json"]);
     assert_eq!(changed(&again), 0);
 }

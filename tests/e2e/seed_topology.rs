@@ -3,9 +3,9 @@
 //! beside the node on rabbit2 and rabbit3. The playbook builds it as it
 //! is: one cluster, every backend UP on both balancers, one VIP holder
 //! (rabbit2, the higher priority), AMQP and the management API through the
-//! VIP, a re-run that changes nothing; then a crash of the host that holds
-//! both a node and the VIP loses no confirmed message, and the cluster is
-//! whole again once that host is back.
+//! VIP (AMQPS too), a re-run that changes nothing; then a crash of the
+//! host that holds both a node and the VIP loses no confirmed message of
+//! clients on AMQPS, and the cluster is whole again once that host is back.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +38,7 @@ fn the_seed_topology_builds_and_loses_nothing_when_its_vip_holder_crashes() {
     }
     assert_eq!(lab.vip_holders(&BALANCERS), ["rabbit2"]);
     amqp_round_trip(&lab);
+    crate::tls::amqps_holds(&lab, &crate::tls::NODES, &["10.213.57.12", "10.213.57.13"]);
     result_pages_in_a_browser(&lab);
     let again = lab.play(&inv, &["--output", "json"]);
     assert_eq!(
@@ -64,6 +65,8 @@ fn the_seed_topology_builds_and_loses_nothing_when_its_vip_holder_crashes() {
         "3s",
         "--rate",
         "100",
+        // Over TLS: HAProxy's 5673 on the VIP, trusting only the cluster's CA.
+        "--tls",
     ]);
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())

@@ -39,6 +39,9 @@ pub struct WorkloadOptions {
     /// How long to wait, after publishing stops, for pending confirms and
     /// for the queue to drain.
     pub drain_timeout: Duration,
+    /// For `amqps://`: the CA certificates (PEM) the server's certificate
+    /// must chain to.
+    pub ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for WorkloadOptions {
@@ -76,6 +79,7 @@ impl WorkloadOptions {
         cfg.consumers = self.consumers;
         cfg.rate_per_sec = self.rate;
         cfg.duration = self.duration;
+        cfg.ca_pem = self.ca_pem.clone();
         cfg
     }
 }
@@ -84,6 +88,12 @@ impl WorkloadOptions {
 /// confirmed was lost and the queue drained, 1 otherwise.
 pub async fn run(args: WorkloadOptions) -> Result<i32> {
     let cfg = args.workload_config();
+    if cfg.url.starts_with("amqps://") && cfg.ca_pem.is_none() {
+        anyhow::bail!(
+            "an amqps:// URL needs --ca FILE: the CA certificate (PEM) that signed the server's \
+             (the lab's: .runner/lab/rabbit-ha.tls.ca.pem)"
+        );
+    }
     let rate = if cfg.rate_per_sec == 0 {
         "unpaced".to_string()
     } else {
@@ -164,6 +174,7 @@ mod tests {
             json: false,
             svg: None,
             drain_timeout: Duration::from_secs(30),
+            ca_pem: None,
         };
         let cfg = a.workload_config();
         assert_eq!(cfg.queue_kind, QueueKind::Classic);

@@ -75,6 +75,10 @@ pub struct WorkloadConfig {
     pub backoff_max: Duration,
     /// Delete the queue after a complete drain if it is empty (default true).
     pub delete_queue_at_end: bool,
+    /// For an `amqps://` URL: the CA certificates (PEM) trusted for the
+    /// server's certificate, and the only ones (default none: nothing is
+    /// trusted, and every TLS handshake fails).
+    pub ca_pem: Option<String>,
 }
 
 impl WorkloadConfig {
@@ -99,6 +103,7 @@ impl WorkloadConfig {
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(1),
             delete_queue_at_end: true,
+            ca_pem: None,
         }
     }
 

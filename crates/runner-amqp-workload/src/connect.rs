@@ -4,6 +4,7 @@
 use crate::config::{QueueKind, WorkloadConfig};
 use anyhow::{Context, Result, anyhow};
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::uri::AMQPUri;
 use lapin::{Channel, Connection, ConnectionProperties};
@@ -20,9 +21,14 @@ impl Session {
     /// `cfg.connect_timeout`; a connection whose channel fails is closed.
     pub(crate) async fn open(cfg: &WorkloadConfig, uri: &AMQPUri, name: &str) -> Result<Session> {
         let props = ConnectionProperties::default().with_connection_name(name.to_string().into());
+        let tls = OwnedTLSConfig {
+            identity: None,
+            cert_chain: cfg.ca_pem.clone(),
+        };
+        let runtime = lapin::runtime::default_runtime().map_err(|e| anyhow!("runtime: {e}"))?;
         let conn = match tokio::time::timeout(
             cfg.connect_timeout,
-            Connection::connect_uri(uri.clone(), props),
+            Connection::connect_uri_with_config(uri.clone(), props, tls, runtime),
         )
         .await
         {

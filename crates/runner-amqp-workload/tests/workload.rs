@@ -233,6 +233,7 @@ async fn workload_against_a_real_broker() {
         json: false,
         svg: Some(svg.path().to_path_buf()),
         drain_timeout: Duration::from_secs(30),
+        ca_pem: None,
     };
     let code = command::run(args).await.expect("the workload runs");
     assert_eq!(code, 0);

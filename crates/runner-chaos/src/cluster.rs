@@ -36,6 +36,9 @@ pub struct Cluster {
     pub stats_password: String,
     /// Where those passwords are kept.
     pub secrets_file: PathBuf,
+    /// The CA certificate clients trust (when the playbook issues
+    /// certificates).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A page a person opens on the built cluster, and how to log in.
@@ -87,6 +90,7 @@ impl Cluster {
             admin_password: secrets.get(&deployment.admin_password_secret)?,
             stats_password: secrets.get(&deployment.stats_password_secret)?,
             secrets_file,
+            ca_file: deployment.ca_path(inventory_dir),
             deployment,
             rabbits,
             balancers,
@@ -112,6 +116,27 @@ impl Cluster {
             self.vip,
             self.deployment.amqp_port
         )
+    }
+
+    /// AMQPS through the VIP (HAProxy's TLS port), vhost `/`, and the CA
+    /// certificate (PEM) that signed its certificate.
+    pub fn amqps(&self) -> Result<(String, String)> {
+        let (Some(port), Some(ca)) = (self.deployment.amqps_port, &self.ca_file) else {
+            bail!("the playbook gives HAProxy no TLS certificate: there is no AMQPS to test");
+        };
+        let pem = std::fs::read_to_string(ca).with_context(|| {
+            format!(
+                "read the CA certificate {} (build the cluster first: `runner play playbooks/rabbit-ha.yaml`)",
+                ca.display()
+            )
+        })?;
+        let url = format!(
+            "amqps://{}:{}@{}:{port}/%2f",
+            percent_encode(&self.deployment.admin_user),
+            percent_encode(&self.admin_password),
+            self.vip,
+        );
+        Ok((url, pem))
     }
 
     /// The seed how-to's two result pages, through the VIP: HAProxy's

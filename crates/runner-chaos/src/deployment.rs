@@ -20,6 +20,7 @@ const HAPROXY_CONF: &str = "conf/haproxy.cfg";
 /// The haproxy plugin's defaults for what the playbook leaves out.
 const HAPROXY_DEFAULT_DIR: &str = "/opt/haproxy";
 const HAPROXY_DEFAULT_AMQP_PORT: u16 = 5670;
+const HAPROXY_DEFAULT_AMQPS_PORT: u16 = 5673;
 const HAPROXY_DEFAULT_MANAGEMENT_PORT: u16 = 15670;
 const HAPROXY_DEFAULT_STATS_PORT: u16 = 8100;
 const HAPROXY_DEFAULT_HEALTH_PORT: u16 = 8101;
@@ -50,6 +51,9 @@ pub struct Deployment {
     pub management_port: u16,
     /// AMQP through HAProxy (on the VIP).
     pub amqp_port: u16,
+    /// AMQPS through HAProxy (on the VIP), when the playbook gives HAProxy
+    /// a certificate.
+    pub amqps_port: Option<u16>,
     /// The management UI and API through HAProxy (on the VIP).
     pub balanced_management_port: u16,
     /// HAProxy's stats page (CSV at `/;csv`).
@@ -60,6 +64,8 @@ pub struct Deployment {
     pub stats_user: String,
     /// The secrets file, `{{ inventory_dir }}` still in it.
     secrets_file: String,
+    /// The certificates file, likewise (none: no `certificates:`).
+    certificates_file: Option<String>,
     /// The secret holding the admin password.
     pub admin_password_secret: String,
     /// The secret holding the stats password.
@@ -98,11 +104,16 @@ impl Deployment {
             admin_user: with(rabbitmqctl, "admin_user").context("admin_user")?,
             management_port: url_port(&management_url)?,
             amqp_port: port("amqp_port", HAPROXY_DEFAULT_AMQP_PORT)?,
+            amqps_port: match haproxy["with"]["tls"] {
+                Value::Null => None,
+                _ => Some(port("amqps_port", HAPROXY_DEFAULT_AMQPS_PORT)?),
+            },
             balanced_management_port: port("management_port", HAPROXY_DEFAULT_MANAGEMENT_PORT)?,
             stats_port: port("stats_port", HAPROXY_DEFAULT_STATS_PORT)?,
             health_port: port("health_port", HAPROXY_DEFAULT_HEALTH_PORT)?,
             stats_user: with(haproxy, "stats_user").unwrap_or(HAPROXY_DEFAULT_STATS_USER.into()),
             secrets_file: text_of(&book["secrets"]["file"]).context("secrets.file")?,
+            certificates_file: text_of(&book["certificates"]["file"]),
             admin_password_secret: secret_name(&rabbitmqctl["with"]["admin_password"])?,
             stats_password_secret: secret_name(&haproxy["with"]["stats_password"])?,
         })
@@ -110,10 +121,14 @@ impl Deployment {
 
     /// The secrets file of a cluster built with the inventory in `dir`.
     pub fn secrets_path(&self, inventory_dir: &Path) -> PathBuf {
-        PathBuf::from(
-            self.secrets_file
-                .replace("{{ inventory_dir }}", &inventory_dir.to_string_lossy()),
-        )
+        in_dir(&self.secrets_file, inventory_dir)
+    }
+
+    /// The CA certificate clients trust, beside the certificates file
+    /// (`x.tls.yaml` → `x.tls.ca.pem`, as the runner writes it).
+    pub fn ca_path(&self, inventory_dir: &Path) -> Option<PathBuf> {
+        let file = in_dir(self.certificates_file.as_ref()?, inventory_dir);
+        Some(file.with_extension("ca.pem"))
     }
 
     /// The RabbitMQ node name of a host (`rabbit@<host>`: the playbook sets
@@ -121,6 +136,10 @@ impl Deployment {
     pub fn node_name(&self, host: &str) -> String {
         format!("rabbit@{host}")
     }
+}
+
+fn in_dir(template: &str, inventory_dir: &Path) -> PathBuf {
+    PathBuf::from(template.replace("{{ inventory_dir }}", &inventory_dir.to_string_lossy()))
 }
 
 /// The first step that uses `plugin`.
@@ -209,6 +228,11 @@ mod tests {
             PathBuf::from("/s/lab/rabbit-ha.secrets.yaml")
         );
         assert_eq!(d.node_name("rabbit2"), "rabbit@rabbit2");
+        assert_eq!(d.amqps_port, Some(5673));
+        assert_eq!(
+            d.ca_path(Path::new("/s/lab")),
+            Some(PathBuf::from("/s/lab/rabbit-ha.tls.ca.pem"))
+        );
     }
 
     #[test]
@@ -232,5 +256,6 @@ steps:
         assert_eq!((d.stats_port, d.amqp_port), (9000, 5670));
         assert_eq!(d.haproxy_config, "/srv/lb/conf/haproxy.cfg");
         assert_eq!(d.stats_password_secret, "st");
+        assert_eq!((d.amqps_port, d.ca_path(Path::new("/x"))), (None, None));
     }
 }

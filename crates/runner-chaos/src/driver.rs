@@ -83,6 +83,9 @@ pub struct ChaosOptions {
     pub settings: Settings,
     /// Longest wait for the cluster to be whole again after each heal.
     pub heal_timeout: Duration,
+    /// The workload goes through HAProxy's AMQPS port, trusting only the
+    /// cluster's CA.
+    pub tls: bool,
 }
 
 impl ChaosOptions {
@@ -107,6 +110,7 @@ impl ChaosOptions {
             client_modes: self.client_modes(),
             publishers: self.publishers,
             consumers: self.consumers,
+            tls: self.tls,
         }
     }
 }
@@ -144,6 +148,7 @@ pub async fn run(opts: ChaosOptions) -> Result<i32> {
         balancer_config,
         rabbitmq: cluster.rabbitmq_version.clone(),
         queue_kind: cluster.queue_kind().as_str().into(),
+        tls: opts.tls,
         rate_per_sec: opts.rate,
         publishers: opts.publishers,
         consumers: opts.consumers,

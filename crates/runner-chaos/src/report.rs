@@ -170,6 +170,8 @@ pub struct ChaosReport {
     pub balancer_config: String,
     pub rabbitmq: String,
     pub queue_kind: String,
+    /// The clients spoke AMQPS (HAProxy's TLS port, trusting the CA).
+    pub tls: bool,
     /// New messages per second over each client mode's publishers.
     pub rate_per_sec: u32,
     /// Publishers and consumers per client mode.
@@ -204,14 +206,20 @@ impl ChaosReport {
             .collect()
     }
 
+    /// How the clients connected.
+    fn transport(&self) -> &'static str {
+        if self.tls { "AMQPS" } else { "AMQP" }
+    }
+
     /// The HA table, then the details.
     pub fn render(&self) -> String {
         let modes: Vec<&str> = self.client_modes.iter().map(|m| m.as_str()).collect();
         let mut out = format!(
-            "RabbitMQ {} ({} queue), {} balancer settings, {} msg/s{}\n",
+            "RabbitMQ {} ({} queue), {} balancer settings, {}, {} msg/s{}\n",
             self.rabbitmq,
             self.queue_kind,
             self.settings,
+            self.transport(),
             self.rate_per_sec,
             if modes.len() > 1 {
                 format!(" per client mode ({})", modes.join(", "))
@@ -362,10 +370,11 @@ impl ChaosReport {
         std::fs::write(
             dir.join("report.md"),
             format!(
-                "RabbitMQ {} ({} queue), {} balancer settings, {} msg/s\n\n{}",
+                "RabbitMQ {} ({} queue), {} balancer settings, {}, {} msg/s\n\n{}",
                 self.rabbitmq,
                 self.queue_kind,
                 self.settings,
+                self.transport(),
                 self.rate_per_sec,
                 self.markdown()
             ),
@@ -421,6 +430,7 @@ mod tests {
             balancer_config: String::new(),
             rabbitmq: "4.0".into(),
             queue_kind: "quorum".into(),
+            tls: false,
             rate_per_sec: 200,
             publishers: 2,
             consumers: 2,

@@ -165,6 +165,8 @@ pub struct Plan {
     pub publishers: u32,
     /// Consumers per client mode.
     pub consumers: u32,
+    /// Through HAProxy's AMQPS port, trusting only the cluster's CA.
+    pub tls: bool,
 }
 
 /// Runs one scenario (see the module doc). Never panics on a failed step:
@@ -174,6 +176,20 @@ pub struct Plan {
 pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
     let mut result = ScenarioResult::new(s.name(), s.description());
     let mut cfg = WorkloadConfig::new(c.amqp_url());
+    let mut port = c.deployment.amqp_port;
+    if plan.tls {
+        match c.amqps() {
+            Ok((url, ca)) => {
+                cfg.url = url;
+                cfg.ca_pem = Some(ca);
+                port = c.deployment.amqps_port.unwrap_or(port);
+            }
+            Err(e) => {
+                result.error = Some(format!("{e:#}"));
+                return result;
+            }
+        }
+    }
     cfg.queue = format!("chaos-{}", s.name());
     cfg.queue_kind = c.queue_kind();
     cfg.rate_per_sec = plan.rate;
@@ -182,10 +198,10 @@ pub async fn run(c: &Cluster, s: Scenario, plan: &Plan) -> ScenarioResult {
     cfg.consumers = plan.consumers;
     let queue = cfg.queue.clone();
     info!(
-        "{} workload through {}:{} ({} queue {queue}, {} msg/s)",
+        "{} workload through {}:{port}{} ({} queue {queue}, {} msg/s)",
         s.description(),
         c.vip,
-        c.deployment.amqp_port,
+        if plan.tls { " (AMQPS)" } else { "" },
         cfg.queue_kind.as_str(),
         plan.rate
     );

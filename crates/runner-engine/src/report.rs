@@ -53,7 +53,11 @@ pub enum Phase {
 /// for file writes.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedAction {
+    /// Redacted.
     pub action: Action,
+    /// [`Action::literal`] of the real action, redacted: a masked file's
+    /// real size, not the mask's.
+    pub literal: String,
     pub diff: Option<String>,
 }
 

@@ -1,5 +1,6 @@
 //! A small AMQP client for the end-to-end tests (lapin): publish with a
-//! confirm, get with an ack, on one long-lived connection.
+//! confirm, get with an ack, on one long-lived connection; over TLS
+//! trusting only a given CA.
 
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
@@ -15,9 +16,21 @@ pub struct Amqp {
 
 impl Amqp {
     pub async fn connect(url: &str) -> Result<Amqp, String> {
-        let conn = Connection::connect(url, ConnectionProperties::default())
-            .await
-            .map_err(|e| e.to_string())?;
+        Amqp::connect_tls(url, None).await
+    }
+
+    /// For `amqps://`: trusting only the CA certificates in `ca_pem` (none:
+    /// nothing is trusted).
+    pub async fn connect_tls(url: &str, ca_pem: Option<&str>) -> Result<Amqp, String> {
+        let tls = lapin::tcp::OwnedTLSConfig {
+            identity: None,
+            cert_chain: ca_pem.map(str::to_string),
+        };
+        let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
+        let conn =
+            Connection::connect_with_config(url, ConnectionProperties::default(), tls, runtime)
+                .await
+                .map_err(|e| e.to_string())?;
         let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
         channel
             .confirm_select(ConfirmSelectOptions::default())

@@ -27,8 +27,9 @@ pub struct Params {
     #[serde(default = "default_stats_user")]
     pub stats_user: String,
     pub stats_password: String,
-    /// PEM (certificate and key) for AMQPS on `amqps_port`.
-    pub tls_pem: Option<String>,
+    /// AMQPS on `amqps_port`: HAProxy ends the clients' TLS with `cert`
+    /// and opens TLS to each node's `amqps_port`, verified against `ca`.
+    pub tls: Option<Tls>,
     #[serde(default)]
     pub check: Check,
     /// Idle timeout of client and server sides, seconds.
@@ -74,6 +75,7 @@ impl BackendParam {
                     name: name.into(),
                     address: address.into(),
                     amqp_port: 5672,
+                    amqps_port: 5671,
                     management_port: 15672,
                 })
             }
@@ -88,8 +90,21 @@ pub struct Backend {
     pub address: String,
     #[serde(default = "d5672")]
     pub amqp_port: u16,
+    /// The node's AMQPS port (with `tls`).
+    #[serde(default = "d5671")]
+    pub amqps_port: u16,
     #[serde(default = "d15672")]
     pub management_port: u16,
+}
+
+/// The balancer's certificate (for the names clients dial: the VIP), its
+/// key, and the CA the nodes' certificates are checked against.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub cert: String,
+    pub key: String,
+    pub ca: String,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +167,9 @@ fn d8101() -> u16 {
 fn d5672() -> u16 {
     5672
 }
+fn d5671() -> u16 {
+    5671
+}
 fn d15672() -> u16 {
     15672
 }
@@ -177,6 +195,7 @@ pub const SCHEMA: &str = r#"{
         "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
         "address": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]+$"},
         "amqp_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "amqps_port": {"type": "integer", "minimum": 1, "maximum": 65535},
         "management_port": {"type": "integer", "minimum": 1, "maximum": 65535}
       }}]}},
     "amqp_port": {"type": "integer", "minimum": 1, "maximum": 65535},
@@ -187,7 +206,12 @@ pub const SCHEMA: &str = r#"{
     "health_min_up": {"type": ["integer", "null"], "minimum": 1, "description": "RabbitMQ backends UP for /health to answer 200 (default: a majority)"},
     "stats_user": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
     "stats_password": {"type": "string", "minLength": 8, "pattern": "^[^\\s:]+$"},
-    "tls_pem": {"type": "string"},
+    "tls": {"type": ["object", "null"], "required": ["cert", "key", "ca"], "additionalProperties": false,
+      "description": "AMQPS on amqps_port: TLS ends here with cert/key (PEM) and is opened again to each node's amqps_port (default 5671), verified against ca",
+      "properties": {
+        "cert": {"type": "string", "pattern": "BEGIN CERTIFICATE"},
+        "key": {"type": "string", "pattern": "BEGIN (EC |RSA )?PRIVATE KEY"},
+        "ca": {"type": "string", "pattern": "BEGIN CERTIFICATE"}}},
     "check": {"type": "object", "additionalProperties": false, "properties": {
       "inter_ms": {"type": "integer", "minimum": 100},
       "fall": {"type": "integer", "minimum": 1},
@@ -199,6 +223,9 @@ pub const SCHEMA: &str = r#"{
     "maxconn": {"type": "integer", "minimum": 1, "description": "default 8000 (needs ~2 file descriptors each)"}
   }
 }"#;
+
+/// Where the container sees `conf/tls`.
+pub const TLS_DIR: &str = "/usr/local/etc/haproxy/tls";
 
 /// RabbitMQ's default heartbeat: an idle AMQP connection sends a frame
 /// this often, so the proxy's idle timeout must be longer.
@@ -233,6 +260,9 @@ impl Params {
                     // itself, the virtual IP included, with no proxy hop.
                     "network_mode": "host",
                     "volumes": ["./conf:/usr/local/etc/haproxy:ro"],
+                    // The official image runs as `haproxy`: the root group
+                    // lets it read the key (0640), which no one else can.
+                    "group_add": ["0"],
                 }
             }
         });
@@ -240,6 +270,27 @@ impl Params {
             "# Managed by runner (haproxy plugin).\n{}",
             serde_yaml_ng::to_string(&compose).map_err(|e| e.to_string())?
         ))
+    }
+
+    /// AMQPS: TLS ends here and is opened again to each node, whose
+    /// certificate must be the CA's and carry the node's name; the checks
+    /// go over TLS too.
+    fn render_amqps(&self, backends: &[Backend], on_down: &str) -> String {
+        let c = &self.check;
+        let mut s = format!(
+            "\nfrontend amqps\n    bind *:{} ssl crt {TLS_DIR}/balancer.pem\n    default_backend rabbitmq_tls\n\n\
+             backend rabbitmq_tls\n    balance leastconn\n    option tcpka\n\
+             \x20   # TLS again to the nodes, each checked against the CA and its name.\n\
+             \x20   default-server check inter {}ms fall {} rise {}{on_down} ssl verify required ca-file {TLS_DIR}/ca.pem\n",
+            self.amqps_port, c.inter_ms, c.fall, c.rise
+        );
+        for b in backends {
+            s.push_str(&format!(
+                "    server {} {}:{} verifyhost {}\n",
+                b.name, b.address, b.amqps_port, b.name
+            ));
+        }
+        s
     }
 
     pub fn render(&self) -> Result<String, String> {
@@ -266,14 +317,10 @@ impl Params {
              \x20   # {timeout_note}\n\
              \x20   timeout client {t}s\n    timeout server {t}s\n\n"
         ));
-        s.push_str(&format!("frontend amqp\n    bind *:{}\n", self.amqp_port));
-        if self.tls_pem.is_some() {
-            s.push_str(&format!(
-                "    bind *:{} ssl crt /usr/local/etc/haproxy/rabbitmq.pem\n",
-                self.amqps_port
-            ));
-        }
-        s.push_str("    default_backend rabbitmq\n\n");
+        s.push_str(&format!(
+            "frontend amqp\n    bind *:{}\n    default_backend rabbitmq\n\n",
+            self.amqp_port
+        ));
         let (note, on_down) = if self.shutdown_sessions {
             (
                 "Fast checks; on a node's death its clients are cut at once and reconnect.",
@@ -296,6 +343,9 @@ impl Params {
                 "    server {} {}:{}\n",
                 b.name, b.address, b.amqp_port
             ));
+        }
+        if self.tls.is_some() {
+            s.push_str(&self.render_amqps(&backends, on_down));
         }
         s.push_str(&format!(
             "\nlisten management\n    mode http\n    bind *:{}\n    balance roundrobin\n\

@@ -1,5 +1,6 @@
 //! The `haproxy` plugin: renders `haproxy.cfg` for a RabbitMQ cluster (AMQP
-//! on 5670, AMQPS on 5673 when a certificate is given, management on 15670,
+//! on 5670; with `tls`, AMQPS on 5673, ended here and opened again to each
+//! node's 5671, checked against the CA; management on 15670,
 //! stats on 8100 behind credentials, a health URL that fails unless a
 //! majority of the RabbitMQ backends is up), validates it with `haproxy -c` before it
 //! replaces the live file, runs HAProxy with docker compose as the seed
@@ -21,24 +22,52 @@ mod config;
 use runner_plugin_sdk::compose::{Project, ProjectFile, Reload};
 use runner_plugin_sdk::{Guest, Plan, PlanRequest, PluginInfo, export_plugin, params};
 
-use config::Params;
+use config::{Params, TLS_DIR, Tls};
 
 struct HaproxyPlugin;
 
 const CONF: &str = "conf/haproxy.cfg";
+/// `haproxy -c` on a new config, in a container with no network.
+const VALIDATE_PREFIX: &str = "docker run --rm --network none -v {}:/tmp/haproxy.cfg:ro";
+const VALIDATE_SUFFIX: &str = "haproxy -c -q -f /tmp/haproxy.cfg";
+
+/// The balancer's certificate with its key (one file, as HAProxy reads
+/// it; 0640: root and the container's root group), and the CA.
+fn tls_files(tls: &Tls) -> [ProjectFile; 2] {
+    let pem = format!("{}\n{}\n", tls.cert.trim_end(), tls.key.trim_end());
+    [
+        ProjectFile {
+            path: "conf/tls/balancer.pem".into(),
+            content: pem.into_bytes(),
+            mode: 0o640,
+            reloadable: true,
+            validate: None,
+        },
+        ProjectFile {
+            path: "conf/tls/ca.pem".into(),
+            content: tls.ca.clone().into_bytes(),
+            mode: 0o644,
+            reloadable: true,
+            validate: None,
+        },
+    ]
+}
 
 impl Guest for HaproxyPlugin {
     fn describe() -> PluginInfo {
         let mut capabilities = runner_plugin_sdk::compose::capabilities("project_dir");
-        capabilities.runs.push(
-            "docker run --rm --network none -v {}:/tmp/haproxy.cfg:ro {image} haproxy -c -q -f /tmp/haproxy.cfg".into(),
-        );
+        capabilities
+            .runs
+            .push(format!("{VALIDATE_PREFIX} {{image}} {VALIDATE_SUFFIX}"));
+        capabilities.runs.push(format!(
+            "{VALIDATE_PREFIX} -v {{project_dir}}/conf/tls:{TLS_DIR}:ro {{image}} {VALIDATE_SUFFIX}"
+        ));
         PluginInfo {
             name: "haproxy".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "HAProxy in front of a RabbitMQ cluster, with docker compose; validated, reloaded in place.".into(),
             params_schema: config::SCHEMA.into(),
-            secret_params: vec!["stats_password".into(), "tls_pem".into()],
+            secret_params: vec!["stats_password".into(), "tls".into()],
             capabilities,
         }
     }
@@ -47,26 +76,25 @@ impl Guest for HaproxyPlugin {
         let p: Params = params(&request)?;
         p.check()?;
         let dir = p.project_dir.trim_end_matches('/').to_string();
-        let validate = format!(
-            "docker run --rm --network none -v {{}}:/tmp/haproxy.cfg:ro {} haproxy -c -q -f /tmp/haproxy.cfg",
-            p.image
-        );
-        let mut files = vec![ProjectFile {
+        // The certificates first: the new config is checked with them.
+        let mut files = Vec::new();
+        let validate = match &p.tls {
+            Some(tls) => {
+                files.extend(tls_files(tls));
+                format!(
+                    "{VALIDATE_PREFIX} -v {}/conf/tls:{TLS_DIR}:ro {} {VALIDATE_SUFFIX}",
+                    p.project_dir, p.image
+                )
+            }
+            None => format!("{VALIDATE_PREFIX} {} {VALIDATE_SUFFIX}", p.image),
+        };
+        files.push(ProjectFile {
             path: CONF.into(),
             content: p.render()?.into_bytes(),
             mode: 0o644,
             reloadable: true,
             validate: Some(validate),
-        }];
-        if let Some(pem) = &p.tls_pem {
-            files.push(ProjectFile {
-                path: "conf/rabbitmq.pem".into(),
-                content: pem.clone().into_bytes(),
-                mode: 0o600,
-                reloadable: true,
-                validate: None,
-            });
-        }
+        });
         let project = Project {
             dir,
             name: p.project.clone(),

@@ -73,6 +73,10 @@ pub struct ChaosArgs {
     /// Longest wait for the cluster to be whole again after each heal.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     pub heal_timeout: Duration,
+    /// Run the workload over TLS: HAProxy's AMQPS port on the VIP, trusting
+    /// only the CA the playbook made (its `.ca.pem`).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 impl From<ChaosArgs> for ChaosOptions {
@@ -90,6 +94,7 @@ impl From<ChaosArgs> for ChaosOptions {
             consumers: a.consumers,
             settings: a.settings,
             heal_timeout: a.heal_timeout,
+            tls: a.tls,
         }
     }
 }

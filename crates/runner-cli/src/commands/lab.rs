@@ -231,6 +231,15 @@ async fn cluster_line() -> String {
                 page.what, page.url, page.user, page.password_secret
             ));
         }
+        if let (Some(port), Some(ca)) = (c.deployment.amqps_port, &c.ca_file) {
+            out.push_str(&format!(
+                "\n{:<20} amqps://{}:{port}/  (user {}; trust the CA in {})",
+                "AMQPS",
+                c.vip,
+                c.deployment.admin_user,
+                ca.display()
+            ));
+        }
         out.push_str(&format!("\npasswords in {}", c.secrets_file.display()));
     }
     out

@@ -63,6 +63,19 @@ pub struct WorkloadArgs {
     /// for the queue to drain.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// For amqps:// URLs: the CA certificate (PEM file) the server's
+    /// certificate must chain to; nothing else is trusted.
+    #[arg(long = "ca", value_name = "FILE", value_parser = read_ca)]
+    pub ca_pem: Option<String>,
+}
+
+/// `--ca FILE`: the file's PEM certificates.
+fn read_ca(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!("{path}: no PEM certificate in it"));
+    }
+    Ok(text)
 }
 
 impl std::fmt::Debug for WorkloadArgs {
@@ -89,6 +102,7 @@ impl From<WorkloadArgs> for WorkloadOptions {
             json: a.json,
             svg: a.svg,
             drain_timeout: a.drain_timeout,
+            ca_pem: a.ca_pem,
         }
     }
 }

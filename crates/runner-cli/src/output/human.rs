@@ -115,7 +115,7 @@ impl Reporter for Human {
             self.print(&format!(
                 "  {}   {}",
                 " ".repeat(host.chars().count()),
-                style(terminal_safe(&p.action.literal(), false)).dim()
+                style(terminal_safe(&p.literal, false)).dim()
             ));
             if let Some(diff) = &p.diff {
                 let diff = terminal_safe(diff, true);

@@ -2,7 +2,8 @@
 //! the user's own, and the per-host certificates it issues. They are kept
 //! in a file (mode 0600) and issued anew when missing, when their names or
 //! addresses change, when the CA changes, or when they expire within
-//! `renew_days`; a preview issues in memory and saves nothing. Every
+//! `renew_days`; a preview issues in memory and saves nothing. Clients
+//! find the CA certificate beside the file ([`ca_file`]). Every
 //! certificate and key is registered with the [`Redactor`].
 
 mod store;
@@ -197,6 +198,9 @@ pub fn load(
     if how.persist && stored != before {
         stored.write(how.file)?;
     }
+    if how.persist {
+        write_ca_file(&ca_file(how.file), &ca.cert_pem)?;
+    }
     for pem in stored.pems() {
         redactor.add(pem);
     }
@@ -205,6 +209,23 @@ pub fn load(
         per_host: per_host(&ca.cert_pem, wanted, &stored),
         issued,
     })
+}
+
+/// Where clients find the CA certificate: beside the certificates file,
+/// `<name>.ca.pem` (`rabbit-ha.tls.yaml` → `rabbit-ha.tls.ca.pem`).
+pub fn ca_file(file: &Path) -> PathBuf {
+    file.with_extension("ca.pem")
+}
+
+/// The CA certificate for clients (public: mode 0644), when it changed.
+fn write_ca_file(path: &Path, pem: &str) -> anyhow::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == pem) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The user's CA: a CA certificate, not expired, with its key.

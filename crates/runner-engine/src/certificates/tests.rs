@@ -55,6 +55,9 @@ fn issues_once_then_keeps_and_a_preview_saves_nothing() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    let ca = std::fs::read_to_string(ca_file(&file)).unwrap();
+    assert_eq!(first.per_host["rabbit1"]["ca"], ca.as_str());
+    assert_eq!(ca_file(&file), dir.path().join("tls.ca.pem"));
     let second = load(&generate(), &want, &issuing(&file, true, now), &r).unwrap();
     assert!(second.issued.is_empty(), "{:?}", labels(&second));
     assert_eq!(first.per_host, second.per_host);

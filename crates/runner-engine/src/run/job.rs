@@ -554,6 +554,7 @@ async fn preview(
         };
         out.push(PlannedAction {
             action: redact_action(&shared.redactor, a),
+            literal: shared.redactor.redact(&a.literal()),
             diff,
         });
     }

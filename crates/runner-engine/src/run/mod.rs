@@ -459,6 +459,18 @@ impl Runner {
 /// A step's hosts, each with its job (`None`: skipped there).
 type StepJobs = Vec<(String, Option<Job>)>;
 
+/// A secret parameter's value: a string, or each string and number in
+/// it (a certificate's `cert` and `key` alike).
+fn register_secret(redactor: &Redactor, v: &Value) {
+    match v {
+        Value::String(s) => redactor.add(s),
+        Value::Array(a) => a.iter().for_each(|x| register_secret(redactor, x)),
+        Value::Object(o) => o.values().for_each(|x| register_secret(redactor, x)),
+        Value::Null | Value::Bool(_) => {}
+        other => redactor.add(&other.to_string()),
+    }
+}
+
 /// What rendering the steps' parameters needs.
 struct Prepare<'a> {
     playbook: &'a Playbook,
@@ -587,10 +599,8 @@ impl Prepare<'_> {
                 .into());
         }
         for name in &plugin.info.secret_params {
-            match params.get(name) {
-                Some(Value::String(v)) => self.redactor.add(v),
-                Some(v) if !v.is_null() => self.redactor.add(&v.to_string()),
-                _ => {}
+            if let Some(v) = params.get(name) {
+                register_secret(self.redactor, v);
             }
         }
         let inputs = digest(&json!([plugin.sha256, params, h]));

@@ -1,0 +1,105 @@
+//! TLS as the seed's ports promise, checked as a client sees it: through
+//! the VIP's 5673 (HAProxy ends TLS with the VIP's certificate and opens
+//! it again to each node's 5671, checking the node against the CA), a
+//! client that trusts the cluster's CA publishes and consumes; one that
+//! does not is refused; each node answers AMQPS itself; HAProxy's TLS
+//! backends are UP; the node's key is 0400; `lab status` names the CA file
+//! and shows no PEM.
+
+use crate::support::amqp::Amqp;
+use crate::support::lab::Lab;
+use crate::support::*;
+
+/// The lab's RabbitMQ hosts, in both topologies.
+pub(crate) const NODES: [(&str, &str); 3] = [
+    ("rabbit1", "10.213.57.11"),
+    ("rabbit2", "10.213.57.12"),
+    ("rabbit3", "10.213.57.13"),
+];
+
+/// The CA certificate clients trust (the runner writes it beside the
+/// certificates file).
+pub(crate) fn ca_pem(lab: &Lab) -> String {
+    std::fs::read_to_string(lab.dir().join("lab/rabbit-ha.tls.ca.pem"))
+        .expect("the runner wrote the CA certificate beside the certificates file")
+}
+
+/// Every check above; `nodes` are the RabbitMQ hosts' (name, address),
+/// `balancer_ips` the balancers' addresses.
+pub(crate) fn amqps_holds(lab: &Lab, nodes: &[(&str, &str)], balancer_ips: &[&str]) {
+    let ca = ca_pem(lab);
+    let password = lab.secret("rabbitmq_admin_password");
+    let vip = lab.vip();
+    round_trip(
+        &format!("amqps://admin:{password}@{vip}:5673/%2f"),
+        &ca,
+        "tls-vip",
+    );
+    for (_, ip) in nodes {
+        round_trip(
+            &format!("amqps://admin:{password}@{ip}:5671/%2f"),
+            &ca,
+            "tls-node",
+        );
+    }
+    let refused = block_on(Amqp::connect_tls(
+        &format!("amqps://admin:{password}@{vip}:5673/%2f"),
+        None,
+    ));
+    let err = refused
+        .err()
+        .expect("a client that trusts no CA is refused");
+    assert!(
+        err.contains("UnknownIssuer") || err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    for ip in balancer_ips {
+        let b = tls_backends(lab, ip);
+        assert_eq!(b.len(), nodes.len(), "{ip}: {b:?}");
+        assert!(b.iter().all(|(_, s)| s == "UP"), "{ip}: TLS checks: {b:?}");
+    }
+    let (host, _) = nodes[0];
+    let mode = lab.ssh(host, "stat -c %a /opt/rabbitmq/tls/node.key");
+    assert_eq!(mode.trim(), "400", "the node's key is private");
+    let status = stdout(&lab.lab(&["status"]));
+    assert!(status.contains("rabbit-ha.tls.ca.pem"), "{status}");
+    assert!(!status.contains("BEGIN"), "{status}");
+}
+
+/// Publish ten with confirms and get them back over AMQPS.
+fn round_trip(url: &str, ca: &str, queue: &str) {
+    block_on(async {
+        let client = Amqp::connect_tls(url, Some(ca))
+            .await
+            .unwrap_or_else(|e| panic!("AMQPS with the CA: {e}"));
+        client.declare(queue).await.unwrap();
+        for i in 0..10 {
+            client
+                .publish(queue, format!("m{i}").as_bytes())
+                .await
+                .unwrap();
+        }
+        let mut got = 0;
+        while client.get(queue).await.unwrap().is_some() {
+            got += 1;
+        }
+        assert_eq!(got, 10, "{queue}");
+    });
+}
+
+/// The servers of HAProxy's TLS backend and their check status.
+fn tls_backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
+    let (status, csv) = http_get(
+        &format!("http://{balancer_ip}:8100/;csv"),
+        "stats",
+        &lab.secret("haproxy_stats_password"),
+    );
+    assert_eq!(status, 200);
+    csv.lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| {
+            f.len() > 17 && f[0] == "rabbitmq_tls" && f[1] != "BACKEND" && f[1] != "FRONTEND"
+        })
+        .map(|f| (f[1].to_string(), f[17].to_string()))
+        .collect()
+}
