@@ -353,8 +353,8 @@ fn rabbit_ha_on_rabbitmq_4() {
     );
     assert_eq!(
         text.matches("default-server check inter 2000ms").count(),
-        4,
-        "the amqp and management sections on two balancers:\n{text}"
+        6,
+        "the amqp, amqps and management sections on two balancers:\n{text}"
     );
     let applied = lab.play(&inv, &["-e", "check_inter_ms=2000", "--output", "json"]);
     assert_eq!(applied.status.code(), Some(0));
@@ -541,6 +541,7 @@ fn rabbit_ha_on_rabbitmq_3_10_the_seeds_own_topology_and_mirroring() {
     assert_eq!(ha["definition"]["ha-mode"], "all");
     assert_eq!(ha["definition"]["ha-sync-mode"], "automatic");
     crate::tls::amqps_holds(&lab, &crate::tls::NODES, &["10.213.57.12", "10.213.57.13"]);
+    crate::tls::renewal_is_previewed(&lab, &inv);
     let again = lab.play(&inv, &["--output", "json"]);
     assert_eq!(changed(&again), 0);
 }

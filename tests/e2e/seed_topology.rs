@@ -5,7 +5,8 @@
 //! (rabbit2, the higher priority), AMQP and the management API through the
 //! VIP (AMQPS too), a re-run that changes nothing; then a crash of the
 //! host that holds both a node and the VIP loses no confirmed message of
-//! clients on AMQPS, and the cluster is whole again once that host is back.
+//! clients on AMQPS, and the cluster is whole again once that host is back;
+//! last, the management API over HTTPS when asked.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -84,6 +85,35 @@ fn the_seed_topology_builds_and_loses_nothing_when_its_vip_holder_crashes() {
         "{}",
         stdout(&status)
     );
+    management_over_https(&lab, &inv);
+}
+
+/// Asked for (`management_https=true`), each node's management API answers
+/// on HTTPS 15671 with its certificate: to a client trusting the CA, not
+/// to one that does not; the next play changes nothing.
+fn management_over_https(lab: &Lab, inv: &std::path::Path) {
+    let https = ["-e", "management_https=true", "--output", "json"];
+    let out = lab.play(inv, &https);
+    assert_eq!(out.status.code(), Some(0), "management over HTTPS");
+    let ca = crate::tls::ca_pem(lab);
+    let password = lab.secret("rabbitmq_admin_password");
+    for (name, ip) in crate::tls::NODES {
+        let url = format!("https://{ip}:15671/api/overview");
+        let mut answer = Err(String::new());
+        wait_until(Duration::from_secs(60), || {
+            answer = https_get_trusting(&url, Some(&ca), "admin", &password);
+            answer.as_ref().is_ok_and(|(status, _)| *status == 200)
+        });
+        let (status, body) = answer.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(status, 200, "{name}: {body}");
+        let refused = https_get_trusting(&url, None, "admin", &password);
+        assert!(
+            refused.is_err(),
+            "{name}: a client without the CA is refused"
+        );
+    }
+    let again = lab.play(inv, &https);
+    assert_eq!(total(&recap(&again), "changed"), 0);
 }
 
 /// The how-to's last look, as a person takes it: HAProxy's stats page and

@@ -66,6 +66,45 @@ pub(crate) fn amqps_holds(lab: &Lab, nodes: &[(&str, &str)], balancer_ips: &[&st
     assert!(!status.contains("BEGIN"), "{status}");
 }
 
+/// A certificate whose names change (the balancers' carries the cluster
+/// name) is shown to be issued again, and the HAProxy files that hold it
+/// as changed, by a preview that writes nothing.
+pub(crate) fn renewal_is_previewed(lab: &Lab, inv: &std::path::Path) {
+    let file = lab.dir().join("lab/rabbit-ha.tls.yaml");
+    let before = std::fs::read(&file).unwrap();
+    let out = lab.play(
+        inv,
+        &[
+            "--dry-run",
+            "-e",
+            "cluster_name=renamed",
+            "--output",
+            "json",
+        ],
+    );
+    let events = events(&out);
+    let reissued = events.iter().any(|e| {
+        e["event"] == "note"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("balancer/rabbit2 (its names or addresses changed)"))
+    });
+    assert!(reissued, "{}", stdout(&out));
+    let haproxy_changed = events.iter().any(|e| {
+        e["event"] == "host" && e["step"] == 7 && e["host"] == "rabbit2" && e["status"] == "changed"
+    });
+    assert!(haproxy_changed, "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "a preview writes nothing"
+    );
+    assert!(
+        !stdout(&out).contains("BEGIN"),
+        "no certificate in the preview"
+    );
+}
+
 /// Publish ten with confirms and get them back over AMQPS.
 fn round_trip(url: &str, ca: &str, queue: &str) {
     block_on(async {

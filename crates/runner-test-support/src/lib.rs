@@ -150,6 +150,35 @@ pub fn http_get(url: &str, user: &str, password: &str) -> (u16, String) {
     }
 }
 
+/// GET over HTTPS trusting only the CA certificate `ca_pem` (no system
+/// roots): the status and body, or the client's error (a refused
+/// certificate, say).
+pub fn https_get_trusting(
+    url: &str,
+    ca_pem: Option<&str>,
+    user: &str,
+    password: &str,
+) -> Result<(u16, String), String> {
+    let mut client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .timeout(Duration::from_secs(10));
+    if let Some(pem) = ca_pem {
+        let ca = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        client = client.add_root_certificate(ca);
+    }
+    let client = client.build().map_err(|e| e.to_string())?;
+    block_on(async {
+        let r = client
+            .get(url)
+            .basic_auth(user, Some(password))
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let status = r.status().as_u16();
+        Ok((status, r.text().await.map_err(|e| e.to_string())?))
+    })
+}
+
 /// Poll `f` until it is true or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
