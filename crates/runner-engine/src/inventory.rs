@@ -2,9 +2,11 @@
 //! `hosts` and `vars`) or its INI dialect (`ini`); `ansible_host`,
 //! `ansible_user`, `ansible_port`, `ansible_ssh_private_key_file` (and
 //! `ansible_connection: local`). Variables merge from `all` down through
-//! groups to the host.
+//! groups to the host; `group_vars/` and `host_vars/` directories are
+//! layered in by [`Inventory::add_vars_dirs`].
 
 mod ini;
+mod vars_dirs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,10 @@ pub struct Inventory {
     pub hosts: Vec<Host>,
     /// Group name → member hosts in inventory order.
     pub groups: BTreeMap<String, Vec<String>>,
+    /// The inventory file's own variables, by group and by host, before
+    /// `group_vars/` and `host_vars/` are layered in ([`vars_dirs`]).
+    file_group_vars: BTreeMap<String, Map<String, Value>>,
+    file_host_vars: BTreeMap<String, Map<String, Value>>,
 }
 
 /// How to reach a host, from its variables.
@@ -542,6 +548,8 @@ impl Builder<'_> {
             host.groups = mine.into_iter().cloned().collect();
         }
         self.inv.groups = closed;
+        self.inv.file_group_vars = self.group_vars;
+        self.inv.file_host_vars = self.host_vars;
     }
 }
 
