@@ -1074,7 +1074,7 @@ fn list_flags_print_and_reach_no_host() {
 /// `:vars`, inline host variables, `ansible_ssh_user`; a variable runner
 /// does not understand is a warning; become asked for is refused.
 #[test]
-fn an_ini_inventory_drives_a_play() {
+fn an_ini_inventory_with_group_vars_drives_a_play() {
     let work = scratch();
     let w = work.path();
     let hosts = SshHosts::start(w, 3);
@@ -1093,6 +1093,20 @@ fn an_ini_inventory_drives_a_play() {
         hosts.known_hosts.display()
     ));
     std::fs::write(w.join("hosts.ini"), &ini).unwrap();
+    // Beside the inventory, as Ansible reads them: group_vars/ wins over
+    // the file's [site:vars], host_vars/ over both.
+    std::fs::create_dir_all(w.join("group_vars/web")).unwrap();
+    std::fs::write(
+        w.join("group_vars/web/main.yml"),
+        "greeting: hello from group_vars\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(w.join("host_vars")).unwrap();
+    std::fs::write(
+        w.join("host_vars/h2.yaml"),
+        "greeting: hello from host_vars\n",
+    )
+    .unwrap();
     std::fs::write(
         w.join("site.yaml"),
         "steps:\n  - name: first\n    plugin: file\n    on: site[0:1]\n    with: { path: \"{{ root }}/first\", content: \"{{ greeting }}\\n\" }\n  - name: second\n    plugin: file\n    on: site\n    with: { path: \"{{ root }}/second\", content: \"x\\n\" }\n",
@@ -1111,8 +1125,12 @@ fn an_ini_inventory_drives_a_play() {
     );
     assert_eq!(total(&recap(&out), "changed"), 2 + 3);
     assert_eq!(
+        std::fs::read_to_string(hosts.root(0).join("first")).unwrap(),
+        "hello from group_vars\n"
+    );
+    assert_eq!(
         std::fs::read_to_string(hosts.root(1).join("first")).unwrap(),
-        "hello from ini\n"
+        "hello from host_vars\n"
     );
     assert!(
         !hosts.root(2).join("first").exists(),

@@ -35,6 +35,9 @@ pub struct Inventory {
     /// `group_vars/` and `host_vars/` are layered in ([`vars_dirs`]).
     file_group_vars: BTreeMap<String, Map<String, Value>>,
     file_host_vars: BTreeMap<String, Map<String, Value>>,
+    /// What loading it found worth a warning (vars files naming no group
+    /// or host); a run reports them.
+    pub warnings: Vec<String>,
 }
 
 /// How to reach a host, from its variables.
@@ -202,6 +205,15 @@ impl Inventory {
             },
         };
         Inventory::from_document(&doc)
+    }
+
+    /// The inventory for a playbook in `playbook_dir`: the file, with the
+    /// `group_vars/` and `host_vars/` beside it and beside the playbook.
+    pub fn load_for(path: &Path, playbook_dir: &Path) -> Result<Inventory, InputError> {
+        let mut inv = Inventory::load(path)?;
+        let warnings = inv.add_vars_dirs(&[inv.dir(), playbook_dir.to_path_buf()])?;
+        inv.warnings = warnings;
+        Ok(inv)
     }
 
     /// An inventory in Ansible's INI format.

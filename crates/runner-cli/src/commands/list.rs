@@ -43,7 +43,13 @@ pub async fn show(
     let start = start_at(&playbook, args.start_at_task.as_deref())?;
     // Only --syntax-check goes on without an inventory.
     let inventory = match inventory {
-        Ok(path) => Some((Inventory::load(&path)?, path)),
+        Ok(path) => {
+            let inv = Inventory::load_for(&path, &playbook.dir())?;
+            for w in &inv.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some((inv, path))
+        }
         Err(e) if list.list_hosts => return Err(e),
         Err(_) => None,
     };

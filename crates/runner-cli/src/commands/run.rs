@@ -205,7 +205,7 @@ impl Run<'_> {
         let args = self.args;
         let playbook = Playbook::load(&args.playbook)?;
         let start_at = super::list::start_at(&playbook, self.start_at.as_deref())?;
-        let inventory = Inventory::load(&self.inventory)?;
+        let inventory = Inventory::load_for(&self.inventory, &playbook.dir())?;
         let redactor = Redactor::new();
         let runner = Runner::new(
             plugins,

@@ -18,8 +18,8 @@ use crate::yaml::{Document, InputError};
 type Vars = Map<String, Value>;
 
 /// One directory's `group_vars/` and `host_vars/`.
-#[derive(Default)]
 struct VarsDir {
+    dir: PathBuf,
     groups: BTreeMap<String, Vars>,
     hosts: BTreeMap<String, Vars>,
 }
@@ -39,11 +39,12 @@ impl Inventory {
             }
             seen.push(key);
             layers.push(VarsDir {
+                dir: dir.clone(),
                 groups: read_kind(&dir.join("group_vars"))?,
                 hosts: read_kind(&dir.join("host_vars"))?,
             });
         }
-        let warnings = self.unmatched(&layers, dirs);
+        let warnings = self.unmatched(&layers);
         for host in &mut self.hosts {
             let mut vars = Vars::new();
             for g in &host.groups {
@@ -66,9 +67,10 @@ impl Inventory {
         Ok(warnings)
     }
 
-    fn unmatched(&self, layers: &[VarsDir], dirs: &[PathBuf]) -> Vec<String> {
+    fn unmatched(&self, layers: &[VarsDir]) -> Vec<String> {
         let mut out = Vec::new();
-        for (layer, dir) in layers.iter().zip(dirs) {
+        for layer in layers {
+            let dir = &layer.dir;
             for g in layer.groups.keys() {
                 if !self.groups.contains_key(g) {
                     out.push(format!(

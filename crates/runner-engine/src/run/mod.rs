@@ -329,8 +329,8 @@ impl Runner {
             run_id: &run_id,
         })?;
         let (journal, resume) = self.start_journal(playbook, inventory, opts, &run_id)?;
-        for w in warnings {
-            self.reporter.warning(&w);
+        for w in inventory.warnings.iter().chain(&warnings) {
+            self.reporter.warning(w);
         }
         if let Some(r) = &resume {
             self.reporter.note(&format!(
