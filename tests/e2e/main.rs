@@ -5,6 +5,7 @@
 
 use runner_test_support as support;
 
+mod ansible;
 mod chaos;
 mod crash;
 mod errors;

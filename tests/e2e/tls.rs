@@ -58,6 +58,7 @@ pub(crate) fn amqps_holds(lab: &Lab, nodes: &[(&str, &str)], balancer_ips: &[&st
         assert_eq!(b.len(), nodes.len(), "{ip}: {b:?}");
         assert!(b.iter().all(|(_, s)| s == "UP"), "{ip}: TLS checks: {b:?}");
     }
+    probe_over_tls(lab, &format!("amqps://admin:{password}@{vip}:5673/%2f"));
     let (host, _) = nodes[0];
     let mode = lab.ssh(host, "stat -c %a /opt/rabbitmq/tls/node.key");
     assert_eq!(mode.trim(), "400", "the node's key is private");
@@ -102,6 +103,23 @@ pub(crate) fn renewal_is_previewed(lab: &Lab, inv: &std::path::Path) {
     assert!(
         !stdout(&out).contains("BEGIN"),
         "no certificate in the preview"
+    );
+}
+
+/// `runner probe amqps://... --ca FILE` as a user runs it: nothing lost;
+/// without `--ca`, a clear error before any connection.
+fn probe_over_tls(lab: &Lab, url: &str) {
+    let ca = lab.dir().join("lab/rabbit-ha.tls.ca.pem");
+    let ca = ca.to_str().unwrap();
+    let ok = lab.runner(&["probe", url, "--duration", "2s", "--rate", "50", "--ca", ca]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(!stdout(&ok).contains(&lab.secret("rabbitmq_admin_password")));
+    let no_ca = lab.runner(&["probe", url, "--duration", "1s"]);
+    assert_ne!(no_ca.status.code(), Some(0));
+    assert!(
+        stderr(&no_ca).contains("needs --ca FILE"),
+        "{}",
+        stderr(&no_ca)
     );
 }
 

@@ -65,6 +65,10 @@ pub enum Command {
     },
     /// Re-plan a recorded run offline against its recorded observations.
     Replay { journal: PathBuf },
+    /// Show an inventory as runner resolves it, as JSON: each host's groups
+    /// and variables, group_vars/ and host_vars/ included (what
+    /// `ansible-inventory --list` shows).
+    Inventory(crate::commands::inventory::InventoryArgs),
     /// List or show plugins.
     Plugins {
         #[command(subcommand)]

@@ -2,6 +2,7 @@
 
 #[cfg(feature = "chaos")]
 pub mod chaos;
+pub mod inventory;
 pub mod lab;
 mod list;
 mod plugins;
@@ -41,6 +42,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay { journal } => {
             replay::replay(plugin_host()?, &cli.state_dir, &journal).await
         }
+        Command::Inventory(args) => inventory::show(args),
         Command::Plugins { command } => plugins::run(plugin_host()?, command).await,
         Command::Plugin {
             command: PluginCommand::New { name, dir },

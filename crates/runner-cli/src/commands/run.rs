@@ -150,7 +150,12 @@ pub async fn apply(
 
 /// The inventory asked for, or the lab's when there is one.
 fn inventory_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
-    if let Some(i) = &args.inventory {
+    inventory_or_lab(args.inventory.as_ref())
+}
+
+/// `inventory`, or else the lab's when there is one.
+pub(super) fn inventory_or_lab(inventory: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(i) = inventory {
         return Ok(i.clone());
     }
     let lab = PathBuf::from(LAB_INVENTORY);

@@ -1,0 +1,184 @@
+//! The same inventory read by Ansible and by runner: an INI file with
+//! children, ranges, typed values, `group_vars/` (a file and a directory)
+//! and `host_vars/`, beside it and beside a playbook. For every host, the variables and the groups that
+//! `ansible-inventory --list` resolves must be runner's (`runner
+//! inventory`), and every pattern must select the hosts that `ansible
+//! PATTERN --list-hosts` lists. Ansible is ansible-core from PyPI, in a
+//! venv under target/ (installed on first use).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+use serde_json::Value;
+
+const ANSIBLE_CORE: &str = "ansible-core==2.19.14";
+
+const HOSTS_INI: &str = "lonely ansible_host=10.0.0.9
+[web]
+web[01:03] ansible_user=deploy http_port=8080
+lb1 ansible_host=10.0.0.21 ansible_port=2222 flag=True ratio=0.5
+[web:vars]
+color=blue
+count=3
+enabled=False
+[site:children]
+web
+db
+[db]
+db-[a:b]
+[all:vars]
+ansible_user=root
+greeting='hello world'
+";
+
+const PATTERNS: &[&str] = &[
+    "all",
+    "ungrouped",
+    "web",
+    "site:!db",
+    "web:&site",
+    "db,lonely",
+    "web[0]",
+    "web[1:2]",
+    "web[-1]",
+    "web0*",
+    "~web0[12]",
+];
+
+#[test]
+fn runner_reads_an_ansible_inventory_as_ansible_does() {
+    let work = scratch();
+    let dir = work.path();
+    write(dir, "hosts.ini", HOSTS_INI);
+    write(dir, "group_vars/all.yml", "zone: eu\n");
+    write(
+        dir,
+        "group_vars/web/10-main.yml",
+        "color: red\nlist: [1, 2]\n",
+    );
+    write(
+        dir,
+        "group_vars/web/20-more.yaml",
+        "nested: {a: 1, b: [x]}\n",
+    );
+    write(dir, "group_vars/db.json", "{\"engine\": \"pg\"}\n");
+    write(dir, "host_vars/web02.yml", "color: green\n");
+    // Beside a playbook: over the inventory's own group_vars/.
+    write(
+        dir,
+        "pb/group_vars/web.yml",
+        "color: teal\nfrom_playbook: true\n",
+    );
+    write(dir, "pb/host_vars/lb1.yml", "flag: false\n");
+    let ansible = ansible_bin();
+
+    let theirs = json_of(
+        Command::new(ansible.join("ansible-inventory"))
+            .args(["-i", "hosts.ini", "--list", "--playbook-dir", "pb"])
+            .current_dir(dir),
+    );
+    let ours = json_of(runner(dir).args(["inventory", "-i", "hosts.ini", "--playbook-dir", "pb"]));
+    let their_vars = theirs["_meta"]["hostvars"].as_object().unwrap();
+    let our_hosts = ours["hosts"].as_object().unwrap();
+    let names = |m: &serde_json::Map<String, Value>| m.keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(names(our_hosts), names(their_vars), "the same hosts");
+    let their_groups = group_closure(&theirs);
+    for (host, vars) in their_vars {
+        assert_eq!(&our_hosts[host]["vars"], vars, "the variables of {host}");
+        let ours: BTreeSet<String> = our_hosts[host]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ours, their_groups[host], "the groups of {host}");
+    }
+    for pattern in PATTERNS {
+        let listed = Command::new(ansible.join("ansible"))
+            .args(["-i", "hosts.ini", pattern, "--list-hosts"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(listed.status.success(), "{pattern}: {}", stderr(&listed));
+        let theirs: Vec<String> = stdout(&listed)
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("hosts ("))
+            .skip(1)
+            .map(|l| l.trim().to_string())
+            .collect();
+        let ours = json_of(runner(dir).args(["inventory", "-i", "hosts.ini", pattern]));
+        let ours: Vec<String> = ours["hosts"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            ours.iter().collect::<BTreeSet<_>>(),
+            theirs.iter().collect::<BTreeSet<_>>(),
+            "pattern {pattern}"
+        );
+    }
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn json_of(cmd: &mut Command) -> Value {
+    let out = cmd.output().expect("the command runs");
+    assert!(out.status.success(), "{:?}: {}", cmd, stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+/// Each host's groups in `ansible-inventory --list` output: the groups
+/// that list it, and their ancestors.
+fn group_closure(list: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let groups = list.as_object().unwrap();
+    let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, g) in groups {
+        for child in g["children"].as_array().into_iter().flatten() {
+            parents
+                .entry(child.as_str().unwrap().to_string())
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (name, g) in groups {
+        for host in g["hosts"].as_array().into_iter().flatten() {
+            let mut todo = vec![name.clone()];
+            while let Some(group) = todo.pop() {
+                let mine = out.entry(host.as_str().unwrap().to_string()).or_default();
+                if mine.insert(group.clone()) {
+                    todo.extend(parents.get(&group).cloned().unwrap_or_default());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// ansible-core's bin directory, installed from PyPI on first use.
+fn ansible_bin() -> PathBuf {
+    let venv = root().join("target/ansible-venv");
+    let bin = venv.join("bin");
+    if bin.join("ansible-inventory").exists() {
+        return bin;
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("python3");
+    assert!(made.success(), "python3 -m venv {}", venv.display());
+    let pip = Command::new(bin.join("pip"))
+        .args(["install", "-q", ANSIBLE_CORE])
+        .output()
+        .expect("pip");
+    assert!(
+        pip.status.success(),
+        "pip install {ANSIBLE_CORE}: {}",
+        stderr(&pip)
+    );
+    bin
+}
