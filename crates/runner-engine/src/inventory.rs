@@ -192,6 +192,17 @@ impl Inventory {
     /// else INI (as Ansible tries its parsers in turn).
     pub fn load(path: &Path) -> Result<Inventory, InputError> {
         let text = crate::yaml::read(path)?;
+        if text.starts_with("#!") {
+            return Err(InputError::new(
+                crate::yaml::Location {
+                    file: path.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                },
+                "",
+                "an inventory script: runner does not run inventory scripts; give it a YAML or INI inventory",
+            ));
+        }
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -777,5 +788,15 @@ mod shipped {
                 .groups
                 .contains(&"balancers".to_string())
         );
+    }
+
+    #[test]
+    fn an_inventory_script_is_refused_not_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inv.py");
+        std::fs::write(&path, "#!/usr/bin/env python3\nimport json\n").unwrap();
+        let err = Inventory::load(&path).unwrap_err().to_string();
+        assert!(err.contains("inv.py:1:1"), "{err}");
+        assert!(err.contains("does not run inventory scripts"), "{err}");
     }
 }
