@@ -3,7 +3,8 @@
 //! and `host_vars/`, beside it and beside a playbook. For every host, the variables and the groups that
 //! `ansible-inventory --list` resolves must be runner's (`runner
 //! inventory`), and every pattern must select the hosts that `ansible
-//! PATTERN --list-hosts` lists. Ansible is ansible-core from PyPI, in a
+//! PATTERN --list-hosts` lists; and `ansible-inventory --list`'s output,
+//! saved, reads back the same. Ansible is ansible-core from PyPI, in a
 //! venv under target/ (installed on first use).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -94,6 +95,12 @@ fn runner_reads_an_ansible_inventory_as_ansible_does() {
             .map(|g| g.as_str().unwrap().to_string())
             .collect();
         assert_eq!(ours, their_groups[host], "the groups of {host}");
+    }
+    // Ansible's own --list output, saved, is an inventory runner reads.
+    std::fs::write(dir.join("saved.json"), theirs.to_string()).unwrap();
+    let saved = json_of(runner(dir).args(["inventory", "-i", "saved.json"]));
+    for (host, vars) in their_vars {
+        assert_eq!(&saved["hosts"][host]["vars"], vars, "saved --list: {host}");
     }
     for pattern in PATTERNS {
         let listed = Command::new(ansible.join("ansible"))

@@ -6,6 +6,7 @@
 //! layered in by [`Inventory::add_vars_dirs`].
 
 mod ini;
+mod script;
 mod vars_dirs;
 
 use std::collections::BTreeMap;
@@ -193,15 +194,7 @@ impl Inventory {
     pub fn load(path: &Path) -> Result<Inventory, InputError> {
         let text = crate::yaml::read(path)?;
         if text.starts_with("#!") {
-            return Err(InputError::new(
-                crate::yaml::Location {
-                    file: path.to_path_buf(),
-                    line: 1,
-                    column: 1,
-                },
-                "",
-                "an inventory script: runner does not run inventory scripts; give it a YAML or INI inventory",
-            ));
+            return Inventory::from_document(&script_output(path)?);
         }
         let ext = path
             .extension()
@@ -215,6 +208,9 @@ impl Inventory {
                 _ => ini::parse(path, &text)?,
             },
         };
+        if script::is_script_json(&doc.value) {
+            return Inventory::from_document(&script::convert(&doc)?);
+        }
         Inventory::from_document(&doc)
     }
 
@@ -370,6 +366,25 @@ impl Inventory {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."))
     }
+}
+
+/// An inventory script's `--list` output; a script that is not
+/// executable is an error saying so.
+fn script_output(path: &Path) -> Result<Document, InputError> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+    if !executable {
+        return Err(InputError::new(
+            crate::yaml::Location {
+                file: path.to_path_buf(),
+                line: 1,
+                column: 1,
+            },
+            "",
+            "an inventory script that is not executable: make it executable (chmod +x), or give its saved --list output",
+        ));
+    }
+    script::run(path)
 }
 
 struct Builder<'a> {
@@ -791,12 +806,53 @@ mod shipped {
     }
 
     #[test]
-    fn an_inventory_script_is_refused_not_misread() {
+    fn an_inventory_script_runs_with_list_and_its_saved_output_reads_the_same() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("inv.py");
-        std::fs::write(&path, "#!/usr/bin/env python3\nimport json\n").unwrap();
-        let err = Inventory::load(&path).unwrap_err().to_string();
-        assert!(err.contains("inv.py:1:1"), "{err}");
-        assert!(err.contains("does not run inventory scripts"), "{err}");
+        let listed = r#"{"_meta": {"hostvars": {"web1": {"ansible_host": "10.0.0.1"}, "solo": {"x": 1}}},
+            "all": {"children": ["ungrouped", "site"]},
+            "site": {"children": ["web"], "vars": {"color": "blue"}},
+            "web": {"hosts": ["web1", "web2"], "vars": {"port": 80}}}"#;
+        let script = dir.path().join("inv.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\n[ \"$1\" = --list ] || exit 3\ncat <<'EOF'\n{listed}\nEOF\n"),
+        )
+        .unwrap();
+        // Not executable yet: said so, not misread.
+        let err = Inventory::load(&script).unwrap_err().to_string();
+        assert!(
+            err.contains("inv.sh:1:1") && err.contains("not executable"),
+            "{err}"
+        );
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let saved = dir.path().join("saved.json");
+        std::fs::write(&saved, listed).unwrap();
+        for inv in [
+            Inventory::load(&script).unwrap(),
+            Inventory::load(&saved).unwrap(),
+        ] {
+            let web1 = inv.host("web1").unwrap();
+            assert_eq!(web1.vars["ansible_host"], "10.0.0.1");
+            assert_eq!(
+                (&web1.vars["port"], &web1.vars["color"]),
+                (&serde_json::json!(80), &serde_json::json!("blue"))
+            );
+            assert!(
+                web1.groups.contains(&"site".to_string()),
+                "{:?}",
+                web1.groups
+            );
+            assert_eq!(inv.host("solo").unwrap().vars["x"], 1);
+            assert_eq!(inv.groups["ungrouped"], ["solo"]);
+        }
+        // No _meta: runner does not ask --host for each host.
+        std::fs::write(&saved, r#"{"web": {"hosts": ["web1"]}}"#).unwrap();
+        let err = Inventory::load(&saved).unwrap_err().to_string();
+        assert!(err.contains("no _meta.hostvars"), "{err}");
+        // A script that fails: its exit and stderr.
+        std::fs::write(&script, "#!/bin/sh\necho broken >&2\nexit 2\n").unwrap();
+        let err = Inventory::load(&script).unwrap_err().to_string();
+        assert!(err.contains("failed") && err.contains("broken"), "{err}");
     }
 }
