@@ -2,6 +2,9 @@
 //! exactly one `{{ expression }}`, with nothing around it, keeps the
 //! expression's type (a list stays a list, a number a number); any other
 //! string renders as text, byte for byte (spaces and newlines kept).
+//! Ansible's filters and lookups are in [`ansible`].
+
+mod ansible;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
@@ -15,8 +18,7 @@ impl Default for Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
-        env.add_filter("extract", extract);
-        env.add_filter("zip", zip);
+        ansible::register(&mut env);
         Templates { env }
     }
 }
@@ -77,31 +79,6 @@ impl Templates {
             .map_err(describe)?;
         Ok(out.is_true())
     }
-}
-
-/// Ansible's `extract`: `groups.web | map('extract', hostvars, 'ansible_host')`.
-fn extract(
-    key: minijinja::Value,
-    container: minijinja::Value,
-    attr: Option<minijinja::Value>,
-) -> Result<minijinja::Value, minijinja::Error> {
-    let item = container.get_item(&key)?;
-    match attr {
-        Some(a) => item.get_item(&a),
-        None => Ok(item),
-    }
-}
-
-/// Ansible's `zip`: pairs of items, as long as the shorter list.
-fn zip(a: minijinja::Value, b: minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
-    let left: Vec<minijinja::Value> = a.try_iter()?.collect();
-    let right: Vec<minijinja::Value> = b.try_iter()?.collect();
-    Ok(minijinja::Value::from(
-        left.into_iter()
-            .zip(right)
-            .map(|(x, y)| minijinja::Value::from(vec![x, y]))
-            .collect::<Vec<_>>(),
-    ))
 }
 
 fn describe(e: minijinja::Error) -> String {

@@ -1,0 +1,131 @@
+//! Each filter as an Ansible user writes it, with Ansible's answer.
+
+use serde_json::json;
+
+use crate::template::Templates;
+
+fn render(tpl: &str, ctx: serde_json::Value) -> serde_json::Value {
+    Templates::default()
+        .render_str(tpl, &ctx)
+        .unwrap_or_else(|e| panic!("{tpl}: {e}"))
+}
+
+fn err(tpl: &str, ctx: serde_json::Value) -> String {
+    Templates::default().render_str(tpl, &ctx).unwrap_err()
+}
+
+#[test]
+fn serialisation_and_encoding() {
+    let ctx = json!({"d": {"a": 1, "b": [true, null]}, "s": "hello"});
+    assert_eq!(
+        render("{{ d | to_json }}", ctx.clone()),
+        r#"{"a":1,"b":[true,null]}"#
+    );
+    assert_eq!(
+        render("{{ d | to_nice_json }}", ctx.clone()),
+        "{\n    \"a\": 1,\n    \"b\": [\n        true,\n        null\n    ]\n}"
+    );
+    assert_eq!(
+        render("{{ d | to_yaml }}", ctx.clone()),
+        "a: 1\nb:\n- true\n- null\n"
+    );
+    assert_eq!(render("{{ s | b64encode }}", ctx.clone()), "aGVsbG8=");
+    assert_eq!(
+        render("{{ s | b64encode | b64decode }}", ctx.clone()),
+        "hello"
+    );
+    assert!(err("{{ 'not base64!' | b64decode }}", ctx.clone()).contains("b64decode"));
+    assert_eq!(
+        render("{{ s | hash('sha256') }}", ctx.clone()),
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    );
+    assert!(err("{{ s | hash('md5') }}", ctx).contains("not offered"));
+}
+
+#[test]
+fn regexes_with_pythons_back_references() {
+    let ctx = json!({"h": "rabbit-01.example.com"});
+    assert_eq!(
+        render(
+            r"{{ h | regex_replace('^(\\w+)-(\\d+)\\..*$', '\\2-\\1') }}",
+            ctx.clone()
+        ),
+        "01-rabbit"
+    );
+    assert_eq!(
+        render(
+            r"{{ h | regex_replace('(?P<n>\\d+)', 'n\\g<n>$') }}",
+            ctx.clone()
+        ),
+        "rabbit-n01$.example.com"
+    );
+    assert_eq!(render(r"{{ h | regex_search('\d+') }}", ctx.clone()), "01");
+    assert_eq!(
+        render(r"{{ h | regex_search('zzz') is none }}", ctx.clone()),
+        json!(true)
+    );
+    assert!(err("{{ h | regex_search('(') }}", ctx).contains("regex '('"));
+}
+
+#[test]
+fn mappings_and_lists() {
+    let ctx = json!({"a": {"x": 1, "n": {"p": 1}}, "b": {"y": 2, "n": {"q": 2}}, "l": [1, [2, [3, [4]]]]});
+    assert_eq!(
+        render("{{ a | combine(b) }}", ctx.clone()),
+        json!({"x": 1, "n": {"q": 2}, "y": 2})
+    );
+    assert_eq!(
+        render("{{ a | combine(b, recursive=true) }}", ctx.clone()),
+        json!({"x": 1, "n": {"p": 1, "q": 2}, "y": 2})
+    );
+    assert_eq!(
+        render("{{ b | dict2items }}", ctx.clone()),
+        json!([{"key": "y", "value": 2}, {"key": "n", "value": {"q": 2}}])
+    );
+    assert_eq!(
+        render("{{ b | dict2items | items2dict }}", ctx.clone()),
+        ctx["b"]
+    );
+    assert_eq!(
+        render("{{ l | flatten }}", ctx.clone()),
+        json!([1, 2, 3, 4])
+    );
+    assert_eq!(
+        render("{{ l | flatten(1) }}", ctx.clone()),
+        json!([1, 2, [3, [4]]])
+    );
+    assert!(err("{{ l | combine(a) }}", ctx).contains("only mappings combine"));
+}
+
+#[test]
+fn paths_shell_conditions_and_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("motd.txt"), "welcome\n\n").unwrap();
+    let ctx = json!({"p": "/etc/rabbitmq/conf.d/10.conf", "w": "it's here", "ok": true,
+                     "playbook_dir": dir.path().to_str().unwrap()});
+    assert_eq!(render("{{ p | basename }}", ctx.clone()), "10.conf");
+    assert_eq!(
+        render("{{ p | dirname }}", ctx.clone()),
+        "/etc/rabbitmq/conf.d"
+    );
+    assert_eq!(render("{{ w | quote }}", ctx.clone()), r"'it'\''s here'");
+    assert_eq!(
+        render("{{ ok | ternary('yes', 'no') }}", ctx.clone()),
+        "yes"
+    );
+    assert_eq!(
+        render("{{ lookup('file', 'motd.txt') }}", ctx.clone()),
+        "welcome"
+    );
+    assert!(err("{{ lookup('file', 'nope.txt') }}", ctx.clone()).contains("nope.txt"));
+    assert!(err("{{ lookup('pipe', 'id') }}", ctx.clone()).contains("lookup('env', ...)"));
+    assert_eq!(
+        render(
+            "{{ lookup('env', 'RUNNER_SURELY_UNSET_VAR') }}",
+            ctx.clone()
+        ),
+        ""
+    );
+    let e = err("{{ missing | mandatory }}", ctx);
+    assert!(e.contains("undefined") || e.contains("mandatory"), "{e}");
+}
