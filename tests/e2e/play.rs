@@ -1109,7 +1109,14 @@ fn an_ini_inventory_with_group_vars_drives_a_play() {
     .unwrap();
     std::fs::write(
         w.join("site.yaml"),
-        "steps:\n  - name: first\n    plugin: file\n    on: site[0:1]\n    with: { path: \"{{ root }}/first\", content: \"{{ greeting }}\\n\" }\n  - name: second\n    plugin: file\n    on: site\n    with: { path: \"{{ root }}/second\", content: \"x\\n\" }\n",
+        "steps:\n  - name: first\n    plugin: file\n    on: site[0:1]\n    with: { path: \"{{ root }}/first\", content: \"{{ greeting }}\\n\" }\n  - name: second\n    plugin: file\n    on: site\n    with: { path: \"{{ root }}/second\", content: \"{{ lookup('template', 'second.j2') }}\" }\n",
+    )
+    .unwrap();
+    // A template file beside the playbook, as Ansible's template module
+    // renders it: no blank line per loop tag (trim_blocks).
+    std::fs::write(
+        w.join("second.j2"),
+        "{% for h in groups.web %}\n{{ h }} of {{ inventory_hostname }}\n{% endfor %}\n",
     )
     .unwrap();
     let out = run(
@@ -1135,6 +1142,10 @@ fn an_ini_inventory_with_group_vars_drives_a_play() {
     assert!(
         !hosts.root(2).join("first").exists(),
         "site[0:1] is h1 and h2"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hosts.root(2).join("second")).unwrap(),
+        "h1 of h3\nh2 of h3\nh3 of h3\n"
     );
     let warnings: Vec<String> = events(&out)
         .into_iter()

@@ -3,8 +3,10 @@
 //! `to_nice_yaml`, `b64encode`, `b64decode`, `regex_replace` (Python's
 //! `\1` back-references), `regex_search`, `combine`, `dict2items`,
 //! `items2dict`, `flatten`, `quote`, `basename`, `dirname`, `ternary`,
-//! `mandatory`, `hash` (sha256, sha512), and `lookup('env', NAME)` and
-//! `lookup('file', PATH)` (relative to the playbook). Not here, on
+//! `mandatory`, `hash` (sha256, sha512), and `lookup('env', NAME)`,
+//! `lookup('file', PATH)` and `lookup('template', PATH)` (relative to the
+//! playbook; a template file renders as Ansible's template module does,
+//! with `trim_blocks` and `{% include %}`). Not here, on
 //! purpose: `now()` and `password_hash` (a different value on every run:
 //! a preview could never say "nothing changes"), `default(omit)`.
 
@@ -242,26 +244,51 @@ fn hash(s: String, algo: Option<String>) -> Result<String> {
     }
 }
 
-/// `lookup('env', NAME)` (empty when unset, as Ansible's) and
+/// `lookup('env', NAME)` (empty when unset, as Ansible's),
 /// `lookup('file', PATH)` (relative to the playbook; trailing newlines
-/// stripped, as Ansible's).
+/// stripped, as Ansible's) and `lookup('template', PATH)` (a `.j2` file
+/// beside the playbook, rendered as Ansible's template module does).
 fn lookup(state: &State, kind: String, arg: String) -> Result<Value> {
+    let base = state
+        .lookup("playbook_dir")
+        .and_then(|v| v.as_str().map(std::path::PathBuf::from))
+        .unwrap_or_default();
     match kind.as_str() {
         "env" => Ok(Value::from(std::env::var(&arg).unwrap_or_default())),
         "file" => {
-            let base = state
-                .lookup("playbook_dir")
-                .and_then(|v| v.as_str().map(std::path::PathBuf::from))
-                .unwrap_or_default();
             let path = base.join(&arg);
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| bad(format!("lookup('file', '{arg}'): {}: {e}", path.display())))?;
             Ok(Value::from(text.trim_end_matches('\n')))
         }
+        "template" => render_file(state, &base, &arg).map(Value::from),
         other => Err(bad(format!(
-            "lookup('{other}', ...): runner offers lookup('env', ...) and lookup('file', ...)"
+            "lookup('{other}', ...): runner offers lookup('env', ...), lookup('file', ...) and lookup('template', ...)"
         ))),
     }
+}
+
+/// A template file under `base`, with the caller's variables, as
+/// Ansible's template module renders it: `trim_blocks` (a block tag's
+/// newline goes), the last newline dropped, `{% include %}` and
+/// `{% import %}` of other files under `base` (never above it).
+fn render_file(state: &State, base: &std::path::Path, name: &str) -> Result<String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_loader(minijinja::path_loader(base));
+    register(&mut env);
+    let ctx: std::collections::BTreeMap<String, Value> = state
+        .known_variables()
+        .into_iter()
+        .filter_map(|k| Some((k.to_string(), state.lookup(&k)?)))
+        .collect();
+    let template = env
+        .get_template(name)
+        .map_err(|e| bad(format!("lookup('template', '{name}'): {e}")))?;
+    template
+        .render(ctx)
+        .map_err(|e| bad(format!("lookup('template', '{name}'): {e}")))
 }
 
 #[cfg(test)]

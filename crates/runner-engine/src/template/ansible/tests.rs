@@ -129,3 +129,30 @@ fn paths_shell_conditions_and_lookups() {
     let e = err("{{ missing | mandatory }}", ctx);
     assert!(e.contains("undefined") || e.contains("mandatory"), "{e}");
 }
+
+#[test]
+fn template_files_render_as_ansibles_template_module() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hosts.j2"),
+        "# {{ title | upper }}\n{% for h in hosts %}\n{{ h }}\n{% endfor %}\n{% include 'footer.j2' %}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("footer.j2"),
+        "-- {{ hosts | length }} hosts\n",
+    )
+    .unwrap();
+    let ctx = json!({"title": "nodes", "hosts": ["rabbit1", "rabbit2"],
+                     "playbook_dir": dir.path().to_str().unwrap()});
+    // No blank line per loop tag, and the last newline dropped.
+    assert_eq!(
+        render("{{ lookup('template', 'hosts.j2') }}", ctx.clone()),
+        "# NODES\nrabbit1\nrabbit2\n-- 2 hosts"
+    );
+    let e = err("{{ lookup('template', '../outside.j2') }}", ctx.clone());
+    assert!(e.contains("outside.j2"), "{e}");
+    std::fs::write(dir.path().join("bad.j2"), "{{ nope }}").unwrap();
+    let e = err("{{ lookup('template', 'bad.j2') }}", ctx);
+    assert!(e.contains("bad.j2") && e.contains("undefined"), "{e}");
+}
