@@ -1116,7 +1116,7 @@ fn an_ini_inventory_with_group_vars_drives_a_play() {
     // renders it: no blank line per loop tag (trim_blocks).
     std::fs::write(
         w.join("second.j2"),
-        "{% for h in groups.web %}\n{{ h }} of {{ inventory_hostname }}\n{% endfor %}\n",
+        "{% for h in groups.web %}\n{{ h }} of {{ inventory_hostname }}\n{% endfor %}\n{{ group_names | join(',') }}\n",
     )
     .unwrap();
     let out = run(
@@ -1145,7 +1145,8 @@ fn an_ini_inventory_with_group_vars_drives_a_play() {
     );
     assert_eq!(
         std::fs::read_to_string(hosts.root(2).join("second")).unwrap(),
-        "h1 of h3\nh2 of h3\nh3 of h3\n"
+        "h1 of h3\nh2 of h3\nh3 of h3\nsite,web",
+        "group_names as Ansible's: no `all`, sorted"
     );
     let warnings: Vec<String> = events(&out)
         .into_iter()

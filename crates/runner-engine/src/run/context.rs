@@ -95,10 +95,7 @@ pub(super) fn host_context(
     ctx.insert("inventory_hostname".into(), json!(host));
     ctx.insert("hostvars".into(), Value::Object(hostvars));
     ctx.insert("groups".into(), json!(inv.groups));
-    ctx.insert(
-        "group_names".into(),
-        json!(inv.host(host).map(|h| h.groups.clone()).unwrap_or_default()),
-    );
+    ctx.insert("group_names".into(), json!(group_names(inv, host)));
     sensitive.insert_into(&mut ctx, host);
     ctx.insert("facts".into(), facts.clone());
     let mut ctx = merge(base, &Value::Object(ctx));
@@ -115,6 +112,17 @@ pub(super) fn host_context(
         }
     }
     Ok(ctx)
+}
+
+/// Ansible's `group_names`: the host's groups but `all`, sorted
+/// (`ungrouped` for a host in no other group).
+fn group_names(inv: &Inventory, host: &str) -> Vec<String> {
+    let mut names: Vec<String> = inv
+        .host(host)
+        .map(|h| h.groups.iter().filter(|g| *g != "all").cloned().collect())
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 pub(super) fn merge(a: &Value, b: &Value) -> Value {
