@@ -104,6 +104,14 @@ pub async fn interrupted_exit_code(
 }
 
 /// Whether `code` counts as success for a `run` action.
+/// `docker exec` that failed before the command started: runc's "OCI
+/// runtime exec failed", exit 126 (seen under load: "read init-p:
+/// connection reset by peer"). Nothing of the command ran.
+fn never_started(out: &runner_transport::Output) -> bool {
+    out.exit_code == 126
+        && format!("{}{}", out.stdout_text(), out.stderr_text()).contains("OCI runtime exec failed")
+}
+
 pub fn run_ok(ok_codes: &[i32], code: i32) -> bool {
     ok_codes.contains(&code) || (ok_codes.is_empty() && code == 0)
 }
@@ -136,13 +144,18 @@ pub async fn execute(
             ok_codes,
             timeout_ms,
         } => {
-            let out = t
-                .run(
-                    &wrap(command, marker),
-                    None,
-                    Duration::from_millis(u64::from(*timeout_ms).max(1000)),
-                )
-                .await?;
+            let timeout = Duration::from_millis(u64::from(*timeout_ms).max(1000));
+            let mut out = t.run(&wrap(command, marker), None, timeout).await?;
+            // Twice more when the container runtime failed to start the
+            // command at all (it never ran, so running it is no repeat).
+            for _ in 0..2 {
+                if !never_started(&out) {
+                    break;
+                }
+                tracing::warn!(command = %command, "the container runtime did not start it; again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                out = t.run(&wrap(command, marker), None, timeout).await?;
+            }
             if run_ok(ok_codes, out.exit_code) {
                 Ok(format!("exit {}", out.exit_code))
             } else {
@@ -300,4 +313,28 @@ fn last_lines(text: &str) -> String {
     let lines: Vec<&str> = text.trim().lines().collect();
     let tail = &lines[lines.len().saturating_sub(5)..];
     tail.join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(code: i32, text: &str) -> runner_transport::Output {
+        runner_transport::Output {
+            exit_code: code,
+            stdout: text.as_bytes().to_vec(),
+            stderr: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_a_command_the_runtime_never_started_is_run_again() {
+        let oci = "OCI runtime exec failed: exec failed: unable to start container process: \
+                   waiting for init preliminary setup: read init-p: connection reset by peer: unknown";
+        assert!(never_started(&out(126, oci)));
+        // The command's own 126 (not executable), or any other failure.
+        assert!(!never_started(&out(126, "sh: ./x: Permission denied")));
+        assert!(!never_started(&out(1, oci)));
+        assert!(!never_started(&out(0, "")));
+    }
 }

@@ -846,9 +846,14 @@ mod shipped {
             assert_eq!(inv.host("solo").unwrap().vars["x"], 1);
             assert_eq!(inv.groups["ungrouped"], ["solo"]);
         }
-        // No _meta: runner does not ask --host for each host.
-        std::fs::write(&saved, r#"{"web": {"hosts": ["web1"]}}"#).unwrap();
-        let err = Inventory::load(&saved).unwrap_err().to_string();
+        // A script that prints no _meta: runner does not ask --host for
+        // each host.
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho '{\"web\": {\"hosts\": [\"web1\"]}}'\n",
+        )
+        .unwrap();
+        let err = Inventory::load(&script).unwrap_err().to_string();
         assert!(err.contains("no _meta.hostvars"), "{err}");
         // A script that fails: its exit and stderr.
         std::fs::write(&script, "#!/bin/sh\necho broken >&2\nexit 2\n").unwrap();

@@ -11,13 +11,11 @@ use serde_json::{Map, Value, json};
 
 use crate::yaml::{Document, InputError, Location};
 
-/// Whether a JSON inventory is in the script shape (`_meta`, or a group
-/// whose `hosts` is a list).
+/// Whether an inventory is a saved script output: it has `_meta` (which
+/// `ansible-inventory --list` always prints). Anything else is read as a
+/// YAML inventory, whose errors then name what is wrong there.
 pub fn is_script_json(value: &Value) -> bool {
-    let Some(m) = value.as_object() else {
-        return false;
-    };
-    m.contains_key("_meta") || m.values().any(|g| g["hosts"].is_array())
+    value.as_object().is_some_and(|m| m.contains_key("_meta"))
 }
 
 /// Run an executable inventory with `--list` (at most a minute) and read
