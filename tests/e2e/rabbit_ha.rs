@@ -58,6 +58,15 @@ pub(crate) fn running_nodes(lab: &Lab) -> Vec<String> {
 
 /// Servers in HAProxy's `rabbitmq` backend and their status, per balancer.
 pub(crate) fn backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
+    backend_servers(lab, balancer_ip, "rabbitmq")
+}
+
+/// Servers in one of HAProxy's backends and their check status.
+pub(crate) fn backend_servers(
+    lab: &Lab,
+    balancer_ip: &str,
+    backend: &str,
+) -> Vec<(String, String)> {
     let (status, csv) = http_get(
         &format!("http://{balancer_ip}:8100/;csv"),
         "stats",
@@ -66,7 +75,7 @@ pub(crate) fn backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
     assert_eq!(status, 200);
     csv.lines()
         .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f.len() > 17 && f[0] == "rabbitmq" && f[1] != "BACKEND" && f[1] != "FRONTEND")
+        .filter(|f| f.len() > 17 && f[0] == backend && f[1] != "BACKEND" && f[1] != "FRONTEND")
         .map(|f| (f[1].to_string(), f[17].to_string()))
         .collect()
 }

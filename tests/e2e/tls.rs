@@ -54,7 +54,7 @@ pub(crate) fn amqps_holds(lab: &Lab, nodes: &[(&str, &str)], balancer_ips: &[&st
         "{err}"
     );
     for ip in balancer_ips {
-        let b = tls_backends(lab, ip);
+        let b = crate::rabbit_ha::backend_servers(lab, ip, "rabbitmq_tls");
         assert_eq!(b.len(), nodes.len(), "{ip}: {b:?}");
         assert!(b.iter().all(|(_, s)| s == "UP"), "{ip}: TLS checks: {b:?}");
     }
@@ -142,21 +142,4 @@ fn round_trip(url: &str, ca: &str, queue: &str) {
         }
         assert_eq!(got, 10, "{queue}");
     });
-}
-
-/// The servers of HAProxy's TLS backend and their check status.
-fn tls_backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
-    let (status, csv) = http_get(
-        &format!("http://{balancer_ip}:8100/;csv"),
-        "stats",
-        &lab.secret("haproxy_stats_password"),
-    );
-    assert_eq!(status, 200);
-    csv.lines()
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| {
-            f.len() > 17 && f[0] == "rabbitmq_tls" && f[1] != "BACKEND" && f[1] != "FRONTEND"
-        })
-        .map(|f| (f[1].to_string(), f[17].to_string()))
-        .collect()
 }

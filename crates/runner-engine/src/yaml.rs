@@ -18,6 +18,17 @@ pub struct Location {
     pub column: usize,
 }
 
+impl Location {
+    /// The file as a whole (line 0).
+    pub fn file(path: &Path) -> Location {
+        Location {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
@@ -83,11 +94,7 @@ fn too_deep(text: &str) -> Option<usize> {
 pub fn read(path: &Path) -> Result<String, InputError> {
     std::fs::read_to_string(path).map_err(|e| {
         InputError::new(
-            Location {
-                file: path.to_path_buf(),
-                line: 0,
-                column: 0,
-            },
+            Location::file(path),
             "",
             match e.kind() {
                 std::io::ErrorKind::NotFound => "the file does not exist".to_string(),

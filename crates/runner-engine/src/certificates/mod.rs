@@ -157,14 +157,13 @@ pub fn load(
             own_ca(cert, key, how.now)?
         }
         CaSource::Generate { common_name } => {
-            match stored.ca.as_ref().map(|pem| usable_ca(pem, renew_at)) {
-                Some(Ok(ca)) => ca,
-                found => {
-                    let reason = match found {
-                        None => Reason::New,
-                        Some(Err(reason)) => reason,
-                        Some(Ok(_)) => unreachable!(),
-                    };
+            let kept = match stored.ca.as_ref() {
+                None => Err(Reason::New),
+                Some(pem) => usable_ca(pem, renew_at),
+            };
+            match kept {
+                Ok(ca) => ca,
+                Err(reason) => {
                     let (ca, pem) =
                         Ca::generate(common_name, &how.seed, how.not_before, CA_VALID_DAYS)?;
                     stored.ca = Some(pem);

@@ -21,17 +21,7 @@ pub fn is_script_json(value: &Value) -> bool {
 /// Run an executable inventory with `--list` (at most a minute) and read
 /// what it prints.
 pub fn run(path: &Path) -> Result<Document, InputError> {
-    let err = |msg: String| {
-        InputError::new(
-            Location {
-                file: path.to_path_buf(),
-                line: 0,
-                column: 0,
-            },
-            "",
-            msg,
-        )
-    };
+    let err = |msg: String| InputError::new(Location::file(path), "", msg);
     let mut child = std::process::Command::new(path)
         .arg("--list")
         .stdin(std::process::Stdio::null())
