@@ -12,6 +12,7 @@ mod errors;
 mod hostile;
 mod play;
 mod plugin_refusals;
+mod privilege;
 mod rabbit_ha;
 mod scaffold;
 mod seed_topology;

@@ -5,6 +5,7 @@
 //! groups to the host; `group_vars/` and `host_vars/` directories are
 //! layered in by [`Inventory::add_vars_dirs`].
 
+mod escalation;
 mod ini;
 mod script;
 mod vars_dirs;
@@ -13,6 +14,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+
+pub use escalation::BecomeKeywords;
 
 use crate::yaml::{Document, InputError, escape};
 
@@ -253,7 +256,8 @@ impl Inventory {
 
     /// What the runner makes of the `ansible_*` variables of `hosts`: an
     /// error when following them would run commands otherwise than asked
-    /// (`ansible_become: true`, an unknown `ansible_connection`), else a
+    /// (an unknown `ansible_connection` or `ansible_become_method`, a
+    /// legacy `ansible_sudo: true`), else a
     /// warning for each variable it does not understand, naming the hosts.
     pub fn check_ansible_vars(&self, hosts: &[String]) -> Result<Vec<String>, String> {
         let mut ignored: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
@@ -290,32 +294,17 @@ impl Inventory {
                     }
                     continue;
                 }
-                let become_flag =
-                    ["ansible_become", "ansible_sudo", "ansible_su"].contains(&k.as_str());
-                if become_flag && truthy(v) {
-                    let user = host
-                        .text(&[
-                            "ansible_become_user",
-                            "ansible_sudo_user",
-                            "ansible_su_user",
-                        ])
-                        .unwrap_or_else(|| "root".into());
-                    return Err(format!(
-                        "host {name}: {k} is true (run as {user}), but become is not supported yet; commands would run as {}. Remove {k}, or log in as the user the commands should run as (ansible_user)",
-                        host.runs_as()
-                    ));
+                if let Some(err) = host.legacy_become(k, v) {
+                    return Err(err);
                 }
-                if become_flag
-                    || ["ansible_become_", "ansible_sudo_", "ansible_su_"]
-                        .iter()
-                        .any(|p| k.starts_with(p))
-                {
+                if escalation::BECOME_VARS.contains(&k.as_str()) {
+                    host.escalation(&BecomeKeywords::default())?;
+                    continue;
+                }
+                if escalation::BECOME_PASSWORDS.contains(&k.as_str()) {
                     warn(
                         k,
-                        format!(
-                            "become is not supported yet (and not asked for here); commands run as {}",
-                            host.runs_as()
-                        ),
+                        "not used: runner never sends a become password (it runs sudo -n); the login user needs sudo without one".into(),
                         name,
                     );
                     continue;
@@ -704,8 +693,7 @@ all:
     }
 
     /// Never silently: an unknown `ansible_*` variable is a warning naming
-    /// it and its hosts; become asked for is an error saying who commands
-    /// would run as.
+    /// it and its hosts.
     #[test]
     fn ssh_args_give_the_known_hosts_file_and_the_rest_is_named() {
         let doc = Document::parse(
@@ -739,27 +727,35 @@ all:
         );
         let all = ["a".to_string(), "b".to_string()];
         let w = inv.check_ansible_vars(&all).unwrap();
-        assert_eq!(w.len(), 2, "{w:?}");
-        assert!(
-            w[0].starts_with("ansible_become_user (host a): become is not supported yet")
-                && w[0].ends_with("commands run as deploy"),
-            "{w:?}"
-        );
         assert_eq!(
-            w[1],
-            "ansible_python_interpreter (host a, b): runner does not understand it, and ignores it"
+            w,
+            [
+                "ansible_python_interpreter (host a, b): runner does not understand it, and ignores it"
+            ]
         );
         // Only the hosts the run targets.
         assert_eq!(inv.check_ansible_vars(&["b".into()]).unwrap().len(), 1);
 
         let inv = load(
-            "all:\n  hosts:\n    a: {ansible_user: deploy, ansible_become: 'yes', ansible_become_user: nobody}\n",
+            "all:\n  hosts:\n    a: {ansible_user: deploy, ansible_become: 'yes', ansible_become_password: x}\n",
         );
+        let w = inv.check_ansible_vars(&["a".into()]).unwrap();
+        assert!(
+            w[0].starts_with(
+                "ansible_become_password (host a): not used: runner never sends a become password"
+            ),
+            "{w:?}"
+        );
+        let inv = load("all:\n  hosts:\n    a: {ansible_user: deploy, ansible_sudo: 'yes'}\n");
         let err = inv.check_ansible_vars(&["a".into()]).unwrap_err();
         assert!(
-            err.contains("host a: ansible_become is true (run as nobody), but become is not supported yet; commands would run as deploy"),
+            err.contains("host a: ansible_sudo is true, but runner reads only ansible_become"),
             "{err}"
         );
+        let inv =
+            load("all:\n  hosts:\n    a: {ansible_become: true, ansible_become_method: doas}\n");
+        let err = inv.check_ansible_vars(&["a".into()]).unwrap_err();
+        assert!(err.contains("'doas' is not supported"), "{err}");
         let inv = load("all:\n  hosts:\n    a: {ansible_connection: docker}\n");
         let err = inv.check_ansible_vars(&["a".into()]).unwrap_err();
         assert!(

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use runner_transport::escalate::Method;
+
 use crate::certificates::CertificatesSpec;
+use crate::inventory::BecomeKeywords;
 use crate::yaml::{Document, InputError};
 
 #[derive(Debug, Deserialize)]
@@ -25,6 +28,12 @@ struct RawPlaybook {
     certificates: Option<CertificatesSpec>,
     #[serde(default = "yes")]
     gather_facts: bool,
+    #[serde(default, rename = "become")]
+    become_enabled: Option<bool>,
+    #[serde(default)]
+    become_user: Option<String>,
+    #[serde(default)]
+    become_method: Option<Method>,
     steps: Vec<RawStep>,
 }
 
@@ -113,6 +122,12 @@ struct RawStep {
     when: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default, rename = "become")]
+    become_enabled: Option<bool>,
+    #[serde(default)]
+    become_user: Option<String>,
+    #[serde(default)]
+    become_method: Option<Method>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +140,9 @@ pub struct Step {
     pub serial: Option<usize>,
     pub when: Option<String>,
     pub tags: Vec<String>,
+    /// Who the step's commands run as: its `become*` keywords over the
+    /// playbook's (the inventory's `ansible_become*` win over both).
+    pub become_keywords: BecomeKeywords,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +169,11 @@ impl Playbook {
         }
         let raw: RawPlaybook = doc.decode("")?;
         let dir = doc.file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let play_become = BecomeKeywords {
+            enabled: raw.become_enabled,
+            user: raw.become_user.clone(),
+            method: raw.become_method,
+        };
         let mut vars = Map::new();
         for (i, f) in raw.vars_files.iter().enumerate() {
             let path = dir.join(f);
@@ -182,6 +205,12 @@ impl Playbook {
                 serial: s.serial,
                 when: s.when,
                 tags: s.tags,
+                become_keywords: BecomeKeywords {
+                    enabled: s.become_enabled,
+                    user: s.become_user,
+                    method: s.become_method,
+                }
+                .or(&play_become),
             })
             .collect::<Vec<_>>();
         for s in &steps {

@@ -3,11 +3,12 @@
 //! were planned from, so `apply` can do exactly that or refuse as stale.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::pool::TransportPool;
+use runner_transport::Transport;
 use runner_types::capability::Grant;
 
 use crate::journal::{Observation, ObservationKind};
@@ -153,13 +154,14 @@ pub fn file_sha(path: &Path) -> String {
 /// planning time (a plan file is input, not trusted), then asked again
 /// exactly as recorded: the first that answers differently makes the plan
 /// stale. A step or host the run does not have is an error.
+/// `job_of` gives a step-host's grant and its transport, as the user the
+/// step runs as.
 pub(crate) async fn stale_reason(
-    pool: &TransportPool,
     saved: &SavedPlan,
-    grant_of: impl Fn(usize, &str) -> Option<Grant>,
+    job_of: impl Fn(usize, &str) -> Option<(Grant, Arc<dyn Transport>)>,
 ) -> Result<Option<String>, String> {
     for entry in saved.entries.iter() {
-        let Some(grant) = grant_of(entry.step, &entry.host) else {
+        let Some((grant, _)) = job_of(entry.step, &entry.host) else {
             return Err(format!(
                 "the saved plan names step {} on host '{}', which this playbook and inventory do not run: it was edited, or made from other files",
                 entry.step + 1,
@@ -173,7 +175,9 @@ pub(crate) async fn stale_reason(
         }
     }
     for entry in saved.entries.iter().filter(|e| e.pending.is_none()) {
-        let t = pool.transport(&entry.host);
+        let Some((_, t)) = job_of(entry.step, &entry.host) else {
+            continue;
+        };
         for o in &entry.observations {
             let answer = match o.kind {
                 ObservationKind::Probe => command_answer(&run_probe(t.as_ref(), &o.request).await),

@@ -5,6 +5,7 @@
 //! and removing files — is built once on top of that in [`files`], so the
 //! local and SSH transports behave the same byte for byte.
 
+pub mod escalate;
 pub mod files;
 pub mod http;
 mod local;

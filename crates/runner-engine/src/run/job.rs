@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runner_plugin_host::PlanRequest;
+use runner_transport::Transport;
+use runner_transport::escalate::Escalation;
 use runner_types::capability::Grant;
 use runner_types::{Action, ActionKind, Plan, Redactor};
 use serde_json::Value;
@@ -25,9 +27,16 @@ pub(super) struct Job {
     pub(super) params: Value,
     pub(super) facts: Value,
     pub(super) inputs: String,
+    /// Who its commands run as; `None`: the login user.
+    pub(super) escalation: Option<Escalation>,
 }
 
 impl Job {
+    /// The host's transport, as the user this job runs as.
+    pub(super) fn transport(&self, pool: &crate::pool::TransportPool) -> Arc<dyn Transport> {
+        pool.transport_as(&self.host, self.escalation.as_ref())
+    }
+
     /// The plugin's capabilities with this step's parameters filled in.
     pub(super) fn grant(&self) -> Grant {
         Grant::new(
@@ -56,10 +65,13 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> Outcome {
     if let Some(done) = done_in_resumed_run(shared, &job) {
         return done;
     }
-    let transport = shared.pool.transport(&job.host);
+    let transport = job.transport(&shared.pool);
     let grant = job.grant();
     let mut changed = false;
     let mut notes: Vec<String> = Vec::new();
+    if let Some(e) = &job.escalation {
+        notes.push(format!("runs as {e}"));
+    }
     for stage in 0..MAX_STAGES {
         let staged = match plan_stage(shared, &job, &grant, stage, &mut notes).await {
             Ok(s) => s,
@@ -176,7 +188,7 @@ async fn call_plugin(
     notes: &mut Vec<String>,
 ) -> Result<(Plan, Vec<Observation>), Outcome> {
     let observer = Arc::new(LiveObserver::new(
-        shared.pool.transport(&job.host),
+        job.transport(&shared.pool),
         shared.redactor.clone(),
     ));
     let request = PlanRequest {

@@ -603,7 +603,13 @@ impl Prepare<'_> {
                 register_secret(self.redactor, v);
             }
         }
-        let inputs = digest(&json!([plugin.sha256, params, h]));
+        let escalation = self
+            .inventory
+            .host(h)
+            .expect("targets come from the inventory")
+            .escalation(&step.become_keywords)
+            .map_err(|e| playbook.step_error(step.index, "become", e))?;
+        let inputs = digest(&json!([plugin.sha256, params, h, escalation]));
         Ok(Some(Job {
             step: step.index,
             host: h.to_string(),
@@ -611,6 +617,7 @@ impl Prepare<'_> {
             params,
             facts: host_facts,
             inputs,
+            escalation,
         }))
     }
 }
@@ -668,15 +675,15 @@ async fn saved_plan_stale(shared: &Shared, jobs: &[StepJobs]) -> Result<Option<S
     let Some(saved) = &shared.saved else {
         return Ok(None);
     };
-    let grant_of = |step: usize, host: &str| {
+    let job_of = |step: usize, host: &str| {
         jobs.get(step)?
             .iter()
             .find(|(h, _)| h == host)?
             .1
             .as_ref()
-            .map(Job::grant)
+            .map(|job| (job.grant(), job.transport(&shared.pool)))
     };
-    saved_plan::stale_reason(&shared.pool, saved, grant_of)
+    saved_plan::stale_reason(saved, job_of)
         .await
         .map_err(RunError::SavedPlan)
 }

@@ -429,13 +429,14 @@ async fn start_at_skips_the_steps_before_it() {
     assert_eq!(counts(&r, "h1").skipped, 0);
 }
 
-/// Become asked for in the inventory stops the run before anything runs.
+/// Become asked for in a way the runner cannot follow (a method it does
+/// not have) stops the run before anything runs.
 #[tokio::test]
-async fn become_asked_for_is_refused_before_anything_runs() {
+async fn become_that_cannot_be_followed_is_refused_before_anything_runs() {
     let s = Scratch::new(&step("say", "sayer", ""), 1);
     std::fs::write(
         s.path("inventory.yaml"),
-        "all:\n  hosts:\n    h1: {ansible_user: deploy, ansible_become: true, ansible_become_user: nobody}\n",
+        "all:\n  hosts:\n    h1: {ansible_user: deploy, ansible_become: true, ansible_become_method: pbrun}\n",
     )
     .unwrap();
     let playbook = Playbook::load(&s.path("playbook.yaml")).unwrap();
@@ -450,7 +451,7 @@ async fn become_asked_for_is_refused_before_anything_runs() {
         Ok(_) => panic!("the run went on"),
     };
     assert!(
-        err.contains("become is not supported yet; commands would run as deploy"),
+        err.contains("host h1: ansible_become_method 'pbrun' is not supported (runner becomes through sudo or su)"),
         "{err}"
     );
     assert_eq!(planner.calls_of("sayer"), 0);
