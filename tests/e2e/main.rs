@@ -17,3 +17,4 @@ mod rabbit_ha;
 mod scaffold;
 mod seed_topology;
 mod tls;
+mod visibility;

@@ -2,7 +2,8 @@
 //! `runner lab chaos` and `runner workload` runs, at info), more with `-v`, or
 //! whatever `RUST_LOG` says; on stderr, or in `--log-file`. What the user reads —
 //! the human or JSON report on stdout — is not the log. Everything logged
-//! is already redacted where it is produced.
+//! is already redacted where it is produced. On stderr, a log line takes
+//! the live progress of a step (`output::live`) out of the way meanwhile.
 
 use std::path::Path;
 
@@ -62,11 +63,22 @@ pub fn init(verbose: u8, file: Option<&Path>) -> anyhow::Result<()> {
         None => {
             use std::io::IsTerminal;
             let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            builder
-                .with_ansi(colour)
-                .with_writer(std::io::stderr)
-                .init()
+            builder.with_ansi(colour).with_writer(|| Stderr).init()
         }
     }
     Ok(())
+}
+
+/// stderr, written with the live progress (if any) out of the way.
+struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::output::suspended(|| std::io::stderr().write_all(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -152,6 +152,11 @@ pub trait Reporter: Send + Sync {
         _more_after_apply: bool,
     ) {
     }
+    /// A host's work on a step began (it holds a fork). Its `host_done`
+    /// for that step follows.
+    fn host_started(&self, _step: usize, _host: &str) {}
+    /// An action is about to run on a host; its `action_done` follows.
+    fn action_started(&self, _step: usize, _host: &str) {}
     fn action_done(&self, _step: usize, _host: &str, _summary: &str, _error: Option<&str>) {}
     fn host_done(&self, _at: Phase, _host: &str, _status: Status, _message: &str) {}
     fn step_done(&self, _index: usize) {}

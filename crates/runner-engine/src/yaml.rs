@@ -2,12 +2,15 @@
 //! that maps every JSON pointer to its line and column, so any later error
 //! (a type, a schema violation, a template) can name file, line and column.
 
+mod load;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use marked_yaml::{LoaderOptions, Node};
 use serde_json::{Map, Number, Value};
+
+use load::Node;
 
 /// A position in a source file, 1-based; line 0 means the file as a
 /// whole (it could not be read), shown without a position.
@@ -130,35 +133,15 @@ impl Document {
                 format!("nested deeper than {MAX_DEPTH} levels; runner reads no deeper"),
             ));
         }
-        let options = LoaderOptions::default()
-            .error_on_duplicate_keys(true)
-            .prevent_coercion(true);
-        let node = marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| {
-            use marked_yaml::LoadError::*;
-            let marker = match &e {
-                TopLevelMustBeMapping(m)
-                | TopLevelMustBeSequence(m)
-                | UnexpectedAnchor(m)
-                | MappingKeyMustBeScalar(m)
-                | UnexpectedTag(m)
-                | ScanError(m, _) => Some(*m),
-                DuplicateKey(d) => d.key.span().start().copied(),
-            };
-            let (line, column) = marker.map(|m| (m.line(), m.column())).unwrap_or((0, 0));
-            let message = match &e {
-                ScanError(_, s) => format!("invalid YAML: {}", s.info()),
-                DuplicateKey(d) => format!("duplicate key '{}'", d.key.as_str()),
-                TopLevelMustBeMapping(_) => "the file must be a YAML mapping".to_string(),
-                other => format!("invalid YAML: {other}"),
-            };
+        let node = load::load(text).map_err(|e| {
             InputError::new(
                 Location {
                     file: path.to_path_buf(),
-                    line,
-                    column,
+                    line: e.at.0,
+                    column: e.at.1,
                 },
                 "",
-                message,
+                e.message,
             )
         })?;
         let mut positions = HashMap::new();
@@ -247,27 +230,22 @@ pub fn escape(key: &str) -> String {
 }
 
 fn convert(node: &Node, pointer: String, positions: &mut HashMap<String, (usize, usize)>) -> Value {
-    if let Some(m) = node.span().start() {
-        positions.insert(pointer.clone(), (m.line(), m.column()));
-    }
+    positions.insert(pointer.clone(), node.at());
     match node {
-        Node::Scalar(s) => scalar(s.as_str(), s.may_coerce()),
-        Node::Sequence(items) => Value::Array(
+        Node::Scalar { text, plain, .. } => scalar(text, *plain),
+        Node::Seq { items, .. } => Value::Array(
             items
                 .iter()
                 .enumerate()
                 .map(|(i, n)| convert(n, format!("{pointer}/{i}"), positions))
                 .collect(),
         ),
-        Node::Mapping(map) => {
+        Node::Map { entries, .. } => {
             let mut out = Map::new();
-            for (k, v) in map.iter() {
-                let key = k.as_str().to_string();
-                let child = format!("{pointer}/{}", escape(&key));
-                if let Some(m) = k.span().start() {
-                    positions.insert(format!("{child}#key"), (m.line(), m.column()));
-                }
-                out.insert(key, convert(v, child, positions));
+            for e in entries {
+                let child = format!("{pointer}/{}", escape(&e.key));
+                positions.insert(format!("{child}#key"), e.key_at);
+                out.insert(e.key.clone(), convert(&e.value, child, positions));
             }
             Value::Object(out)
         }
@@ -355,5 +333,64 @@ mod tests {
         let err = Document::parse(Path::new("dup.yaml"), "a: 1\na: 2\n").unwrap_err();
         assert!(err.to_string().contains("dup.yaml:2:"), "{err}");
         assert!(err.to_string().contains("duplicate key 'a'"), "{err}");
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys_as_ansible_reads_them() {
+        let text = "base: &base\n  port: 5672\n  tags: &tags [a, b]\nweb:\n  <<: *base\n  port: 80\nboth:\n  <<: [*base, {port: 1, extra: x}]\nlist: *tags\n";
+        let doc = Document::parse(Path::new("a.yaml"), text).unwrap();
+        assert_eq!(
+            doc.value,
+            serde_json::json!({
+                "base": {"port": 5672, "tags": ["a", "b"]},
+                "web": {"port": 80, "tags": ["a", "b"]},
+                "both": {"port": 5672, "tags": ["a", "b"], "extra": "x"},
+                "list": ["a", "b"],
+            })
+        );
+        // An own key is where it is written; a merged one where its anchor is.
+        assert_eq!(doc.location("/web/port").line, 6);
+        assert_eq!(doc.location("/web/tags").line, 3);
+    }
+
+    #[test]
+    fn what_aliases_cannot_make_is_refused_where_it_is() {
+        let err = |text: &str| {
+            Document::parse(Path::new("x.yaml"), text)
+                .unwrap_err()
+                .to_string()
+        };
+        let mut bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n".to_string();
+        for i in 1..8 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![format!("*a{p}"); 10].join(", ")
+            ));
+        }
+        let e = err(&bomb);
+        assert!(
+            e.starts_with("x.yaml:6:") && e.contains("expands to more than 200000 nodes"),
+            "{e}"
+        );
+        let e = err("a: *nowhere\n");
+        assert!(e.starts_with("x.yaml:1:"), "{e}");
+        let e = err("a: &a {x: 1}\nb:\n  <<: [*a, 3]\n");
+        assert!(e.contains("a merge key (<<) takes a mapping"), "{e}");
+        assert!(err("a: !!str x\n").contains("tags"));
+        assert!(err("a: 1\n---\nb: 2\n").contains("a second YAML document"));
+        assert!(err("").contains("must be a YAML mapping"));
+        assert!(err("- a\n").contains("must be a YAML mapping"));
+        assert!(err("? [a]\n: 1\n").contains("a mapping key must be a scalar"));
+        // Depth through aliases is bounded too.
+        let mut deep = "l0: &l0 [x]\n".to_string();
+        for i in 1..300 {
+            deep.push_str(&format!("l{i}: &l{i} [*l{}]\n", i - 1));
+        }
+        assert!(
+            err(&deep).contains("nests deeper than 200 levels"),
+            "{}",
+            err(&deep)
+        );
     }
 }

@@ -174,11 +174,11 @@ fn on_error(result: anyhow::Result<RunResult>, output: OutputFormat) -> anyhow::
         (Err(e), OutputFormat::Json) => {
             println!(
                 "{}",
-                serde_json::json!({"event": "error", "message": format!("{e:#}")})
+                serde_json::json!({"event": "error", "message": format!("{e:#}"), "ts": crate::output::timestamp()})
             );
             println!(
                 "{}",
-                serde_json::json!({"event": "recap", "outcome": "error", "recap": runner_engine::Recap::default()})
+                serde_json::json!({"event": "recap", "outcome": "error", "recap": runner_engine::Recap::default(), "ts": crate::output::timestamp()})
             );
             Err(e)
         }

@@ -1,5 +1,7 @@
 //! Output for people: a line per step and host as they finish, every
 //! planned action with a coloured unified diff in previews, and a recap.
+//! On a terminal, the hosts at work on a step are shown live meanwhile
+//! ([`Live`]).
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -9,8 +11,12 @@ use console::{Style, style};
 use runner_engine::{Mode, Phase, PlannedAction, Recap, Reporter, Status};
 use runner_types::Redactor;
 
+use super::live::Live;
+
 pub struct Human {
     redactor: Redactor,
+    /// On a terminal only.
+    live: Option<Live>,
     started: Mutex<Option<Instant>>,
     step_started: Mutex<Option<Instant>>,
 }
@@ -19,6 +25,7 @@ impl Human {
     pub fn new(redactor: Redactor) -> Self {
         Human {
             redactor,
+            live: Live::detect(),
             started: Mutex::new(None),
             step_started: Mutex::new(None),
         }
@@ -26,8 +33,13 @@ impl Human {
 
     fn print(&self, text: &str) {
         let text = self.redactor.redact(text);
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
+        match &self.live {
+            Some(live) => live.print(&text),
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+            }
+        }
     }
 }
 
@@ -146,6 +158,12 @@ impl Reporter for Human {
         }
     }
 
+    fn host_started(&self, _step: usize, host: &str) {
+        if let Some(live) = &self.live {
+            live.start(host);
+        }
+    }
+
     fn action_done(&self, _step: usize, host: &str, summary: &str, error: Option<&str>) {
         let summary = terminal_safe(summary, false);
         match error {
@@ -164,6 +182,9 @@ impl Reporter for Human {
             Phase::Facts => " (gathering facts)",
             Phase::Step(_) => "",
         };
+        if let (Some(live), Phase::Step(_)) = (&self.live, at) {
+            live.finish(host);
+        }
         let elapsed = self
             .step_started
             .lock()
@@ -181,7 +202,14 @@ impl Reporter for Human {
         ));
     }
 
+    fn step_done(&self, _index: usize) {
+        if let Some(live) = &self.live {
+            live.clear();
+        }
+    }
+
     fn run_done(&self, recap: &Recap) {
+        self.step_done(usize::MAX);
         self.print(&format!("\n{}", style("RECAP").bold()));
         for (host, r) in &recap.hosts {
             let bad = r.failed + r.unreachable > 0;

@@ -2,6 +2,10 @@
 
 mod human;
 mod json;
+mod live;
+
+pub use json::timestamp;
+pub use live::suspended;
 
 use std::sync::Arc;
 

@@ -439,6 +439,7 @@ async fn execute_action(
         summary: summary.clone(),
     });
     tracing::info!(action = %shared.redactor.redact(&action.literal()), "start");
+    shared.reporter.action_started(job.step, &job.host);
     let marker = crate::execute::marker(job.step, &job.host, at.digest);
     let was_interrupted = shared
         .resume

@@ -752,6 +752,7 @@ async fn run_step(
             tasks.push(tokio::spawn(
                 async move {
                     let _permit = forks.acquire().await;
+                    shared.reporter.host_started(step_index, &h);
                     let (status, message, inputs) = match job {
                         None => (Status::Skipped, String::new(), String::new()),
                         Some(job) => {
