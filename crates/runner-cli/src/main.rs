@@ -29,6 +29,9 @@ pub mod exit {
 }
 
 fn main() {
+    // Templates' now() needs the local time zone, which can only be read
+    // while this is the one thread.
+    runner_engine::template::capture_local_offset();
     let args = cli::Cli::parse();
     if let Err(e) = logging::init(args.verbose, args.log_file.as_deref()) {
         print_error(&e);

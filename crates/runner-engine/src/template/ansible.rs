@@ -6,9 +6,14 @@
 //! `mandatory`, `hash` (sha256, sha512), and `lookup('env', NAME)`,
 //! `lookup('file', PATH)` and `lookup('template', PATH)` (relative to the
 //! playbook; a template file renders as Ansible's template module does,
-//! with `trim_blocks` and `{% include %}`). Not here, on
-//! purpose: `now()` and `password_hash` (a different value on every run:
-//! a preview could never say "nothing changes"), `default(omit)`.
+//! with `trim_blocks` and `{% include %}`); `password_hash` (with a
+//! salt: [`password`]) and `now()` ([`clock`]). `omit` is in
+//! [`super::omit`].
+
+mod clock;
+mod password;
+
+pub use clock::capture_local_offset;
 
 use base64::Engine;
 use minijinja::value::Kwargs;
@@ -37,7 +42,9 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("ternary", ternary);
     env.add_filter("mandatory", mandatory);
     env.add_filter("hash", hash);
+    env.add_filter("password_hash", password::password_hash);
     env.add_function("lookup", lookup);
+    env.add_function("now", clock::now);
 }
 
 fn bad(msg: impl Into<String>) -> Error {

@@ -2,9 +2,12 @@
 //! exactly one `{{ expression }}`, with nothing around it, keeps the
 //! expression's type (a list stays a list, a number a number); any other
 //! string renders as text, byte for byte (spaces and newlines kept).
-//! Ansible's filters and lookups are in [`ansible`].
+//! Ansible's filters and lookups are in [`ansible`]; `omit` in [`omit`].
 
 mod ansible;
+mod omit;
+
+pub use ansible::capture_local_offset;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
@@ -19,6 +22,7 @@ impl Default for Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
         ansible::register(&mut env);
+        env.add_global("omit", omit::PLACEHOLDER);
         Templates { env }
     }
 }
@@ -26,8 +30,11 @@ impl Default for Templates {
 impl Templates {
     /// Render every string inside `value` against `ctx`. Errors carry the
     /// JSON pointer (below `value`) of the string that failed.
+    /// A mapping entry rendered to `omit` is left out.
     pub fn render(&self, value: &Value, ctx: &Value) -> Result<Value, (String, String)> {
-        self.render_at(value, ctx, String::new())
+        let mut out = self.render_at(value, ctx, String::new())?;
+        omit::remove(&mut out, String::new())?;
+        Ok(out)
     }
 
     fn render_at(&self, value: &Value, ctx: &Value, at: String) -> Result<Value, (String, String)> {

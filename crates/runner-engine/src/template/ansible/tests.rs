@@ -156,3 +156,79 @@ fn template_files_render_as_ansibles_template_module() {
     let e = err("{{ lookup('template', 'bad.j2') }}", ctx);
     assert!(e.contains("bad.j2") && e.contains("undefined"), "{e}");
 }
+
+#[test]
+fn password_hash_is_crypt3_with_the_salt_given() {
+    // The vectors of `openssl passwd -6/-5 -salt saltstring 'Hello world!'`.
+    let ctx = json!({"pw": "Hello world!"});
+    assert_eq!(
+        render(
+            "{{ pw | password_hash('sha512', 'saltstring') }}",
+            ctx.clone()
+        ),
+        "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+    );
+    assert_eq!(
+        render(
+            "{{ pw | password_hash('sha256', salt='saltstring') }}",
+            ctx.clone()
+        ),
+        "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"
+    );
+    let with_rounds = render(
+        "{{ pw | password_hash('sha512', 'abc', rounds=6000) }}",
+        ctx.clone(),
+    );
+    assert!(
+        with_rounds
+            .as_str()
+            .unwrap()
+            .starts_with("$6$rounds=6000$abc$"),
+        "{with_rounds}"
+    );
+    assert!(err("{{ pw | password_hash('sha512') }}", ctx.clone()).contains("needs a salt"));
+    assert!(
+        err("{{ pw | password_hash('sha512', 'a b') }}", ctx.clone()).contains("a salt is 1 to 16")
+    );
+    assert!(
+        err("{{ pw | password_hash('md5', 'ab') }}", ctx.clone()).contains("'md5' is not offered")
+    );
+    assert!(err("{{ pw | password_hash('sha512', 'ab', color=1) }}", ctx).contains("color"));
+}
+
+#[test]
+fn now_is_one_instant_for_the_run() {
+    let a = render("{{ now(utc=true) }}", json!({}));
+    let a = a.as_str().unwrap();
+    // Python's str(datetime): 2026-12-04 00:10:11.123456
+    assert_eq!(a.len(), 26, "{a}");
+    assert_eq!(&a[4..5], "-");
+    assert_eq!(render("{{ now(utc=true) }}", json!({})), a);
+    let day = render("{{ now(utc=true, fmt='%Y-%m-%d') }}", json!({}));
+    assert_eq!(day, a[..10]);
+    assert!(err("{{ now(utc=true, fmt='%Q') }}", json!({})).contains("now(fmt='%Q')"));
+}
+
+#[test]
+fn default_omit_leaves_the_parameter_out() {
+    let t = Templates::default();
+    let params =
+        json!({"path": "/a", "mode": "{{ m | default(omit) }}", "nested": {"x": "{{ omit }}"}});
+    assert_eq!(
+        t.render(&params, &json!({})).unwrap(),
+        json!({"path": "/a", "nested": {}})
+    );
+    assert_eq!(
+        t.render(&params, &json!({"m": "0600"})).unwrap()["mode"],
+        "0600"
+    );
+    let (at, e) = t
+        .render(&json!({"a": ["{{ omit }}"]}), &json!({}))
+        .unwrap_err();
+    assert_eq!(at, "/a/0");
+    assert!(
+        e.contains("omit can only stand for a whole parameter"),
+        "{e}"
+    );
+    assert!(t.render(&json!({"a": "x{{ omit }}"}), &json!({})).is_err());
+}
