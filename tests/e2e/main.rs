@@ -9,6 +9,7 @@ mod ansible;
 mod chaos;
 mod crash;
 mod errors;
+mod file_plugin;
 mod hostile;
 mod play;
 mod plugin_refusals;

@@ -103,6 +103,13 @@ pub async fn interrupted_exit_code(
     }
 }
 
+fn ownership<'a>(owner: &'a Option<String>, group: &'a Option<String>) -> files::Ownership<'a> {
+    files::Ownership {
+        owner: owner.as_deref(),
+        group: group.as_deref(),
+    }
+}
+
 /// Whether `code` counts as success for a `run` action.
 /// `docker exec` that failed before the command started: runc's "OCI
 /// runtime exec failed", exit 126 (seen under load: "read init-p:
@@ -131,11 +138,41 @@ pub async fn execute(
             content,
             mode,
             validate,
-        } => files::write(t, path, content, *mode, validate.as_deref())
-            .await
-            .map(|_| format!("{} bytes, mode {mode:o}", content.len()))
-            .map_err(ActionError::from),
+            owner,
+            group,
+        } => files::write(
+            t,
+            path,
+            content,
+            *mode,
+            ownership(owner, group),
+            validate.as_deref(),
+        )
+        .await
+        .map(|_| format!("{} bytes, mode {mode:04o}", content.len()))
+        .map_err(ActionError::from),
         ActionKind::RemoveFile { path } => files::remove(t, path)
+            .await
+            .map(|existed| if existed { "removed" } else { "was absent" }.to_string())
+            .map_err(ActionError::from),
+        ActionKind::EnsureDir {
+            path,
+            mode,
+            owner,
+            group,
+        } => files::ensure_dir(t, path, *mode, ownership(owner, group))
+            .await
+            .map(|_| format!("directory, mode {mode:04o}"))
+            .map_err(ActionError::from),
+        ActionKind::Symlink {
+            path,
+            target,
+            force,
+        } => files::symlink(t, path, target, *force)
+            .await
+            .map(|_| format!("-> {target}"))
+            .map_err(ActionError::from),
+        ActionKind::RemoveDir { path, recurse } => files::remove_dir(t, path, *recurse)
             .await
             .map(|existed| if existed { "removed" } else { "was absent" }.to_string())
             .map_err(ActionError::from),

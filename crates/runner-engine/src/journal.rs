@@ -38,6 +38,8 @@ pub enum ObservationKind {
     Read,
     /// A GET from the runner's machine.
     Http,
+    /// A file on the runner's machine, beside the playbook.
+    LocalRead,
 }
 
 impl ObservationKind {
@@ -46,6 +48,7 @@ impl ObservationKind {
             ObservationKind::Probe => "probe",
             ObservationKind::Read => "read",
             ObservationKind::Http => "http",
+            ObservationKind::LocalRead => "local read",
         }
     }
 
@@ -56,6 +59,7 @@ impl ObservationKind {
             ObservationKind::Probe => Access::Probe,
             ObservationKind::Read => Access::Read,
             ObservationKind::Http => Access::Http,
+            ObservationKind::LocalRead => Access::LocalRead,
         }
     }
 }

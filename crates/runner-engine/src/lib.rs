@@ -7,6 +7,7 @@ pub mod execute;
 pub mod facts;
 pub mod inventory;
 pub mod journal;
+pub mod local_files;
 pub mod observer;
 pub mod pattern;
 pub mod planner;

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::journal::{Observation, ObservationKind};
+use crate::local_files::LocalFiles;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -24,6 +25,8 @@ pub struct LiveObserver {
     logs: Mutex<Vec<(LogLevel, String)>>,
     /// The first answer that said the host cannot be reached at all.
     unreachable: Mutex<Option<String>>,
+    /// Files beside the playbook; none: local reads are refused.
+    local: Option<Arc<LocalFiles>>,
 }
 
 impl LiveObserver {
@@ -34,7 +37,14 @@ impl LiveObserver {
             transcript: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
             unreachable: Mutex::new(None),
+            local: None,
         }
+    }
+
+    /// Answer `read-local-file` from these files.
+    pub fn with_local_files(mut self, local: Arc<LocalFiles>) -> Self {
+        self.local = Some(local);
+        self
     }
 
     /// Why the host could not be reached, if a probe or read found so.
@@ -150,6 +160,18 @@ impl Observer for LiveObserver {
         r
     }
 
+    async fn read_local_file(&self, path: &str) -> Result<Vec<u8>, String> {
+        let r = match &self.local {
+            Some(local) => local.read(path).map_err(|e| e.to_string()),
+            None => Err(format!(
+                "{path}: no playbook directory to read local files from"
+            )),
+        };
+        let answer = file_answer(&r.as_ref().map(|b| Some(b.clone())));
+        self.record(ObservationKind::LocalRead, path, answer);
+        r
+    }
+
     fn log(&self, level: LogLevel, message: &str) {
         let message = self.redactor.redact(message);
         match level {
@@ -235,20 +257,12 @@ impl Observer for ReplayObserver {
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
         let v = self.answer(ObservationKind::Read, path)?;
-        if let Some(e) = error_of(&v) {
-            return Err(e);
-        }
-        if v.is_null() {
-            return Ok(None);
-        }
-        if let Some(t) = v.get("text").and_then(Value::as_str) {
-            return Ok(Some(t.as_bytes().to_vec()));
-        }
-        let b64 = v.get("base64").and_then(Value::as_str).unwrap_or_default();
-        base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        file_of(&v)
+    }
+
+    async fn read_local_file(&self, path: &str) -> Result<Vec<u8>, String> {
+        let v = self.answer(ObservationKind::LocalRead, path)?;
+        file_of(&v)?.ok_or_else(|| format!("{path}: the recording has no content"))
     }
 
     async fn http_get(
@@ -267,4 +281,22 @@ impl Observer for ReplayObserver {
     }
 
     fn log(&self, _level: LogLevel, _message: &str) {}
+}
+
+/// A recorded file answer: its bytes, none, or its error.
+fn file_of(v: &Value) -> Result<Option<Vec<u8>>, String> {
+    if let Some(e) = error_of(v) {
+        return Err(e);
+    }
+    if v.is_null() {
+        return Ok(None);
+    }
+    if let Some(t) = v.get("text").and_then(Value::as_str) {
+        return Ok(Some(t.as_bytes().to_vec()));
+    }
+    let b64 = v.get("base64").and_then(Value::as_str).unwrap_or_default();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }

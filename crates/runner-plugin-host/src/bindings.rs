@@ -19,6 +19,7 @@ impl From<wit::Capabilities> for runner_types::Capabilities {
             runs: c.runs,
             http: c.http,
             peers: c.peers,
+            local_reads: c.local_reads,
         }
     }
 }
@@ -46,8 +47,25 @@ impl From<wit::Action> for runner_types::Action {
                 content: w.content,
                 mode: w.mode,
                 validate: w.validate,
+                owner: w.owner,
+                group: w.group,
             },
             wit::ActionKind::RemoveFile(path) => K::RemoveFile { path },
+            wit::ActionKind::EnsureDir(d) => K::EnsureDir {
+                path: d.path,
+                mode: d.mode,
+                owner: d.owner,
+                group: d.group,
+            },
+            wit::ActionKind::Symlink(l) => K::Symlink {
+                path: l.path,
+                target: l.target,
+                force: l.force,
+            },
+            wit::ActionKind::RemoveDir(d) => K::RemoveDir {
+                path: d.path,
+                recurse: d.recurse,
+            },
             wit::ActionKind::Run(r) => K::Run {
                 command: r.command,
                 ok_codes: if r.ok_codes.is_empty() {

@@ -26,6 +26,12 @@ pub trait Observer: Send + Sync {
         headers: &[(String, String)],
     ) -> Result<HttpResponse, String>;
     fn log(&self, level: runner_types::LogLevel, message: &str);
+    /// A file on the runner's machine, relative to the playbook's
+    /// directory (already checked against `local-reads`). Observers that
+    /// have no playbook directory refuse.
+    async fn read_local_file(&self, path: &str) -> Result<Vec<u8>, String> {
+        Err(format!("{path}: no local files can be read here"))
+    }
 }
 
 /// Resource limits of one plugin call.
@@ -265,6 +271,23 @@ impl observe::Host for CallState {
             .await?;
         self.answer_size(out.body.len())?;
         Ok(out.into())
+    }
+
+    #[tracing::instrument(
+        level = "debug",
+        name = "observe",
+        skip_all,
+        fields(kind = "local-read")
+    )]
+    async fn read_local_file(&mut self, path: String) -> Result<Vec<u8>, String> {
+        let observer = self.check(Access::LocalRead, &path)?;
+        let out = self
+            .timed("local read", async {
+                observer.read_local_file(&path).await
+            })
+            .await?;
+        self.answer_size(out.len())?;
+        Ok(out)
     }
 
     async fn log(&mut self, level: wit::LogLevel, message: String) {

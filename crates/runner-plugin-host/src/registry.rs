@@ -245,7 +245,15 @@ impl PluginHost {
 /// What `describe` returned must be small, and its summary one line.
 fn check_describe(info: &wit::PluginInfo, cap: usize) -> anyhow::Result<()> {
     let c = &info.capabilities;
-    let patterns = [&c.probes, &c.reads, &c.writes, &c.runs, &c.http, &c.peers];
+    let patterns = [
+        &c.probes,
+        &c.reads,
+        &c.writes,
+        &c.runs,
+        &c.http,
+        &c.peers,
+        &c.local_reads,
+    ];
     let size = info.name.len()
         + info.version.len()
         + info.summary.len()
@@ -350,6 +358,6 @@ fn name_from_file(path: &Path) -> String {
 mod tests {
     #[test]
     fn the_contract_version_comes_from_the_wit_file() {
-        assert_eq!(super::CONTRACT, "runner:plugin@0.3.0");
+        assert_eq!(super::CONTRACT, "runner:plugin@0.4.0");
     }
 }

@@ -1,7 +1,8 @@
 //! Builders for the actions a plan returns.
 
 use crate::{
-    Action, ActionKind, HostsCommand, HttpRequest, Probe, RunCommand, WaitUntil, WriteFile,
+    Action, ActionKind, EnsureDir, HostsCommand, HttpRequest, Probe, RemoveDir, RunCommand,
+    Symlink, WaitUntil, WriteFile,
 };
 
 /// Write `content` to `path` with `mode` (e.g. `0o644`).
@@ -13,6 +14,59 @@ pub fn write_file(path: &str, content: impl Into<Vec<u8>>, mode: u32) -> Action 
             content: content.into(),
             mode,
             validate: None,
+            owner: None,
+            group: None,
+        }),
+    }
+}
+
+/// Give a `write-file` or `ensure-dir` action an owner and a group (names
+/// or numeric ids); `None` leaves that one as the host makes it.
+pub fn owned(mut action: Action, owner: Option<&str>, group: Option<&str>) -> Action {
+    let (o, g) = match &mut action.kind {
+        ActionKind::WriteFile(w) => (&mut w.owner, &mut w.group),
+        ActionKind::EnsureDir(d) => (&mut d.owner, &mut d.group),
+        _ => return action,
+    };
+    *o = owner.map(str::to_string);
+    *g = group.map(str::to_string);
+    action
+}
+
+/// A directory at `path` with `mode`, created when missing (its parent
+/// must exist).
+pub fn ensure_dir(path: &str, mode: u32) -> Action {
+    Action {
+        summary: format!("directory {path}"),
+        kind: ActionKind::EnsureDir(EnsureDir {
+            path: path.to_string(),
+            mode,
+            owner: None,
+            group: None,
+        }),
+    }
+}
+
+/// A symlink at `path` to `target`; `force` replaces a regular file or an
+/// empty directory, otherwise only an existing link is replaced.
+pub fn symlink(path: &str, target: &str, force: bool) -> Action {
+    Action {
+        summary: format!("link {path} -> {target}"),
+        kind: ActionKind::Symlink(Symlink {
+            path: path.to_string(),
+            target: target.to_string(),
+            force,
+        }),
+    }
+}
+
+/// Remove the directory `path`: only when empty unless `recurse`.
+pub fn remove_dir(path: &str, recurse: bool) -> Action {
+    Action {
+        summary: format!("remove directory {path}"),
+        kind: ActionKind::RemoveDir(RemoveDir {
+            path: path.to_string(),
+            recurse,
         }),
     }
 }

@@ -45,6 +45,7 @@ pub fn capabilities(dir_param: &str) -> Capabilities {
         runs,
         http: vec![],
         peers: vec![],
+        local_reads: vec![],
     }
 }
 

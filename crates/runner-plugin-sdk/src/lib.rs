@@ -2,7 +2,8 @@
 //!
 //! A plugin implements [`Guest`] (`describe` and `plan`) and exports it with
 //! [`export_plugin!`]. While planning it observes its target host with
-//! [`probe`], [`read_file`] and [`http_get`] — each checked by the runner
+//! [`probe`], [`read_file`] and [`http_get`] (and files beside the
+//! playbook with [`read_local_file`]) — each checked by the runner
 //! against the capabilities the plugin declared — and returns [`Action`]s
 //! built with the helpers in [`actions`]. It cannot change anything itself.
 //!
@@ -31,13 +32,17 @@ mod observe_ext;
 mod plan;
 
 pub use bindings::export_plugin;
-pub use bindings::runner::plugin::observe::{http_get, log, probe, read_file};
+pub use bindings::runner::plugin::observe::{http_get, log, probe, read_file, read_local_file};
 pub use bindings::runner::plugin::types::{
-    Action, ActionKind, Capabilities, CommandOutput, HostsCommand, HttpRequest, HttpResponse,
-    LogLevel, Probe, RunCommand, WaitUntil, WriteFile,
+    Action, ActionKind, Capabilities, CommandOutput, EnsureDir, HostsCommand, HttpRequest,
+    HttpResponse, LogLevel, Probe, RemoveDir, RunCommand, Symlink, WaitUntil, WriteFile,
 };
 pub use bindings::{Guest, Plan, PlanRequest, PluginInfo};
 pub use observe_ext::*;
+pub use runner_types::capability::ancestors;
+pub use runner_types::mode::parse as parse_mode;
+pub use runner_types::owner::check as check_owner;
+pub use runner_types::stat::{PathKind, PathStat};
 
 /// Parse the step parameters into the plugin's own type.
 pub fn params<T: serde::de::DeserializeOwned>(request: &PlanRequest) -> Result<T, String> {

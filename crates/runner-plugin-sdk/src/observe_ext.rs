@@ -15,6 +15,26 @@ pub fn file_mode(path: &str) -> Result<Option<u32>, String> {
         .and_then(|s| u32::from_str_radix(s.trim(), 8).ok()))
 }
 
+/// What is at `path` (`stat`, not following a final symlink), `None`
+/// when nothing is. Needs the probe `stat -c '%F:%a:%U:%G:%u:%g' -- {param}`
+/// ([`runner_types::stat::STAT_PROBE`]).
+pub fn path_stat(path: &str) -> Result<Option<crate::PathStat>, String> {
+    let command = format!("{} {}", runner_types::stat::STAT_PROBE, sh_quote(path));
+    match probe_ok(&command)? {
+        None => Ok(None),
+        Some(line) => crate::PathStat::parse(&line)
+            .map(Some)
+            .ok_or_else(|| format!("{path}: unexpected stat output {line:?}")),
+    }
+}
+
+/// Where the symlink `path` points (`readlink -- {param}`), `None` when it
+/// is not a symlink.
+pub fn link_target(path: &str) -> Result<Option<String>, String> {
+    Ok(probe_ok(&format!("readlink -- {}", sh_quote(path)))?
+        .map(|t| t.strip_suffix('\n').unwrap_or(&t).to_string()))
+}
+
 /// The action that makes `path` hold `content` with `mode`, or `None` when
 /// it already does. Needs read of `path` and the `stat` probe above.
 pub fn ensure_file(path: &str, content: &[u8], mode: u32) -> Result<Option<Action>, String> {

@@ -48,11 +48,40 @@ pub enum ActionKind {
         /// File content. Serialized as UTF-8 text when it is text, else base64.
         #[serde(with = "content")]
         content: Vec<u8>,
+        #[serde(with = "crate::mode")]
         mode: u32,
         validate: Option<String>,
+        /// Owner set before the file replaces `path` (name or numeric id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// Group set before the file replaces `path` (name or numeric id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
     },
     RemoveFile {
         path: String,
+    },
+    /// A directory with this mode (and owner, group); its parent must exist.
+    EnsureDir {
+        path: String,
+        #[serde(with = "crate::mode")]
+        mode: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+    },
+    /// A symbolic link at `path` to `target`; `force` replaces a regular
+    /// file or an empty directory.
+    Symlink {
+        path: String,
+        target: String,
+        force: bool,
+    },
+    /// A directory removed, with its content only when `recurse`.
+    RemoveDir {
+        path: String,
+        recurse: bool,
     },
     Run {
         command: String,
@@ -87,14 +116,41 @@ impl Action {
                 mode,
                 validate,
                 content,
+                owner,
+                group,
             } => {
-                let mut s = format!("write {path} (mode {mode:04o}, {} bytes)", content.len());
+                let mut s = format!(
+                    "write {path} (mode {mode:04o}{}, {} bytes)",
+                    ownership(owner, group),
+                    content.len()
+                );
                 if let Some(v) = validate {
                     s.push_str(&format!(", validated by $ {v}"));
                 }
                 s
             }
             ActionKind::RemoveFile { path } => format!("remove {path}"),
+            ActionKind::EnsureDir {
+                path,
+                mode,
+                owner,
+                group,
+            } => format!(
+                "directory {path} (mode {mode:04o}{})",
+                ownership(owner, group)
+            ),
+            ActionKind::Symlink {
+                path,
+                target,
+                force,
+            } => {
+                let force = if *force { ", replacing a file" } else { "" };
+                format!("symlink {path} -> {target}{force}")
+            }
+            ActionKind::RemoveDir { path, recurse } => match recurse {
+                true => format!("remove directory {path} and everything in it"),
+                false => format!("remove empty directory {path}"),
+            },
             ActionKind::Run { command, .. } => format!("$ {command}"),
             ActionKind::Http { method, url, .. } => format!("{method} {url}"),
             ActionKind::Wait(w) => {
@@ -127,6 +183,18 @@ impl Action {
         let bytes = serde_json::to_vec(self).expect("actions always serialize");
         hex::encode(Sha256::digest(bytes))
     }
+}
+
+/// `, owner u, group g` for the ownership a file or directory is given.
+fn ownership(owner: &Option<String>, group: &Option<String>) -> String {
+    let mut s = String::new();
+    if let Some(o) = owner {
+        s.push_str(&format!(", owner {o}"));
+    }
+    if let Some(g) = group {
+        s.push_str(&format!(", group {g}"));
+    }
+    s
 }
 
 /// The level of a plugin's `log` line.
@@ -183,10 +251,13 @@ mod tests {
                 content: vec![0, 159, 146, 150],
                 mode: 0o600,
                 validate: None,
+                owner: None,
+                group: Some("adm".into()),
             },
         };
         let json = serde_json::to_string(&action).unwrap();
         assert!(json.contains("base64:"));
+        assert!(json.contains(r#""mode":"0600""#), "{json}");
         let back: Action = serde_json::from_str(&json).unwrap();
         assert_eq!(back, action);
         assert_eq!(back.digest(), action.digest());

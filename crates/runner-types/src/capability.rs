@@ -32,6 +32,9 @@ pub struct Capabilities {
     /// Inventory hosts a `wait` may probe besides the target.
     #[serde(default)]
     pub peers: Vec<String>,
+    /// Files on the runner's machine, relative to the playbook's directory.
+    #[serde(default)]
+    pub local_reads: Vec<String>,
 }
 
 /// What `describe()` returns.
@@ -56,6 +59,8 @@ pub enum Access {
     Http,
     /// A wait's probe on another inventory host.
     Peer,
+    /// A file on the runner's machine, under the playbook's directory.
+    LocalRead,
 }
 
 impl Access {
@@ -67,6 +72,7 @@ impl Access {
             Access::Run => "command",
             Access::Http => "HTTP request to",
             Access::Peer => "wait on host",
+            Access::LocalRead => "local read of",
         }
     }
     fn declared_as(self) -> &'static str {
@@ -77,6 +83,7 @@ impl Access {
             Access::Run => "runs",
             Access::Http => "http",
             Access::Peer => "peers",
+            Access::LocalRead => "local-reads",
         }
     }
 }
@@ -96,6 +103,11 @@ pub enum CapabilityError {
     },
     #[error("plugin '{plugin}' used path '{path}': paths must be absolute and contain no '..'")]
     BadPath { plugin: String, path: String },
+    #[error(
+        "plugin '{plugin}' used local path '{}': it must be relative to the playbook's directory, with no '..' and no '.runner'",
+        shell::escape_controls(path)
+    )]
+    BadLocalPath { plugin: String, path: String },
     #[error(
         "plugin '{plugin}' tried a {} '{}': {reason}",
         access.noun(),
@@ -119,6 +131,7 @@ pub struct Grant {
     runs: Vec<CommandPattern>,
     http: Vec<HttpPattern>,
     peers: Vec<Glob>,
+    local_reads: Vec<Glob>,
 }
 
 /// An HTTP pattern: methods (GET and HEAD unless the pattern names them,
@@ -397,6 +410,7 @@ impl Grant {
                 .map(|units| HttpPattern::new(&units))
                 .collect(),
             peers: globs(&caps.peers),
+            local_reads: globs(&caps.local_reads),
         }
     }
 
@@ -419,6 +433,12 @@ impl Grant {
         }
         if matches!(access, Access::Read | Access::Write) && !is_clean_absolute(target) {
             return Err(CapabilityError::BadPath {
+                plugin: self.plugin.clone(),
+                path: target.to_string(),
+            });
+        }
+        if access == Access::LocalRead && !is_clean_local(target) {
+            return Err(CapabilityError::BadLocalPath {
                 plugin: self.plugin.clone(),
                 path: target.to_string(),
             });
@@ -447,6 +467,7 @@ impl Grant {
                 let patterns = match access {
                     Access::Read => &self.reads,
                     Access::Write => &self.writes,
+                    Access::LocalRead => &self.local_reads,
                     _ => &self.peers,
                 };
                 let allowed = patterns.iter().any(|p| p.matches(target));
@@ -500,21 +521,31 @@ impl Grant {
                 path,
                 validate,
                 mode,
+                owner,
+                group,
                 ..
             } => {
-                self.check(Access::Write, path)?;
-                if mode & !0o777 != 0 {
-                    return Err(CapabilityError::Refused {
-                        plugin: self.plugin.clone(),
-                        access: Access::Write,
-                        target: path.clone(),
-                        reason: format!(
-                            "mode {mode:04o} sets setuid, setgid or sticky bits, which no plugin is granted"
-                        ),
-                    });
-                }
+                self.check_written(path, *mode, owner, group)?;
                 if let Some(v) = validate {
                     self.check(Access::Run, v)?;
+                }
+                Ok(())
+            }
+            ActionKind::EnsureDir {
+                path,
+                mode,
+                owner,
+                group,
+            } => self.check_written(path, *mode, owner, group),
+            ActionKind::Symlink { path, target, .. } => {
+                self.check(Access::Write, path)?;
+                self.check_link_target(path, target)
+            }
+            ActionKind::RemoveDir { path, recurse } => {
+                self.check(Access::Write, path)?;
+                if *recurse {
+                    // Everything under it is removed too: all of it granted.
+                    self.check(Access::Write, &format!("{path}/*"))?;
                 }
                 Ok(())
             }
@@ -531,6 +562,66 @@ impl Grant {
             },
         }
     }
+}
+
+impl Grant {
+    /// A file or directory given a mode and maybe an owner and a group.
+    fn check_written(
+        &self,
+        path: &str,
+        mode: u32,
+        owner: &Option<String>,
+        group: &Option<String>,
+    ) -> Result<(), CapabilityError> {
+        self.check(Access::Write, path)?;
+        let refused = |reason: String| CapabilityError::Refused {
+            plugin: self.plugin.clone(),
+            access: Access::Write,
+            target: path.to_string(),
+            reason,
+        };
+        if mode & !0o777 != 0 {
+            return Err(refused(format!(
+                "mode {mode:04o} sets setuid, setgid or sticky bits, which no plugin is granted"
+            )));
+        }
+        for name in [owner, group].into_iter().flatten() {
+            crate::owner::check(name).map_err(|e| refused(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// A link's target is text stored in the link, not a write; it must
+    /// still be plain: not empty, no control character.
+    fn check_link_target(&self, path: &str, target: &str) -> Result<(), CapabilityError> {
+        let reason = if target.is_empty() {
+            "its link target is empty".to_string()
+        } else if let Some(c) = shell::find_control(target) {
+            format!(
+                "its link target contains the control character {}",
+                c.escape_default()
+            )
+        } else {
+            return Ok(());
+        };
+        Err(CapabilityError::Refused {
+            plugin: self.plugin.clone(),
+            access: Access::Write,
+            target: path.to_string(),
+            reason,
+        })
+    }
+}
+
+/// A path on the runner's machine a plugin may name: relative, plain
+/// components, none of them `..` or the runner's own `.runner`.
+pub fn is_clean_local(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != ".." && c != "." && c != ".runner")
 }
 
 fn is_clean_absolute(path: &str) -> bool {
@@ -565,6 +656,10 @@ fn expand_pattern(pattern: &str, params: &Value) -> Vec<Vec<Unit>> {
     };
     let name = &pattern[start + 1..start + len];
     let rest = &pattern[start + len + 1..];
+    let (name, parents) = match name.strip_suffix(":parents") {
+        Some(n) => (n, true),
+        None => (name, false),
+    };
     if name.is_empty() {
         // `{}` is literal (a validate command's placeholder).
         let head = pattern_units(&pattern[..start + 2]);
@@ -579,6 +674,7 @@ fn expand_pattern(pattern: &str, params: &Value) -> Vec<Vec<Unit>> {
             Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
             v => scalar_text(v).into_iter().collect::<Vec<_>>(),
         })
+        .flat_map(|v| if parents { ancestors(&v) } else { vec![v] })
         .collect();
     let mut out = Vec::new();
     for value in values {
@@ -591,6 +687,18 @@ fn expand_pattern(pattern: &str, params: &Value) -> Vec<Vec<Unit>> {
         }
     }
     out
+}
+
+/// The directories above an absolute path, outermost first, without `/`:
+/// `/a/b/c` gives `/a`, `/a/b`. A relative path has none.
+pub fn ancestors(path: &str) -> Vec<String> {
+    if !path.starts_with('/') {
+        return vec![];
+    }
+    let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    (1..parts.len())
+        .map(|n| format!("/{}", parts[..n].join("/")))
+        .collect()
 }
 
 /// `a.b` looks up nested objects; through a list it takes every element.
@@ -631,6 +739,113 @@ mod tests {
         }
     }
 
+    #[test]
+    fn parents_patterns_grant_each_directory_above() {
+        let caps = Capabilities {
+            writes: vec!["{path}".into(), "{path:parents}".into()],
+            ..Default::default()
+        };
+        let g = Grant::new("p", &caps, &json!({"path": "/srv/a/b/f"}));
+        for ok in ["/srv", "/srv/a", "/srv/a/b", "/srv/a/b/f"] {
+            assert!(g.check(Access::Write, ok).is_ok(), "{ok}");
+        }
+        for bad in ["/", "/srv/a/b/g", "/srv/x", "/srv/a/b/f/g"] {
+            assert!(g.check(Access::Write, bad).is_err(), "{bad}");
+        }
+        assert_eq!(ancestors("/a/b/c"), vec!["/a", "/a/b"]);
+        assert!(ancestors("a/b").is_empty());
+    }
+
+    #[test]
+    fn new_file_actions_are_checked_like_writes() {
+        use crate::{Action, ActionKind};
+        let caps = Capabilities {
+            writes: vec!["{path}".into()],
+            ..Default::default()
+        };
+        let g = Grant::new("p", &caps, &json!({"path": "/srv/d"}));
+        let act = |kind| Action {
+            summary: "s".into(),
+            kind,
+        };
+        let dir = |path: &str, mode, owner: Option<&str>| {
+            act(ActionKind::EnsureDir {
+                path: path.into(),
+                mode,
+                owner: owner.map(str::to_string),
+                group: None,
+            })
+        };
+        assert!(
+            g.check_action(&dir("/srv/d", 0o755, Some("nobody")))
+                .is_ok()
+        );
+        assert!(g.check_action(&dir("/srv/e", 0o755, None)).is_err());
+        assert!(g.check_action(&dir("/srv/d\0/x", 0o755, None)).is_err());
+        assert!(g.check_action(&dir("/srv/d", 0o4755, None)).is_err());
+        assert!(
+            g.check_action(&dir("/srv/d", 0o755, Some("root:root")))
+                .is_err()
+        );
+        let link = |path: &str, target: &str| {
+            act(ActionKind::Symlink {
+                path: path.into(),
+                target: target.into(),
+                force: false,
+            })
+        };
+        assert!(g.check_action(&link("/srv/d", "/etc/hosts")).is_ok());
+        assert!(g.check_action(&link("/etc/d", "/srv/d")).is_err());
+        assert!(g.check_action(&link("/srv/d", "x\ny")).is_err());
+        assert!(g.check_action(&link("/srv/d", "")).is_err());
+        let rmdir = |recurse| {
+            act(ActionKind::RemoveDir {
+                path: "/srv/d".into(),
+                recurse,
+            })
+        };
+        assert!(g.check_action(&rmdir(false)).is_ok());
+        // Recursion removes what is under it: that must be granted too.
+        assert!(g.check_action(&rmdir(true)).is_err());
+        let g = Grant::new(
+            "p",
+            &Capabilities {
+                writes: vec!["{path}".into(), "{path}/*".into()],
+                ..Default::default()
+            },
+            &json!({"path": "/srv/d"}),
+        );
+        assert!(g.check_action(&rmdir(true)).is_ok());
+    }
+
+    #[test]
+    fn local_reads_stay_relative_and_inside() {
+        let caps = Capabilities {
+            local_reads: vec!["{src}".into()],
+            ..Default::default()
+        };
+        let check =
+            |src: &str| Grant::new("p", &caps, &json!({"src": src})).check(Access::LocalRead, src);
+        assert!(check("files/app.conf").is_ok());
+        for bad in [
+            "/etc/passwd",
+            "../secret",
+            "files/../../x",
+            "files/./x",
+            ".runner/state",
+            "a/.runner/x",
+            "files/a\0b",
+            "",
+            "files//x",
+        ] {
+            assert!(check(bad).is_err(), "{bad:?}");
+        }
+        let g = Grant::new("p", &caps, &json!({"src": "files/a"}));
+        assert!(matches!(
+            g.check(Access::LocalRead, "files/b"),
+            Err(CapabilityError::Undeclared { .. })
+        ));
+    }
     #[test]
     fn parameters_fill_patterns() {
         let g = Grant::new(
@@ -710,6 +925,8 @@ mod tests {
                 content: vec![],
                 mode,
                 validate: None,
+                owner: None,
+                group: None,
             },
         };
         assert!(g.check_action(&write(0o755)).is_ok());

@@ -7,8 +7,11 @@
 pub mod action;
 pub mod capability;
 pub mod http;
+pub mod mode;
+pub mod owner;
 pub mod redact;
 pub mod shell;
+pub mod stat;
 
 pub use action::{
     Action, ActionKind, CommandOutput, HttpResponse, LogLevel, Plan, Probe, WaitUntil,

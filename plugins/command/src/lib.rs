@@ -63,6 +63,7 @@ impl Guest for CommandPlugin {
                 runs: vec!["{cmd}".into()],
                 http: vec![],
                 peers: vec![],
+                local_reads: vec![],
             },
         }
     }

@@ -311,6 +311,7 @@ impl Guest for KeepalivedPlugin {
                 ],
                 http: vec!["{verify_url}".into()],
                 peers: vec!["{balancers}".into()],
+                local_reads: vec![],
             },
         }
     }

@@ -210,6 +210,7 @@ impl Guest for PolicyPlugin {
                     .collect(),
                 http: vec!["{management_url}/api/*".into()],
                 peers: vec![],
+                local_reads: vec![],
             },
         }
     }

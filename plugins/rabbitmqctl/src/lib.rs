@@ -396,6 +396,7 @@ impl Guest for RabbitmqctlPlugin {
                 .collect(),
                 http: vec!["{management_url}/api/*".into()],
                 peers: vec![],
+                local_reads: vec![],
             },
         }
     }

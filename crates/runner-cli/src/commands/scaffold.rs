@@ -99,6 +99,7 @@ impl Guest for Plugin {
                 runs: vec![],
                 http: vec![],
                 peers: vec![],
+                local_reads: vec![],
             },
         }
     }

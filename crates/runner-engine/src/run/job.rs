@@ -187,10 +187,10 @@ async fn call_plugin(
     stage: u32,
     notes: &mut Vec<String>,
 ) -> Result<(Plan, Vec<Observation>), Outcome> {
-    let observer = Arc::new(LiveObserver::new(
-        job.transport(&shared.pool),
-        shared.redactor.clone(),
-    ));
+    let observer = Arc::new(
+        LiveObserver::new(job.transport(&shared.pool), shared.redactor.clone())
+            .with_local_files(shared.local_files.clone()),
+    );
     let request = PlanRequest {
         params: &job.params,
         facts: &job.facts,

@@ -170,6 +170,8 @@ struct Shared {
     /// Entries for a plan being saved.
     plan_entries: Mutex<Vec<SavedEntry>>,
     facts: Mutex<HashMap<String, Value>>,
+    /// Files beside the playbook that plugins may read (`local-reads`).
+    local_files: Arc<crate::local_files::LocalFiles>,
 }
 
 /// Runs playbooks: plans with `planner`, reaches hosts through
@@ -250,6 +252,11 @@ impl Runner {
             earlier_changes: AtomicBool::new(false),
             plan_entries: Mutex::new(Vec::new()),
             facts: Mutex::new(HashMap::new()),
+            local_files: Arc::new(crate::local_files::LocalFiles::new(
+                &playbook.dir(),
+                &opts.state_dir,
+                self.redactor.clone(),
+            )),
         });
         let forks = Arc::new(Semaphore::new(opts.forks.max(1)));
         // Facts (read-only), for every host some step targets.

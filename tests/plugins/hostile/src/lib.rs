@@ -36,6 +36,7 @@ impl Guest for Hostile {
                 runs: vec!["rm -f /tmp/hostile-allowed/*".into()],
                 http: vec!["http://127.0.0.1:{port}/ok/*".into()],
                 peers: vec![],
+                local_reads: vec![],
             },
         }
     }
