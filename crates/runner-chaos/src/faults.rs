@@ -66,9 +66,15 @@ pub async fn crash_host(host: &str) -> Result<()> {
 }
 
 /// Stops keepalived the way its service would (SIGTERM: it hands the VIP
-/// over with a priority-0 advert), and waits until it is gone.
+/// over with a priority-0 advert); [`keepalived_gone`] waits for its exit.
 pub async fn stop_keepalived(host: &str) -> Result<()> {
-    sh(host, &format!("kill -TERM $(cat {KEEPALIVED_PID})")).await?;
+    sh(host, &format!("kill -TERM $(cat {KEEPALIVED_PID})"))
+        .await
+        .map(drop)
+}
+
+/// Waits until keepalived has exited after [`stop_keepalived`].
+pub async fn keepalived_gone(host: &str) -> Result<()> {
     let start = Instant::now();
     while health::keepalived_running(host).await {
         if start.elapsed() > Duration::from_secs(15) {

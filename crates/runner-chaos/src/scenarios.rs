@@ -345,15 +345,21 @@ async fn inject(
         plan.fault
     };
     let deadline = t0 + hold;
+    // From the moment the fault is in place (the command that made it has
+    // returned), not from before the `docker exec` that carried it.
+    let fault_at = Instant::now();
     if s.hits_balancer() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if health::wait_vip_moved(c, &target, left).await.is_some() {
-            let moved = t0.elapsed().as_secs_f64();
+        let left = deadline.saturating_duration_since(fault_at);
+        if let Some(moved) = health::wait_vip_moved(c, &target, left).await {
+            let moved = moved.as_secs_f64();
             info!("the VIP moved in {moved:.2} s");
             result.vip_moved_s = Some(moved);
         } else {
             warn!("the VIP did not move");
         }
+    }
+    if s == Scenario::StopKeepalived {
+        faults::keepalived_gone(&target).await?;
     }
     tokio::time::sleep_until(deadline).await;
     Ok(())

@@ -61,6 +61,14 @@ pub async fn vip() -> Result<Ipv4Addr> {
         .vip())
 }
 
+/// Who held the VIP, and every change, over `duration` (see
+/// [`vip::watch`]).
+pub async fn watch_vip(duration: std::time::Duration) -> Result<Vec<vip::Change>> {
+    let vip = vip().await?;
+    let hosts = hosts::existing_hosts().await?;
+    Ok(vip::watch(&hosts, vip, duration, std::time::Duration::from_millis(200)).await)
+}
+
 /// The lab hosts whose interfaces currently carry the VIP (every host
 /// container asked, through [`vip::holders`]).
 pub async fn vip_holders() -> Result<Vec<String>> {

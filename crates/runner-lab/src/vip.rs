@@ -36,3 +36,35 @@ pub async fn holders<S: AsRef<str>>(hosts: &[S], vip: Ipv4Addr) -> Vec<String> {
     found.sort();
     found.into_iter().map(|(_, h)| h).collect()
 }
+
+/// One change of who holds the VIP, seen while watching.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Since the watch began.
+    pub at: std::time::Duration,
+    pub holders: Vec<String>,
+}
+
+/// Asks every `every` for `duration` who holds `vip` among `hosts`; the
+/// first entry is who held it at the start, each next one a change (a
+/// false failover, when nothing failed).
+pub async fn watch<S: AsRef<str>>(
+    hosts: &[S],
+    vip: Ipv4Addr,
+    duration: std::time::Duration,
+    every: std::time::Duration,
+) -> Vec<Change> {
+    let start = tokio::time::Instant::now();
+    let mut changes: Vec<Change> = Vec::new();
+    while start.elapsed() < duration {
+        let now = holders(hosts, vip).await;
+        if changes.last().is_none_or(|c| c.holders != now) {
+            changes.push(Change {
+                at: start.elapsed(),
+                holders: now,
+            });
+        }
+        tokio::time::sleep(every).await;
+    }
+    changes
+}

@@ -54,9 +54,9 @@ struct Params {
     check_url: String,
     /// A shell command that replaces the check of `check_url`.
     check_command: Option<String>,
-    /// Seconds between checks.
-    #[serde(default = "d1")]
-    check_interval: u32,
+    /// Seconds between checks (fractions allowed: keepalived 2 reads them).
+    #[serde(default = "d1f")]
+    check_interval: f64,
     /// Failed checks before the weight applies.
     #[serde(default = "d2")]
     check_fall: u32,
@@ -99,12 +99,13 @@ fn d10() -> u32 {
 fn d3() -> u8 {
     3
 }
-fn d1() -> u32 {
-    1
-}
 fn d2() -> u32 {
     2
 }
+fn d1f() -> f64 {
+    1.0
+}
+
 fn d_advert() -> f64 {
     0.5
 }
@@ -136,7 +137,7 @@ const SCHEMA: &str = r#"{
     "unicast_peers": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F.:]+$"}},
     "check_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
     "check_command": {"type": ["string", "null"], "pattern": "^[^\\n]+$", "description": "shell command instead of checking check_url (the seed's: nc -z localhost 8100)"},
-    "check_interval": {"type": "integer", "minimum": 1, "maximum": 255},
+    "check_interval": {"type": "number", "minimum": 0.1, "maximum": 255, "description": "seconds between checks, fractions allowed (default 1)"},
     "check_fall": {"type": "integer", "minimum": 1, "maximum": 255},
     "check_rise": {"type": "integer", "minimum": 1, "maximum": 255},
     "check_weight": {"type": ["integer", "null"], "minimum": -253, "maximum": -1, "description": "default: more than the priority gap"},

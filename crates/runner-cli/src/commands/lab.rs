@@ -36,6 +36,14 @@ pub enum LabCommand {
         #[arg(last = true)]
         command: Vec<String>,
     },
+    /// Watch who holds the VIP, asking every 0.2 s, and print each change:
+    /// with nothing failing, every change is a false failover. Exit 1 when
+    /// there was any.
+    WatchVip {
+        /// How long to watch (e.g. 10m).
+        #[arg(long = "for", default_value = "10m", value_parser = runner_amqp_workload::duration::parse_duration)]
+        duration: std::time::Duration,
+    },
     /// Remove the hosts, the network and non-cache volumes.
     Down {
         /// Also remove the hosts' image cache volumes, the lab's images and
@@ -203,6 +211,7 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
                 .context("run ssh (install openssh-client)")?;
             Ok(status.code().unwrap_or(255))
         }
+        LabCommand::WatchVip { duration } => watch_vip(duration).await,
         LabCommand::Down { purge } => {
             let report = runner_lab::down(&runner_lab::state_dir(), purge).await?;
             print!("{}", report.render());
@@ -291,4 +300,19 @@ mod tests {
         assert_eq!(t.host_numbers().unwrap(), [14, 31, 32]);
         assert_eq!(t.groups_of("app"), ["balancers"]);
     }
+}
+
+/// `runner lab watch-vip`: the holder at the start, each change after.
+async fn watch_vip(duration: std::time::Duration) -> Result<i32> {
+    let changes = runner_lab::watch_vip(duration).await?;
+    let name = |h: &[String]| match h {
+        [] => "nobody".to_string(),
+        hs => hs.join(" and "),
+    };
+    for c in &changes {
+        println!("{:>8.1} s  {}", c.at.as_secs_f64(), name(&c.holders));
+    }
+    let moves = changes.len().saturating_sub(1);
+    println!("VIP changes in {:.0} s: {moves}", duration.as_secs_f64());
+    Ok(if moves == 0 { 0 } else { 1 })
 }
