@@ -209,7 +209,10 @@ impl Reporter for Human {
     }
 
     fn run_done(&self, recap: &Recap) {
-        self.step_done(usize::MAX);
+        // A run that stopped inside a step leaves no spinner behind.
+        if let Some(live) = &self.live {
+            live.clear();
+        }
         self.print(&format!("\n{}", style("RECAP").bold()));
         for (host, r) in &recap.hosts {
             let bad = r.failed + r.unreachable > 0;

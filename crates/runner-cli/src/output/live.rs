@@ -103,6 +103,12 @@ impl Live {
     }
 }
 
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 /// Runs `f` (a write to the terminal) with the spinners, if any, taken
 /// away meanwhile.
 pub fn suspended<R>(f: impl FnOnce() -> R) -> R {
