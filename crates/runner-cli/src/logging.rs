@@ -39,6 +39,8 @@ pub fn init(verbose: u8, file: Option<&Path>) -> anyhow::Result<()> {
                 .iter()
                 .map(|c| match level {
                     "warn" if PROGRESS.contains(c) => format!("{c}=info"),
+                    // -v: every line a plugin logs or prints, debug ones too.
+                    "info" if *c == "plugin" => format!("{c}=debug"),
                     _ => format!("{c}={level}"),
                 })
                 .collect();

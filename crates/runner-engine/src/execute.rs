@@ -194,7 +194,7 @@ pub async fn execute(
                 out = t.run(&wrap(command, marker), None, timeout).await?;
             }
             if run_ok(ok_codes, out.exit_code) {
-                Ok(format!("exit {}", out.exit_code))
+                Ok(ran(&out))
             } else {
                 Err(ActionError::Failed(format!(
                     "`{command}` exited {}: {}",
@@ -344,6 +344,17 @@ async fn probe_hosts(
         });
     }
     out
+}
+
+/// What a command that succeeded said: its exit code and the last lines
+/// of its output, stdout and stderr interleaved as written ([`wrap`] keeps
+/// them in one file) — for `-v` and the journal.
+fn ran(out: &runner_transport::Output) -> String {
+    let text = format!("{}{}", out.stdout_text(), out.stderr_text());
+    match text.trim() {
+        "" => format!("exit {}", out.exit_code),
+        _ => format!("exit {}; output: {}", out.exit_code, last_lines(&text)),
+    }
 }
 
 fn last_lines(text: &str) -> String {

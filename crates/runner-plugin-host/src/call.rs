@@ -128,10 +128,13 @@ impl CallState {
         limits: Limits,
         grant: Option<Grant>,
         observer: Option<Arc<dyn Observer>>,
-        stderr: MemoryOutputPipe,
+        printed: &Printed,
     ) -> Self {
         CallState {
-            wasi: WasiCtx::builder().stderr(stderr).build(),
+            wasi: WasiCtx::builder()
+                .stdout(printed.stdout.clone())
+                .stderr(printed.stderr.clone())
+                .build(),
             table: ResourceTable::new(),
             limits,
             grant,
@@ -340,12 +343,43 @@ pub(crate) fn new_store(engine: &wasmtime::Engine, state: CallState) -> Store<Ca
     store
 }
 
+/// What a plugin prints (Rust's `println!`, `eprintln!`, Python's
+/// `print`): kept per call, and handed to the observer as debug log lines
+/// (`-v` shows them), never dropped. A plugin that prints more than
+/// [`Printed::CAP`] fails its call with the write error, loudly.
+#[derive(Clone)]
+pub(crate) struct Printed {
+    pub(crate) stdout: MemoryOutputPipe,
+    pub(crate) stderr: MemoryOutputPipe,
+}
+
+impl Printed {
+    const CAP: usize = 64 << 10;
+
+    pub(crate) fn new() -> Self {
+        Printed {
+            stdout: MemoryOutputPipe::new(Self::CAP),
+            stderr: MemoryOutputPipe::new(Self::CAP),
+        }
+    }
+
+    /// Each printed line, as `stdout: ...` or `stderr: ...`, to `observer`.
+    pub(crate) fn forward(&self, observer: &dyn Observer) {
+        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let text = pipe.contents();
+            for line in String::from_utf8_lossy(&text).lines() {
+                observer.log(runner_types::LogLevel::Debug, &format!("{stream}: {line}"));
+            }
+        }
+    }
+}
+
 /// Turn the result of a call into a [`CallError`] that says what happened,
 /// preferring the host's own reason (limits, capabilities) over the trap.
 pub(crate) fn classify<T>(
     plugin: &str,
     store: &Store<CallState>,
-    stderr: &MemoryOutputPipe,
+    printed: &Printed,
     result: wasmtime::Result<T>,
 ) -> Result<T, CallError> {
     let state = store.data();
@@ -365,7 +399,7 @@ pub(crate) fn classify<T>(
         }),
         (None, Ok(v)) => Ok(v),
         (None, Err(e)) => {
-            let printed = String::from_utf8_lossy(&stderr.contents())
+            let printed = String::from_utf8_lossy(&printed.stderr.contents())
                 .trim()
                 .to_string();
             let reason = if printed.is_empty() {

@@ -10,11 +10,12 @@ use runner_types::capability::Grant;
 use runner_types::{Plan, PluginInfo};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::bindings::{Plugin, PluginPre, runner::plugin::types as wit};
 use crate::cache::{ComponentCache, Source};
-use crate::call::{CallError, CallState, Limits, Observer, PlanOutcome, classify, new_store};
+use crate::call::{
+    CallError, CallState, Limits, Observer, PlanOutcome, Printed, classify, new_store,
+};
 
 /// A plugin ready to be called: compiled, linked and described.
 pub struct LoadedPlugin {
@@ -169,17 +170,17 @@ impl PluginHost {
     }
 
     async fn describe(&self, pre: &PluginPre<CallState>, name: &str) -> anyhow::Result<PluginInfo> {
-        let stderr = MemoryOutputPipe::new(16 << 10);
+        let printed = Printed::new();
         let mut store = new_store(
             &self.engine,
-            CallState::new(self.limits, None, None, stderr.clone()),
+            CallState::new(self.limits, None, None, &printed),
         );
         let result = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.call_describe(&mut store).await
         }
         .await;
-        let info: wit::PluginInfo = classify(name, &store, &stderr, result)?;
+        let info: wit::PluginInfo = classify(name, &store, &printed, result)?;
         check_describe(&info, self.limits.describe_bytes)?;
         let params_schema = serde_json::from_str(&info.params_schema)
             .with_context(|| format!("plugin '{}' has an invalid parameter schema", info.name))?;
@@ -202,10 +203,10 @@ impl PluginHost {
         request: PlanRequest<'_>,
     ) -> Result<PlanOutcome, CallError> {
         let name = plugin.info.name.clone();
-        let stderr = MemoryOutputPipe::new(16 << 10);
+        let printed = Printed::new();
         let mut store = new_store(
             &self.engine,
-            CallState::new(self.limits, Some(grant), Some(observer), stderr.clone()),
+            CallState::new(self.limits, Some(grant), Some(observer.clone()), &printed),
         );
         let req = wit::PlanRequest {
             params: request.params.to_string(),
@@ -218,7 +219,8 @@ impl PluginHost {
             instance.call_plan(&mut store, &req).await
         }
         .await;
-        match classify(&name, &store, &stderr, result)? {
+        printed.forward(observer.as_ref());
+        match classify(&name, &store, &printed, result)? {
             Ok(plan) if plan.actions.len() > self.limits.actions => Err(CallError::CapExceeded {
                 plugin: name,
                 what: format!(

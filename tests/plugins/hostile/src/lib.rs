@@ -23,7 +23,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Misbehaves on purpose (tests only).".into(),
-            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","http-redirect","http-dots","http-userinfo","http-crlf-method","ok"]},"token":{"type":"string"},"port":{"type":"integer"}}}"#.into(),
+            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","http-redirect","http-dots","http-userinfo","http-crlf-method","chatty","ok"]},"token":{"type":"string"},"port":{"type":"integer"}}}"#.into(),
             secret_params: vec!["token".into()],
             capabilities: Capabilities {
                 probes: vec![
@@ -112,6 +112,14 @@ impl Guest for Hostile {
                 actions::run("rm -f /tmp/hostile-allowed/x"),
                 format!("the token is {}", p.token),
             )],
+            // Prints, as any program does, and logs at debug: all of it
+            // reaches -v, masked (the token is secret).
+            "chatty" => {
+                println!("printed on stdout, token {}", p.token);
+                eprintln!("printed on stderr");
+                runner_plugin_sdk::log(runner_plugin_sdk::LogLevel::Debug, "a debug line");
+                vec![]
+            }
             // Trying to make the runner hold too much.
             "log-flood" => {
                 let line = "x".repeat(1 << 20);

@@ -1,0 +1,79 @@
+//! End-to-end: what `-v`, `-vv` and `RUST_LOG` show on stderr. `-v`: each
+//! command run with its output (stdout and stderr), and every line a plugin logs or
+//! prints (debug ones too), masked; `-vv`: the observations too. Without
+//! them: none of it.
+
+use crate::support::*;
+
+const COMMANDS: &str = r#"
+gather_facts: false
+steps:
+  - name: speak
+    plugin: command
+    on: all
+    with:
+      cmd: "echo out-line; echo err-line >&2"
+      creates: /nonexistent/runner-log-levels
+"#;
+
+const CHATTY: &str = r#"
+gather_facts: false
+steps:
+  - name: chatty
+    plugin: hostile
+    on: all
+    with: { mode: chatty, token: tok-5f3a91 }
+"#;
+
+fn log_of(
+    w: &std::path::Path,
+    playbook: &str,
+    flags: &[&str],
+    env: Option<(&str, &str)>,
+) -> String {
+    std::fs::write(w.join("site.yaml"), playbook).unwrap();
+    let mut c = runner(w);
+    c.args(["play", "site.yaml", "-i", "inventory.yaml"])
+        .args(flags);
+    if let Some((k, v)) = env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("runner starts");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stderr(&out)
+}
+
+#[test]
+fn verbosity_shows_commands_their_output_and_what_plugins_print() {
+    let work = scratch();
+    let w = work.path();
+    local_inventory(w);
+
+    let quiet = log_of(w, COMMANDS, &[], None);
+    assert!(!quiet.contains("out-line"), "{quiet}");
+
+    let v = log_of(w, COMMANDS, &["-v"], None);
+    assert!(
+        v.contains("echo out-line; echo err-line >&2"),
+        "the command: {v}"
+    );
+    // stdout and stderr, interleaved as the command wrote them.
+    assert!(v.contains("output: out-line | err-line"), "{v}");
+    assert!(!v.contains("observation"), "-v is not -vv: {v}");
+
+    let vv = log_of(w, COMMANDS, &["-vv"], None);
+    assert!(vv.contains("observation"), "{vv}");
+    let env = log_of(w, COMMANDS, &[], Some(("RUST_LOG", "runner_engine=debug")));
+    assert!(env.contains("observation"), "RUST_LOG: {env}");
+
+    let quiet = log_of(w, CHATTY, &[], None);
+    assert!(!quiet.contains("printed on"), "{quiet}");
+    let v = log_of(w, CHATTY, &["-v"], None);
+    assert!(v.contains("stdout: printed on stdout, token"), "{v}");
+    assert!(v.contains("stderr: printed on stderr"), "{v}");
+    assert!(v.contains("a debug line"), "{v}");
+    assert!(
+        !v.contains("tok-5f3a91"),
+        "a secret parameter printed is masked: {v}"
+    );
+}
