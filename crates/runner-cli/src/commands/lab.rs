@@ -288,20 +288,6 @@ async fn host_fault(fault: HostFault) -> Result<i32> {
     Ok(0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_flag_is_the_default_topology() {
-        let names: Vec<String> = Topology::default().names();
-        assert_eq!(topology_of(&names), Topology::default());
-        let t = topology_of(&["rabbit4".into(), "app".into(), "lb10".into()]);
-        assert_eq!(t.host_numbers().unwrap(), [14, 31, 32]);
-        assert_eq!(t.groups_of("app"), ["balancers"]);
-    }
-}
-
 /// `runner lab watch-vip`: the holder at the start, each change after.
 async fn watch_vip(duration: std::time::Duration) -> Result<i32> {
     let changes = runner_lab::watch_vip(duration).await?;
@@ -315,4 +301,18 @@ async fn watch_vip(duration: std::time::Duration) -> Result<i32> {
     let moves = changes.len().saturating_sub(1);
     println!("VIP changes in {:.0} s: {moves}", duration.as_secs_f64());
     Ok(if moves == 0 { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_flag_is_the_default_topology() {
+        let names: Vec<String> = Topology::default().names();
+        assert_eq!(topology_of(&names), Topology::default());
+        let t = topology_of(&["rabbit4".into(), "app".into(), "lb10".into()]);
+        assert_eq!(t.host_numbers().unwrap(), [14, 31, 32]);
+        assert_eq!(t.groups_of("app"), ["balancers"]);
+    }
 }
