@@ -189,3 +189,121 @@ fn ansible_bin() -> PathBuf {
     );
     bin
 }
+
+/// What every host sees, written by the same template in both tools.
+const SEEN: &str = r#"{{ {'color': color | default('-'), 'zone': zone, 'count': count | default('-'), 'enabled': enabled | default('-'), 'nested': nested | default('-'), 'list': list | default('-'), 'engine': engine | default('-'), 'from_playbook': from_playbook | default('-'), 'flag': flag | default('-'), 'greeting': greeting, 'group_names': group_names, 'web': groups['web'], 'user': ansible_user} | to_json }}"#;
+/// Filters whose exact bytes matter (configuration files are made of them).
+const BYTES: &str = r#"{{ {'b': [1, 'x', true, none], 'a': {'z': 1.5, 'y': 'é'}} | to_json }}
+{{ {'b': [1, 'x'], 'a': {'z': 1.5}} | to_nice_json }}
+{{ 'a,b' | regex_replace('(\w),(\w)', '\2-\1') }} {{ 'hello' | b64encode }} {{ '/x/y.conf' | basename }}"#;
+
+/// `ansible-playbook` and `runner play` run on the same inventory (every
+/// host local), each writing what a host sees through one template: the
+/// files must say the same, variable by variable and byte for byte.
+#[test]
+fn ansible_playbook_and_runner_play_see_the_same() {
+    let work = scratch();
+    let dir = work.path();
+    write(
+        dir,
+        "hosts.ini",
+        &format!("{HOSTS_INI}ansible_connection=local\n"),
+    );
+    write(dir, "group_vars/all.yml", "zone: eu\n");
+    write(
+        dir,
+        "group_vars/web/10-main.yml",
+        "color: red\nlist: [1, 2]\n",
+    );
+    write(
+        dir,
+        "group_vars/web/20-more.yaml",
+        "nested: {a: 1, b: [x]}\n",
+    );
+    write(dir, "group_vars/db.json", "{\"engine\": \"pg\"}\n");
+    write(dir, "host_vars/web02.yml", "color: green\n");
+    write(
+        dir,
+        "pb/group_vars/web.yml",
+        "color: teal\nfrom_playbook: true\n",
+    );
+    write(dir, "pb/host_vars/lb1.yml", "flag: false\n");
+    // Both playbooks as JSON, which both read as YAML.
+    let file = |tool: &str, name: &str, template: &str| {
+        serde_json::json!({
+            "path": format!("{{{{ out }}}}/{tool}/{{{{ inventory_hostname }}}}.{name}"),
+            "content": template,
+        })
+    };
+    let copy = |name: &str, template: &str| {
+        let mut f = file("ansible", name, template);
+        let path = f.as_object_mut().unwrap().remove("path").unwrap();
+        f["dest"] = path;
+        serde_json::json!({ "copy": f })
+    };
+    let theirs = serde_json::json!([{
+        "hosts": "all",
+        "gather_facts": false,
+        "tasks": [copy("json", SEEN), copy("bytes", BYTES)],
+    }]);
+    let ours = serde_json::json!({
+        "gather_facts": false,
+        "steps": [
+            {"name": "seen", "plugin": "file", "on": "all", "with": file("runner", "json", SEEN)},
+            {"name": "bytes", "plugin": "file", "on": "all", "with": file("runner", "bytes", BYTES)},
+        ],
+    });
+    write(dir, "pb/site.yml", &theirs.to_string());
+    write(dir, "pb/site.yaml", &ours.to_string());
+    let out = dir.join("out");
+    for tool in ["ansible", "runner"] {
+        std::fs::create_dir_all(out.join(tool)).unwrap();
+    }
+    let extra = format!("out={}", out.display());
+    let bin = ansible_bin();
+    let python = format!(
+        "ansible_python_interpreter={}",
+        bin.join("python").display()
+    );
+    let ansible = Command::new(bin.join("ansible-playbook"))
+        .args([
+            "-i",
+            "hosts.ini",
+            "pb/site.yml",
+            "-e",
+            &extra,
+            "-e",
+            &python,
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        ansible.status.success(),
+        "{}{}",
+        stdout(&ansible),
+        stderr(&ansible)
+    );
+    let ours = run(
+        dir,
+        &["play", "pb/site.yaml", "-i", "hosts.ini", "-e", &extra],
+    );
+    assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
+    let hosts: Vec<_> = std::fs::read_dir(out.join("ansible")).unwrap().collect();
+    assert_eq!(hosts.len(), 2 * 7, "two files for each of the 7 hosts");
+    for entry in hosts {
+        let name = entry.unwrap().file_name();
+        let theirs = std::fs::read_to_string(out.join("ansible").join(&name)).unwrap();
+        let ours = std::fs::read_to_string(out.join("runner").join(&name))
+            .unwrap_or_else(|e| panic!("runner wrote no {name:?}: {e}"));
+        if name.to_string_lossy().ends_with(".json") {
+            let (t, o): (Value, Value) = (
+                serde_json::from_str(&theirs).unwrap(),
+                serde_json::from_str(&ours).unwrap(),
+            );
+            assert_eq!(o, t, "{name:?}");
+        } else {
+            assert_eq!(ours, theirs, "{name:?}");
+        }
+    }
+}

@@ -12,6 +12,7 @@
 
 mod clock;
 mod password;
+mod pyjson;
 
 pub use clock::capture_local_offset;
 
@@ -76,20 +77,14 @@ fn zip(a: Value, b: Value) -> Result<Value> {
     ))
 }
 
+/// As Python's `json.dumps` ([`pyjson`]).
 fn to_json(v: Value) -> Result<String> {
-    serde_json::to_string(&json_of(&v)?).map_err(|e| bad(e.to_string()))
+    pyjson::dumps(&json_of(&v)?).map_err(|e| bad(e.to_string()))
 }
 
-/// Indented by four spaces, as Ansible's.
+/// Indented by four spaces, keys sorted, as Ansible's.
 fn to_nice_json(v: Value) -> Result<String> {
-    use serde::Serialize;
-    let mut out = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    json_of(&v)?
-        .serialize(&mut ser)
-        .map_err(|e| bad(e.to_string()))?;
-    String::from_utf8(out).map_err(|e| bad(e.to_string()))
+    pyjson::dumps_nice(&json_of(&v)?).map_err(|e| bad(e.to_string()))
 }
 
 fn to_yaml(v: Value) -> Result<String> {
@@ -113,6 +108,16 @@ fn regex(pattern: &str) -> Result<regex::Regex> {
 
 /// Python's `\1` and `\g<name>` become the regex crate's `${1}`, `${name}`.
 fn python_replacement(rep: &str) -> String {
+    // minijinja reads '\1' in a string literal as the octal escape \x01;
+    // Ansible's Jinja keeps it a back-reference. A control character 1-7
+    // in a replacement is that back-reference.
+    let rep: String = rep
+        .chars()
+        .map(|c| match c {
+            '\u{1}'..='\u{7}' => format!("\\{}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
     let named = regex::Regex::new(r"\\g<(\w+)>").expect("a valid regex");
     let numbered = regex::Regex::new(r"\\(\d+)").expect("a valid regex");
     let rep = rep.replace('$', "$$");

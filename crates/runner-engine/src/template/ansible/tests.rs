@@ -19,7 +19,7 @@ fn serialisation_and_encoding() {
     let ctx = json!({"d": {"a": 1, "b": [true, null]}, "s": "hello"});
     assert_eq!(
         render("{{ d | to_json }}", ctx.clone()),
-        r#"{"a":1,"b":[true,null]}"#
+        r#"{"a": 1, "b": [true, null]}"#
     );
     assert_eq!(
         render("{{ d | to_nice_json }}", ctx.clone()),
