@@ -2,7 +2,8 @@
 //! (`read-local-file`, granted by `local-reads`): relative to the
 //! playbook's directory and inside it once symlinks are resolved, never
 //! the runner's state directory (`.runner/`), never a file holding a
-//! secret of this run (the secrets and certificates files), at most
+//! secret of this run (the secrets and certificates files) or a private
+//! key, at most
 //! [`MAX_LOCAL_READ`] bytes.
 
 use std::io::Read;
@@ -72,7 +73,7 @@ impl LocalFiles {
         if bytes.len() as u64 > MAX_LOCAL_READ {
             return Err(LocalReadError::TooLarge(rel.to_string()));
         }
-        if self.redactor.redact_bytes(&bytes) != bytes {
+        if self.redactor.redact_bytes(&bytes) != bytes || holds_private_key(&bytes) {
             return Err(LocalReadError::Private(rel.to_string()));
         }
         Ok(bytes)
@@ -107,6 +108,13 @@ impl LocalFiles {
         }
         Ok(full)
     }
+}
+
+/// A PEM or OpenSSH private key (an SSH key beside the inventory, a TLS
+/// key): never handed to a plugin, whatever it declared.
+fn holds_private_key(bytes: &[u8]) -> bool {
+    const MARK: &[u8] = b"PRIVATE KEY-----";
+    bytes.windows(MARK.len()).any(|w| w == MARK)
 }
 
 #[cfg(test)]
@@ -164,6 +172,18 @@ mod tests {
         let root = d.path().join("play");
         std::os::unix::fs::symlink(root.join(".runner"), root.join("state")).unwrap();
         let err = local.read("state/runs/x.jsonl").unwrap_err();
+        assert!(matches!(err, LocalReadError::Private(_)), "{err}");
+    }
+
+    #[test]
+    fn a_private_key_is_never_read() {
+        let (d, local, _) = setup();
+        std::fs::write(
+            d.path().join("play/files/id_ed25519"),
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let err = local.read("files/id_ed25519").unwrap_err();
         assert!(matches!(err, LocalReadError::Private(_)), "{err}");
     }
 
