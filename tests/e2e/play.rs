@@ -504,6 +504,7 @@ fn secrets_stay_masked_however_they_travel() {
     )
     .unwrap();
     let out_dir = w.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
     std::fs::write(
         w.join("site.yaml"),
         format!(
@@ -1180,20 +1181,22 @@ fn an_ini_inventory_with_group_vars_drives_a_play() {
     assert_eq!(total(&recap(&out), "changed"), 1);
     assert!(!hosts.root(0).join("first").exists());
 
-    // Become asked for: refused before anything runs, saying who
-    // commands would run as.
+    // Become through a method runner does not have: refused before
+    // anything runs (become itself is tests/e2e/privilege.rs).
     std::fs::write(
         w.join("become.ini"),
         ini.replace(
             "[all:vars]\n",
-            "[all:vars]\nansible_become=true\nansible_become_user=nobody\n",
+            "[all:vars]\nansible_become=true\nansible_become_method=pbrun\n",
         ),
     )
     .unwrap();
     let out = run(w, &["play", "site.yaml", "-i", "become.ini"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains(&format!("ansible_become is true (run as nobody), but become is not supported yet; commands would run as {user}")),
+        stderr(&out).contains(
+            "ansible_become_method 'pbrun' is not supported (runner becomes through sudo or su)"
+        ),
         "{}",
         stderr(&out)
     );
