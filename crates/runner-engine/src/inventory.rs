@@ -298,7 +298,17 @@ impl Inventory {
                     return Err(err);
                 }
                 if escalation::BECOME_VARS.contains(&k.as_str()) {
-                    host.escalation(&BecomeKeywords::default())?;
+                    let on = host.escalation(&BecomeKeywords::default())?.is_some();
+                    if !on && k != "ansible_become" {
+                        warn(
+                            k,
+                            format!(
+                                "become is off for this host (ansible_become is not true): commands run as {} unless a step says become: true",
+                                host.runs_as()
+                            ),
+                            name,
+                        );
+                    }
                     continue;
                 }
                 if escalation::BECOME_PASSWORDS.contains(&k.as_str()) {
@@ -727,9 +737,11 @@ all:
         );
         let all = ["a".to_string(), "b".to_string()];
         let w = inv.check_ansible_vars(&all).unwrap();
+        // become_user without become: said, as it changes nothing.
         assert_eq!(
             w,
             [
+                "ansible_become_user (host a): become is off for this host (ansible_become is not true): commands run as deploy unless a step says become: true",
                 "ansible_python_interpreter (host a, b): runner does not understand it, and ignores it"
             ]
         );
