@@ -53,26 +53,7 @@ fn runner_reads_an_ansible_inventory_as_ansible_does() {
     let work = scratch();
     let dir = work.path();
     write(dir, "hosts.ini", HOSTS_INI);
-    write(dir, "group_vars/all.yml", "zone: eu\n");
-    write(
-        dir,
-        "group_vars/web/10-main.yml",
-        "color: red\nlist: [1, 2]\n",
-    );
-    write(
-        dir,
-        "group_vars/web/20-more.yaml",
-        "nested: {a: 1, b: [x]}\n",
-    );
-    write(dir, "group_vars/db.json", "{\"engine\": \"pg\"}\n");
-    write(dir, "host_vars/web02.yml", "color: green\n");
-    // Beside a playbook: over the inventory's own group_vars/.
-    write(
-        dir,
-        "pb/group_vars/web.yml",
-        "color: teal\nfrom_playbook: true\n",
-    );
-    write(dir, "pb/host_vars/lb1.yml", "flag: false\n");
+    vars_dirs(dir);
     let ansible = ansible_bin();
 
     let theirs = json_of(
@@ -123,6 +104,31 @@ fn runner_reads_an_ansible_inventory_as_ansible_does() {
             "pattern {pattern}"
         );
     }
+}
+
+/// `group_vars/` (a file, a directory, JSON) and `host_vars/` beside the
+/// inventory, and beside the playbook in `pb/`, over them.
+fn vars_dirs(dir: &Path) {
+    write(dir, "group_vars/all.yml", "zone: eu\n");
+    write(
+        dir,
+        "group_vars/web/10-main.yml",
+        "color: red\nlist: [1, 2]\n",
+    );
+    write(
+        dir,
+        "group_vars/web/20-more.yaml",
+        "nested: {a: 1, b: [x]}\n",
+    );
+    write(dir, "group_vars/db.json", "{\"engine\": \"pg\"}\n");
+    write(dir, "host_vars/web02.yml", "color: green\n");
+    // Beside a playbook: over the inventory's own group_vars/.
+    write(
+        dir,
+        "pb/group_vars/web.yml",
+        "color: teal\nfrom_playbook: true\n",
+    );
+    write(dir, "pb/host_vars/lb1.yml", "flag: false\n");
 }
 
 fn write(dir: &Path, rel: &str, text: &str) {
@@ -209,25 +215,7 @@ fn ansible_playbook_and_runner_play_see_the_same() {
         "hosts.ini",
         &format!("{HOSTS_INI}ansible_connection=local\n"),
     );
-    write(dir, "group_vars/all.yml", "zone: eu\n");
-    write(
-        dir,
-        "group_vars/web/10-main.yml",
-        "color: red\nlist: [1, 2]\n",
-    );
-    write(
-        dir,
-        "group_vars/web/20-more.yaml",
-        "nested: {a: 1, b: [x]}\n",
-    );
-    write(dir, "group_vars/db.json", "{\"engine\": \"pg\"}\n");
-    write(dir, "host_vars/web02.yml", "color: green\n");
-    write(
-        dir,
-        "pb/group_vars/web.yml",
-        "color: teal\nfrom_playbook: true\n",
-    );
-    write(dir, "pb/host_vars/lb1.yml", "flag: false\n");
+    vars_dirs(dir);
     // Both playbooks as JSON, which both read as YAML.
     let file = |tool: &str, name: &str, template: &str| {
         serde_json::json!({
