@@ -53,6 +53,8 @@ pub enum Suite {
     Trixie,
     /// Debian 12.
     Bookworm,
+    /// Debian 14 (testing): the newest RabbitMQ Debian packages.
+    Forky,
 }
 
 impl Suite {
@@ -61,6 +63,16 @@ impl Suite {
         match self {
             Suite::Trixie => "trixie",
             Suite::Bookworm => "bookworm",
+            Suite::Forky => "forky",
+        }
+    }
+
+    /// The debootstrap script that makes it: a debootstrap older than the
+    /// suite has no script of its name, and testing is made like sid.
+    fn debootstrap_script(self) -> &'static str {
+        match self {
+            Suite::Forky => "sid",
+            other => other.name(),
         }
     }
 
@@ -262,6 +274,7 @@ async fn debootstrap_base(suite: Suite, tag: &str, progress: &Progress) -> Resul
     cmd.args(["--variant=minbase", suite.name()])
         .arg(&root)
         .arg(&mirror)
+        .arg(suite.debootstrap_script())
         .stdin(Stdio::null())
         .kill_on_drop(true);
     docker::stream_command(cmd, "debootstrap", |line| {
@@ -271,13 +284,13 @@ async fn debootstrap_base(suite: Suite, tag: &str, progress: &Progress) -> Resul
     })
     .await
     .context("debootstrap failed (it needs root, and a reachable Debian mirror)")?;
-    slim_rootfs(&root)?;
+    slim_rootfs(&root, suite)?;
     progress.step(&format!("importing into the engine as {tag}"));
     import_rootfs(&root, tag).await?;
     Ok(())
 }
 
-fn slim_rootfs(root: &Path) -> Result<()> {
+fn slim_rootfs(root: &Path, suite: Suite) -> Result<()> {
     for d in ["var/lib/apt/lists", "var/cache/apt/archives"] {
         let dir = root.join(d);
         if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -321,6 +334,16 @@ fn slim_rootfs(root: &Path) -> Result<()> {
          Acquire::Languages \"none\";\n",
         0o644,
     )?;
+    if suite == Suite::Forky {
+        // A testing suite's Release carries a Valid-Until a week or two
+        // ahead; a mirror that is a snapshot (as on these machines) is
+        // refused once it passes. A lab image, never a host we build.
+        write(
+            "etc/apt/apt.conf.d/91runner-lab-testing",
+            "Acquire::Check-Valid-Until \"false\";\n",
+            0o644,
+        )?;
+    }
     Ok(())
 }
 

@@ -104,6 +104,9 @@ pub enum RabbitmqLine {
     /// RabbitMQ 3.10.8 (Debian bookworm), the line with classic mirroring.
     #[value(name = "3.10")]
     V3_10,
+    /// RabbitMQ 4.3 (Debian forky, testing): the newest line Debian packages.
+    #[value(name = "4.3")]
+    V4_3,
 }
 
 impl RabbitmqLine {
@@ -112,6 +115,7 @@ impl RabbitmqLine {
         Stack::builtin(match self {
             RabbitmqLine::V4_0 => "rabbitmq-4.0",
             RabbitmqLine::V3_10 => "rabbitmq-3.10",
+            RabbitmqLine::V4_3 => "rabbitmq-4.3",
         })
     }
 }
