@@ -164,6 +164,12 @@ impl Recorder {
                 inner.last_delivery = Some(Instant::now());
             }
             EventKind::Foreign => inner.last_delivery = Some(Instant::now()),
+            EventKind::ConnectionLost { role, error } | EventKind::ConnectFailed { role, error } => {
+                tracing::debug!(at = at.as_secs_f64(), ?role, error = %error, "client connection lost or refused");
+            }
+            EventKind::Connected { role, attempt } => {
+                tracing::debug!(at = at.as_secs_f64(), ?role, attempt, "client connected");
+            }
             _ => {}
         }
         inner.events.push(Event { at, kind });
