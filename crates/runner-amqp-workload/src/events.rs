@@ -164,7 +164,8 @@ impl Recorder {
                 inner.last_delivery = Some(Instant::now());
             }
             EventKind::Foreign => inner.last_delivery = Some(Instant::now()),
-            EventKind::ConnectionLost { role, error } | EventKind::ConnectFailed { role, error } => {
+            EventKind::ConnectionLost { role, error }
+            | EventKind::ConnectFailed { role, error } => {
                 tracing::debug!(at = at.as_secs_f64(), ?role, error = %error, "client connection lost or refused");
             }
             EventKind::Connected { role, attempt } => {
