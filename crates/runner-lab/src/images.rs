@@ -449,6 +449,12 @@ pub async fn ensure_image(spec: &ImageSpec, progress: &Progress) -> Result<Image
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn forky_is_made_with_the_sid_script() {
+        assert_eq!(Suite::Forky.debootstrap_script(), "sid");
+        assert_eq!(Suite::Trixie.debootstrap_script(), "trixie");
+    }
     use super::*;
 
     #[test]

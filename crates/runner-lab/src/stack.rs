@@ -122,6 +122,9 @@ mod tests {
         let old = Stack::builtin("rabbitmq-3.10").unwrap();
         assert_eq!(old.images[0].suite, Suite::Bookworm);
         assert_eq!(old.images[0].recipe, Recipe::Rabbitmq);
+        let new = Stack::builtin("rabbitmq-4.3").unwrap();
+        assert_eq!(new.images[0].suite, Suite::Forky);
+        assert_eq!(new.var("rabbitmq_version").as_deref(), Some("4.3"));
         assert!(Stack::builtin("nope").is_err());
     }
 }
