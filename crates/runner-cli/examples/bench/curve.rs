@@ -86,6 +86,12 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The plugins built beside this bench (`<target>/wasm32-wasip2/release`).
+fn plugins_dir() -> PathBuf {
+    let target = profile_dir().parent().expect("<target>").to_path_buf();
+    target.join("wasm32-wasip2/release")
+}
+
 pub fn main() {
     let args = CurveArgs::parse_from(std::env::args().skip(1));
     let runner = profile_dir().join("runner");
@@ -208,6 +214,7 @@ fn run_runner(runner: &Path, w: &Path, inv: &Path, playbook: &Path, forks: usize
         .arg("-i")
         .arg(inv)
         .args(["--forks", &forks.to_string(), "--output", "json"])
+        .env("RUNNER_PLUGIN_PATH", plugins_dir())
         .env("RUNNER_STATE_DIR", w.join("state"))
         .env("RUNNER_CACHE_DIR", w.join("cache"))
         .stdout(File::create(&out_path).unwrap())
