@@ -108,6 +108,11 @@ impl SshHosts {
         hosts
     }
 
+    /// The process ids of the sshd listeners, one a host.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
     /// The directory that host `i` writes into.
     pub fn root(&self, i: usize) -> PathBuf {
         self.dir.join(&self.names[i])

@@ -47,6 +47,9 @@ pub struct Sample {
     pub wall: Duration,
     pub max_rss_kib: u64,
     pub cpu: Duration,
+    /// CPU time of the sshd hosts (listeners and what they waited for:
+    /// sessions and the commands run in them).
+    pub hosts_cpu: Duration,
     pub peak: Peaks,
 }
 
@@ -114,7 +117,14 @@ pub fn main() {
     let playbook = noop_playbook_file(w, 2);
     let run = |n: usize| {
         let inv = hosts.inventory_of_first(&w.join(format!("inv{n}.yaml")), None, &user, n);
-        run_runner(&runner, w, &inv, &playbook, args.forks.unwrap_or(n))
+        run_runner(
+            &runner,
+            w,
+            &inv,
+            &playbook,
+            args.forks.unwrap_or(n),
+            &hosts.pids(),
+        )
     };
     // The first run compiles the plugin into the (bench's own) cache.
     run(1);
@@ -180,20 +190,24 @@ fn print_table(points: &[Point], forks: Option<usize>) {
         forks.map_or("the host count".into(), |f| f.to_string())
     );
     println!(
-        "| hosts | first step (connect + step) | second step (warm) | whole run | peak RSS | CPU | CPU per host | peak fds | peak threads | ssh processes |"
+        "| hosts | first step (connect + step) | second step (warm) | whole run | peak RSS | runner CPU | per host | sshd hosts' CPU | per host | peak fds | peak threads | peak ssh processes |"
     );
-    println!("| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
+    println!("| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
     for p in points {
         let (cpu, _, _) = p.median(|s| s.cpu);
+        let (hosts_cpu, _, _) = p.median(|s| s.hosts_cpu);
+        let per_host = |d: Duration| d.as_secs_f64() * 1e3 / p.hosts as f64;
         println!(
-            "| {} | {} | {} | {} | {:.0} MB | {} | {:.1} ms | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.0} MB | {} | {:.1} ms | {} | {:.1} ms | {} | {} | {} |",
             p.hosts,
             range(p.median(|s| s.first_step)),
             range(p.median(|s| s.second_step)),
             range(p.median(|s| s.wall)),
             mb(p.median(|s| s.max_rss_kib).0),
             secs(cpu),
-            cpu.as_secs_f64() * 1e3 / p.hosts as f64,
+            per_host(cpu),
+            secs(hosts_cpu),
+            per_host(hosts_cpu),
             p.median(|s| s.peak.fds).0,
             p.median(|s| s.peak.threads).0,
             p.median(|s| s.peak.ssh_processes).0,
@@ -203,10 +217,18 @@ fn print_table(points: &[Point], forks: Option<usize>) {
 
 /// One `runner play` of the no-op playbook, measured.
 #[expect(clippy::zombie_processes, reason = "wait4 reaps it, for its rusage")]
-fn run_runner(runner: &Path, w: &Path, inv: &Path, playbook: &Path, forks: usize) -> Sample {
+fn run_runner(
+    runner: &Path,
+    w: &Path,
+    inv: &Path,
+    playbook: &Path,
+    forks: usize,
+    sshd: &[u32],
+) -> Sample {
     let out_path = w.join("report.jsonl");
     let err_path = w.join("runner.log");
     let ssh_before = count_ssh_processes();
+    let hosts_before = cpu_of(sshd);
     let start = Instant::now();
     let child = Command::new(runner)
         .arg("play")
@@ -226,6 +248,10 @@ fn run_runner(runner: &Path, w: &Path, inv: &Path, playbook: &Path, forks: usize
     let (status, usage) = wait4(pid);
     let wall = start.elapsed();
     let mut peak = sampler.stop();
+    // The masters exit after the runner (it asks them to); the sshd
+    // sessions then end and their CPU time reaches their listeners.
+    wait_for_ssh_processes(ssh_before);
+    let hosts_cpu = cpu_of(sshd).saturating_sub(hosts_before);
     peak.ssh_processes = peak.ssh_processes.saturating_sub(ssh_before);
     let report = std::fs::read_to_string(&out_path).unwrap();
     assert!(
@@ -241,6 +267,7 @@ fn run_runner(runner: &Path, w: &Path, inv: &Path, playbook: &Path, forks: usize
         wall,
         max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
         cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
+        hosts_cpu,
         peak,
     }
 }
@@ -272,6 +299,27 @@ fn wait4(pid: u32) -> (i32, libc::rusage) {
     let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
     (status, usage)
+}
+
+/// CPU time of these processes and of the children they waited for
+/// (/proc/PID/stat: utime, stime, cutime, cstime).
+fn cpu_of(pids: &[u32]) -> Duration {
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .map(|stat| {
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            // Fields 14 to 17 of stat(5); `state` (field 3) is fields[0].
+            fields[11..15]
+                .iter()
+                .map(|f| f.parse::<u64>().unwrap_or(0))
+                .sum::<u64>()
+        })
+        .sum();
+    Duration::from_millis(ticks * 1000 / tick)
 }
 
 /// Samples a process's descriptors and threads, and the machine's `ssh`
@@ -316,6 +364,14 @@ fn threads_of(pid: u32) -> usize {
                 .and_then(|n| n.trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// Wait (at most 20 s) until no more `ssh` processes run than `before`.
+fn wait_for_ssh_processes(before: usize) {
+    let start = Instant::now();
+    while count_ssh_processes() > before && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Processes whose name is `ssh` (clients and masters, not sshd).
