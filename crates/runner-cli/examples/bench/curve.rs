@@ -34,9 +34,13 @@ struct CurveArgs {
     /// hosts; 0 for none.
     #[arg(long, default_value_t = 50)]
     ansible_hosts: usize,
-    /// Draw the curve into this SVG file.
+    /// Draw the curve into this SVG file (and save its figures beside it,
+    /// as .json).
     #[arg(long)]
     svg: Option<PathBuf>,
+    /// Measure nothing: draw --svg again from its saved .json.
+    #[arg(long, requires = "svg")]
+    replot: bool,
 }
 
 /// One run of the runner on `hosts` hosts.
@@ -97,6 +101,13 @@ fn plugins_dir() -> PathBuf {
 
 pub fn main() {
     let args = CurveArgs::parse_from(std::env::args().skip(1));
+    if let (true, Some(svg)) = (args.replot, &args.svg) {
+        let saved = std::fs::read_to_string(svg.with_extension("json")).expect("the saved figures");
+        let figures: plot::Figures = serde_json::from_str(&saved).expect("figures");
+        plot::draw(svg, &figures).expect("drawing the SVG");
+        println!("drew {}", svg.display());
+        return;
+    }
     let runner = profile_dir().join("runner");
     assert!(
         runner.exists(),
@@ -149,9 +160,30 @@ pub fn main() {
     });
     print_table(&points, args.forks);
     if let Some(svg) = &args.svg {
-        plot::draw(svg, &points, theirs.as_ref()).expect("drawing the SVG");
+        let figures = figures(&points, theirs.as_ref());
+        let json = serde_json::to_string_pretty(&figures).unwrap();
+        std::fs::write(svg.with_extension("json"), json + "\n").unwrap();
+        plot::draw(svg, &figures).expect("drawing the SVG");
         println!("drew {}", svg.display());
     }
+}
+
+/// The medians the SVG shows.
+fn figures(points: &[Point], ansible: Option<&ansible::Measured>) -> plot::Figures {
+    let runner = points
+        .iter()
+        .map(|p| plot::Row {
+            hosts: p.hosts,
+            first_step_s: p.median(|s| s.first_step).0.as_secs_f64(),
+            second_step_s: p.median(|s| s.second_step).0.as_secs_f64(),
+            rss_mb: mb(p.median(|s| s.max_rss_kib).0),
+        })
+        .collect();
+    let ansible = ansible.map(|m| {
+        let cold = median(m.cold.clone()).0.as_secs_f64();
+        (m.hosts, cold, median(m.warm.clone()).0.as_secs_f64())
+    });
+    plot::Figures { runner, ansible }
 }
 
 fn secs(d: Duration) -> String {
