@@ -11,6 +11,7 @@ mod crash;
 mod errors;
 mod file_plugin;
 mod hostile;
+mod limits;
 mod log_levels;
 mod play;
 mod plugin_refusals;

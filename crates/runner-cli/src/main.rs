@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod limits;
 mod logging;
 mod output;
 mod paths;
@@ -37,6 +38,7 @@ fn main() {
         print_error(&e);
         std::process::exit(exit::ERROR);
     }
+    limits::raise_open_files();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

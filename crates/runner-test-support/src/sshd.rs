@@ -108,6 +108,11 @@ impl SshHosts {
         hosts
     }
 
+    /// The process ids of the sshd listeners, one a host.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
     /// The directory that host `i` writes into.
     pub fn root(&self, i: usize) -> PathBuf {
         self.dir.join(&self.names[i])
@@ -121,12 +126,23 @@ impl SshHosts {
 
     /// The same, logging in as `user`.
     pub fn inventory_as(&self, path: &Path, key: Option<&Path>, user: &str) -> PathBuf {
+        self.inventory_of_first(path, key, user, self.names.len())
+    }
+
+    /// An inventory of the first `n` hosts only, logging in as `user`.
+    pub fn inventory_of_first(
+        &self,
+        path: &Path,
+        key: Option<&Path>,
+        user: &str,
+        n: usize,
+    ) -> PathBuf {
         let mut text = format!(
             "all:\n  vars:\n    ansible_user: {user}\n    ansible_ssh_private_key_file: {}\n    runner_known_hosts: {}\n  children:\n    web:\n      hosts:\n",
             key.unwrap_or(&self.key).display(),
             self.known_hosts.display()
         );
-        for (i, name) in self.names.iter().enumerate() {
+        for (i, name) in self.names.iter().enumerate().take(n) {
             text.push_str(&format!(
                 "        {name}:\n          ansible_host: 127.0.0.1\n          ansible_port: {}\n          root: {}\n",
                 self.ports[i],

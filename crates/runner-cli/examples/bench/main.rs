@@ -2,7 +2,13 @@
 //!   cargo run --release -p runner-cli --example bench
 //! Plugin load (cache miss and hit), instantiate + plan, no-op step overhead
 //! per host (local, warm SSH), and one no-op step fanned out over 1, 10 and
-//! 50 real sshd hosts on 127.0.0.1.
+//! 50 real sshd hosts on 127.0.0.1, in this process.
+//!   cargo run --release -p runner-cli --example bench -- curve --help
+//! The scale curve (`curve.rs`): the `runner` binary on up to 500 hosts.
+
+mod ansible;
+mod curve;
+mod plot;
 
 use runner_test_support::sshd;
 
@@ -41,6 +47,11 @@ fn ms(d: Duration) -> String {
 
 /// A playbook of `steps` no-op steps (a guarded command whose guard holds).
 fn noop_playbook(dir: &Path, steps: usize) -> Playbook {
+    Playbook::load(&noop_playbook_file(dir, steps)).unwrap()
+}
+
+/// The same, as a file for the `runner` binary.
+fn noop_playbook_file(dir: &Path, steps: usize) -> PathBuf {
     let mut text = String::from("gather_facts: false\nsteps:\n");
     for i in 0..steps {
         text.push_str(&format!(
@@ -49,7 +60,7 @@ fn noop_playbook(dir: &Path, steps: usize) -> Playbook {
     }
     let path = dir.join(format!("noop{steps}.yaml"));
     std::fs::write(&path, text).unwrap();
-    Playbook::load(&path).unwrap()
+    path
 }
 
 async fn play(plugins: &Arc<PluginHost>, pb: &Playbook, inv: &Inventory, state: &Path) -> Duration {
@@ -102,8 +113,36 @@ fn bench_user() -> String {
     name.to_string()
 }
 
+/// `n` sshd hosts on 127.0.0.1, and the user to log in as.
+fn start_hosts(w: &Path, n: usize) -> (sshd::SshHosts, String) {
+    let hosts = sshd::SshHosts::start(w, n);
+    // Not locked (sshd refuses locked accounts without PAM), and a login shell of /bin/sh: this machine's root has a ~/.bashrc (pyenv)
+    // that bash sources for every SSH command, ~90 ms, which would measure
+    // the machine's dotfiles rather than the runner.
+    let user = bench_user();
+    // sshd reads the authorized keys as that user.
+    use std::os::unix::fs::PermissionsExt;
+    for d in [w.to_path_buf(), hosts.dir.clone()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(
+        hosts.dir.join("authorized_keys"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    (hosts, user)
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("curve") {
+        curve::main();
+        return;
+    }
+    in_process();
+}
+
 #[tokio::main]
-async fn main() {
+async fn in_process() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let cache = w.join("cache");
@@ -180,21 +219,7 @@ async fn main() {
     );
 
     // Over SSH: one host, warm master.
-    let hosts = sshd::SshHosts::start(w, 50);
-    // Not locked (sshd refuses locked accounts without PAM), and a login shell of /bin/sh: this machine's root has a ~/.bashrc (pyenv)
-    // that bash sources for every SSH command, ~90 ms, which would measure
-    // the machine's dotfiles rather than the runner.
-    let user = bench_user();
-    // sshd reads the authorized keys as that user.
-    use std::os::unix::fs::PermissionsExt;
-    for d in [w.to_path_buf(), hosts.dir.clone()] {
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::set_permissions(
-        hosts.dir.join("authorized_keys"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    let (hosts, user) = start_hosts(w, 50);
     let inv_path = hosts.inventory_as(&w.join("ssh.yaml"), None, &user);
     let all = Inventory::load(&inv_path).unwrap();
     let subset = |k: usize| {
