@@ -14,6 +14,7 @@ mod hostile;
 mod log_levels;
 mod play;
 mod plugin_refusals;
+mod plugin_tools;
 mod privilege;
 mod rabbit_ha;
 mod scaffold;
