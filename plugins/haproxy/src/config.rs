@@ -445,7 +445,7 @@ mod tests {
             conf.contains("server rabbit1 10.0.0.11:5671 verifyhost rabbit1"),
             "{conf}"
         );
-        assert!(!conf.contains("shutdown-sessions"), "{conf}");
+        assert!(!conf.contains("on-marked-down"), "{conf}");
     }
 
     #[test]
@@ -467,7 +467,8 @@ mod tests {
     fn a_text_backend_needs_name_and_address() {
         let err = params(json!({"backends": ["rabbit1"]}))
             .backends()
-            .unwrap_err();
+            .err()
+            .expect("refused");
         assert_eq!(err, "backend 'rabbit1': expected name:address");
     }
 }
