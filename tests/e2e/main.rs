@@ -15,6 +15,7 @@ mod limits;
 mod log_levels;
 mod play;
 mod plugin_refusals;
+mod plugin_tools;
 mod privilege;
 mod rabbit_ha;
 mod scaffold;

@@ -204,4 +204,8 @@ pub enum PluginCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Plan a plugin against the fixtures in DIR, with no hosts: hand-written
+    /// `*.yaml` (parameters, facts, answers, the plan expected) or journal
+    /// excerpts `*.jsonl`. Differences are shown as diffs (exit 5).
+    Test { dir: PathBuf },
 }

@@ -1,29 +1,43 @@
 //! Where the runner finds plugins and keeps its caches.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use runner_plugin_host::PluginDir;
 
 /// The workspace this binary was built from (for the built-in plugins).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Plugin search path: user directories, then `plugins/` beside the
-/// executable, then this workspace's wasm build output.
-pub fn plugin_dirs(user: &[PathBuf]) -> Vec<PathBuf> {
-    let mut dirs = user.to_vec();
+/// Plugin search path, first match wins: the user's directories
+/// (`--plugins`, else `RUNNER_PLUGIN_PATH`), then `plugins/` beside the
+/// playbook, then the built-in ones — `plugins/` beside the executable and
+/// this workspace's wasm build output — where only the product's
+/// `runner_plugin_*.wasm` files count (not the workspace's test plugins).
+pub fn plugin_dirs(user: &[PathBuf], playbook: Option<&Path>) -> Vec<PluginDir> {
+    let mut dirs: Vec<PluginDir> = user.iter().cloned().map(PluginDir::user).collect();
+    if let Some(playbook) = playbook {
+        let beside = playbook.parent().unwrap_or(Path::new(""));
+        let beside = if beside.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            beside
+        };
+        dirs.push(PluginDir::user(beside.join("plugins")));
+    }
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()
     {
-        dirs.push(dir.join("plugins"));
+        dirs.push(PluginDir::built_in(dir.join("plugins")));
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    dirs.push(target.join("wasm32-wasip2/release"));
-    let mut unique: Vec<PathBuf> = Vec::new();
-    for d in dirs {
-        let d = std::fs::canonicalize(&d).unwrap_or(d);
-        if !unique.contains(&d) {
+    dirs.push(PluginDir::built_in(target.join("wasm32-wasip2/release")));
+    let mut unique: Vec<PluginDir> = Vec::new();
+    for mut d in dirs {
+        d.path = std::fs::canonicalize(&d.path).unwrap_or(d.path);
+        if !unique.iter().any(|u| u.path == d.path) {
             unique.push(d);
         }
     }

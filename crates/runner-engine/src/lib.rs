@@ -12,6 +12,7 @@ pub mod observer;
 pub mod pattern;
 pub mod planner;
 pub mod playbook;
+pub mod plugin_test;
 pub mod pool;
 pub mod replay;
 pub mod report;

@@ -13,5 +13,5 @@ mod call;
 mod registry;
 
 pub use call::{CallError, Limits, Observer, PlanOutcome};
-pub use registry::{LoadedPlugin, PlanRequest, PluginHost};
+pub use registry::{LoadedPlugin, PlanRequest, PluginDir, PluginHost};
 pub use runner_types::capability::Access;

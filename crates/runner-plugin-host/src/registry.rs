@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use runner_types::capability::Grant;
-use runner_types::{Plan, PluginInfo};
+use runner_types::{Plan, PluginInfo, PluginName};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
@@ -31,9 +31,50 @@ pub struct PluginHost {
     engine: Engine,
     linker: Linker<CallState>,
     cache: ComponentCache,
-    dirs: Vec<PathBuf>,
+    dirs: Vec<PluginDir>,
     limits: Limits,
-    loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    loaded: Mutex<HashMap<PluginName, Arc<LoadedPlugin>>>,
+}
+
+/// A directory plugins are looked for in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginDir {
+    pub path: PathBuf,
+    /// A directory the runner ships or builds its own plugins into: only
+    /// the product's files there (`runner_plugin_*.wasm`, what cargo
+    /// builds from `plugins/`) are plugins. In a user's directory (given,
+    /// or beside the playbook) every `*.wasm` is.
+    pub built_in: bool,
+}
+
+impl PluginDir {
+    pub fn user(path: PathBuf) -> PluginDir {
+        PluginDir {
+            path,
+            built_in: false,
+        }
+    }
+
+    pub fn built_in(path: PathBuf) -> PluginDir {
+        PluginDir {
+            path,
+            built_in: true,
+        }
+    }
+
+    /// The plugin files here, sorted.
+    fn plugin_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .filter(|p| !self.built_in || PluginName::is_product_file(p))
+            .collect();
+        files.sort();
+        files
+    }
 }
 
 /// How often the engine's epoch ticks; the CPU budget is checked per tick.
@@ -42,7 +83,7 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 impl PluginHost {
     /// A host that looks for `*.wasm` plugins in `dirs` (first match wins)
     /// and caches compiled code in `cache_dir`.
-    pub fn new(dirs: Vec<PathBuf>, cache_dir: PathBuf, limits: Limits) -> anyhow::Result<Self> {
+    pub fn new(dirs: Vec<PluginDir>, cache_dir: PathBuf, limits: Limits) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.concurrency_support(false);
@@ -71,47 +112,41 @@ impl PluginHost {
         })
     }
 
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
+    pub fn dirs(&self) -> Vec<&Path> {
+        self.dirs.iter().map(|d| d.path.as_path()).collect()
     }
 
-    /// Every plugin file in the search path, by the name its file suggests.
-    pub fn available(&self) -> Vec<(String, PathBuf)> {
-        let mut found: Vec<(String, PathBuf)> = Vec::new();
-        for dir in &self.dirs {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-                .collect();
-            files.sort();
-            for path in files {
-                let name = name_from_file(&path);
-                if !found.iter().any(|(n, _)| *n == name) {
-                    found.push((name, path));
-                }
+    /// Every plugin file in the search path, by the name its file gives
+    /// ([`PluginName::of_file`]); the first directory to have a name wins.
+    pub fn available(&self) -> Vec<(PluginName, PathBuf)> {
+        let mut found: Vec<(PluginName, PathBuf)> = Vec::new();
+        for path in self.dirs.iter().flat_map(PluginDir::plugin_files) {
+            let name = PluginName::of_file(&path);
+            if !found.iter().any(|(n, _)| *n == name) {
+                found.push((name, path));
             }
         }
         found
     }
 
     /// Load (once per host) the plugin called `name`; `my_plugin` and
-    /// `my-plugin` name the same plugin, as their files do.
+    /// `my-plugin` name the same plugin, as their files do ([`PluginName`]).
     pub async fn get(&self, name: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
-        let normal = name.replace('_', "-");
-        let name = normal.as_str();
-        if let Some(p) = self.loaded.lock().expect("plugin map").get(name) {
+        let name = PluginName::new(name);
+        if let Some(p) = self.loaded.lock().expect("plugin map").get(&name) {
             return Ok(p.clone());
         }
-        let Some((_, path)) = self.available().into_iter().find(|(n, _)| n == name) else {
-            let known: Vec<String> = self.available().into_iter().map(|(n, _)| n).collect();
+        let Some((_, path)) = self.available().into_iter().find(|(n, _)| *n == name) else {
+            let known: Vec<String> = self
+                .available()
+                .into_iter()
+                .map(|(n, _)| n.to_string())
+                .collect();
             bail!(
-                "unknown plugin '{name}': no {name}.wasm in {} (available: {})",
+                "unknown plugin '{name}': no plugin file of that name ({name}.wasm, or with _ for -) in {} (available: {})",
                 self.dirs
                     .iter()
-                    .map(|d| d.display().to_string())
+                    .map(|d| d.path.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
                 if known.is_empty() {
@@ -122,7 +157,7 @@ impl PluginHost {
             );
         };
         let plugin = Arc::new(self.load(&path).await?);
-        if plugin.info.name.replace('_', "-") != name {
+        if PluginName::new(&plugin.info.name) != name {
             bail!(
                 "{} describes itself as '{}', not '{name}'",
                 path.display(),
@@ -132,7 +167,7 @@ impl PluginHost {
         self.loaded
             .lock()
             .expect("plugin map")
-            .insert(name.to_string(), plugin.clone());
+            .insert(name, plugin.clone());
         Ok(plugin)
     }
 
@@ -155,9 +190,9 @@ impl PluginHost {
                 }
             })?;
         let pre = PluginPre::new(pre)?;
-        let name = name_from_file(path);
+        let name = PluginName::of_file(path);
         let info = self
-            .describe(&pre, &name)
+            .describe(&pre, name.as_str())
             .await
             .with_context(|| format!("describing {}", path.display()))?;
         Ok(LoadedPlugin {
@@ -345,15 +380,6 @@ fn other_contract_version(engine: &wasmtime::Engine, component: &Component) -> O
             let theirs = format!("runner:plugin@{version}");
             (theirs != CONTRACT).then_some(theirs)
         })
-}
-
-/// `runner_plugin_docker_compose.wasm` and `docker-compose.wasm` are both
-/// the plugin `docker-compose`.
-fn name_from_file(path: &Path) -> String {
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    stem.strip_prefix("runner_plugin_")
-        .unwrap_or(&stem)
-        .replace('_', "-")
 }
 
 #[cfg(test)]

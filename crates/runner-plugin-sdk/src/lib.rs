@@ -43,6 +43,46 @@ pub use runner_types::capability::ancestors;
 pub use runner_types::mode::parse as parse_mode;
 pub use runner_types::owner::check as check_owner;
 pub use runner_types::stat::{PathKind, PathStat};
+pub use schemars::{self, JsonSchema};
+
+/// The JSON Schema of a plugin's parameters, derived from their type
+/// (`#[derive(Deserialize, JsonSchema)]`): descriptions from doc comments,
+/// `default`s from serde's (so the runner fills them in before it checks
+/// capabilities), limits from `#[schemars(range(..), regex(..), length(..))]`.
+/// Draft 2020-12 with every subschema inlined; an `Option` field is optional
+/// but, given, must be a value (never `null`).
+pub fn params_schema<T: schemars::JsonSchema>() -> String {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    no_null(&mut schema);
+    serde_json::to_string(&schema).expect("a derived schema is JSON")
+}
+
+/// Drop `null` from every subschema's types: an `Option` parameter may be
+/// left out, but not given as `null` (a capability pattern `{param}` then
+/// has no value to stand for).
+fn no_null(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(map) = schema else {
+        if let Value::Array(items) = schema {
+            items.iter_mut().for_each(no_null);
+        }
+        return;
+    };
+    if let Some(Value::Array(types)) = map.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            map.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(options)) = map.get_mut("anyOf") {
+        options.retain(|o| o.get("type").is_none_or(|t| t != "null"));
+    }
+    map.values_mut().for_each(no_null);
+}
 
 /// Parse the step parameters into the plugin's own type.
 pub fn params<T: serde::de::DeserializeOwned>(request: &PlanRequest) -> Result<T, String> {

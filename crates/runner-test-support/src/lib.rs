@@ -25,16 +25,34 @@ pub fn plugin_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
         .join("wasm32-wasip2/release");
-    for p in [
-        "runner_plugin_file",
-        "runner_plugin_command",
-        "runner_plugin_hostile",
-    ] {
+    for p in ["runner_plugin_file", "runner_plugin_command", HOSTILE_FILE] {
         assert!(
             dir.join(format!("{p}.wasm")).exists(),
-            "{p}.wasm is not built in {}: run `cargo build --release --target wasm32-wasip2 -p runner-plugin-file -p runner-plugin-command -p runner-plugin-hostile` (the README's test command does)",
+            "{p}.wasm is not built in {}: run `cargo build --release --target wasm32-wasip2 -p runner-plugin-file -p runner-plugin-command -p runner-plugin-hostile` (`./dev test` does)",
             dir.display()
         );
+    }
+    dir
+}
+
+/// The test-only plugin's build output: not a `runner_plugin_*` file, so
+/// the runner's built-in plugin directories do not list it.
+const HOSTILE_FILE: &str = "runner_test_plugin_hostile";
+
+/// The tests' own plugin directory, given as `RUNNER_PLUGIN_PATH`: the
+/// `hostile` test plugin as `hostile.wasm` (a link to its build output).
+/// The product's plugins are found in the build output, a built-in
+/// directory, as a user's runner finds them.
+pub fn test_plugin_dir() -> PathBuf {
+    let built = plugin_dir();
+    let dir = built.join("../test-plugins");
+    std::fs::create_dir_all(&dir).expect("the test plugin directory");
+    let link = dir.join("hostile.wasm");
+    let target = built.join(format!("{HOSTILE_FILE}.wasm"));
+    if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+        // Another test process may make it at the same moment: either wins.
+        let _ = std::fs::remove_file(&link);
+        let _ = std::os::unix::fs::symlink(&target, &link);
     }
     dir
 }
@@ -81,7 +99,7 @@ pub fn runner(work: &Path) -> Command {
         .env("RUNNER_STATE_DIR", work.join(".runner"))
         .env("RUNNER_CACHE_DIR", work.join("cache"))
         .env("RUNNER_CONFIG_DIR", work.join("config"))
-        .env("RUNNER_PLUGIN_PATH", plugin_dir())
+        .env("RUNNER_PLUGIN_PATH", test_plugin_dir())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
     c

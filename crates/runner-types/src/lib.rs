@@ -9,6 +9,8 @@ pub mod capability;
 pub mod http;
 pub mod mode;
 pub mod owner;
+pub mod params_doc;
+pub mod plugin_name;
 pub mod redact;
 pub mod shell;
 pub mod stat;
@@ -17,4 +19,5 @@ pub use action::{
     Action, ActionKind, CommandOutput, HttpResponse, LogLevel, Plan, Probe, WaitUntil,
 };
 pub use capability::{Capabilities, CapabilityError, Grant, PluginInfo};
+pub use plugin_name::PluginName;
 pub use redact::Redactor;

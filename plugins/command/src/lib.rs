@@ -5,38 +5,36 @@
 //! Without a guard it runs on every play and reports `changed`.
 
 use runner_plugin_sdk::{
-    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params, probe,
-    sh_quote,
+    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params,
+    params_schema, probe, sh_quote,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+/// The command step's parameters; the schema is derived from them.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
+    /// Shell command to run.
+    #[schemars(length(min = 1))]
     cmd: String,
+    /// Skip when this path exists.
+    #[schemars(regex(pattern = "^/"))]
     creates: Option<String>,
+    /// Run only while this path exists.
+    #[schemars(regex(pattern = "^/"))]
     removes: Option<String>,
+    /// Skip when this read-only command exits 0.
     unless: Option<String>,
+    /// Seconds the command may take.
     #[serde(default = "default_timeout")]
+    #[schemars(range(min = 1, max = 86400))]
     timeout_s: u32,
 }
 
 fn default_timeout() -> u32 {
     300
 }
-
-const SCHEMA: &str = r#"{
-  "type": "object",
-  "required": ["cmd"],
-  "additionalProperties": false,
-  "properties": {
-    "cmd": {"type": "string", "minLength": 1, "description": "shell command to run"},
-    "creates": {"type": "string", "pattern": "^/", "description": "skip when this path exists"},
-    "removes": {"type": "string", "pattern": "^/", "description": "run only while this path exists"},
-    "unless": {"type": "string", "description": "skip when this read-only command exits 0"},
-    "timeout_s": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "default 300"}
-  }
-}"#;
 
 struct CommandPlugin;
 
@@ -50,7 +48,7 @@ impl Guest for CommandPlugin {
             name: "command".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Run a shell command, guarded by creates / removes / unless.".into(),
-            params_schema: SCHEMA.into(),
+            params_schema: params_schema::<Params>(),
             secret_params: vec![],
             capabilities: Capabilities {
                 probes: vec![

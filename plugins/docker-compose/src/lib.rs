@@ -4,49 +4,71 @@
 
 use runner_plugin_sdk::compose::{Project, ProjectFile, Reload};
 use runner_plugin_sdk::{
-    Capabilities, Guest, Plan, PlanRequest, PluginInfo, export_plugin, params,
+    Capabilities, Guest, Plan, PlanRequest, PluginInfo, export_plugin, params, params_schema,
 };
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+/// The docker-compose step's parameters; the schema is derived from them.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
+    /// Absolute directory of the project.
+    #[schemars(regex(pattern = r"^/[^*?\[\]]+$"))]
     project_dir: String,
+    /// Project name (default: the directory's name).
+    #[schemars(regex(pattern = "^[a-z0-9][a-z0-9_-]*$"))]
     project: Option<String>,
+    /// The compose file, as YAML; required unless state is absent.
     #[serde(default)]
     compose: serde_json::Map<String, serde_json::Value>,
+    /// Files of the project (configs its services mount).
     #[serde(default)]
     files: Vec<FileParam>,
+    /// Services that must run (default: all in compose).
     #[serde(default)]
     services: Vec<String>,
+    /// A change to a `reload: true` file only needs this signal.
     reload: Option<ReloadParam>,
+    /// `present`, or `absent`: the project down and its directory gone.
     #[serde(default)]
     state: State,
+    /// How long to wait until the services run.
     #[serde(default = "default_wait")]
+    #[schemars(range(min = 1))]
     wait_timeout_s: u32,
 }
 
-#[derive(Deserialize)]
+/// One file of the project.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FileParam {
+    /// Relative to project_dir.
+    #[schemars(regex(pattern = "^[^/.][^*?]*$"))]
     path: String,
     content: String,
+    /// Octal mode.
     #[serde(default = "default_mode")]
+    #[schemars(regex(pattern = "^0?[0-7]{3,4}$"))]
     mode: String,
+    /// A change only needs the reload signal.
     #[serde(default)]
     reload: bool,
+    /// A command that checks the new file (`{}` is its path).
     validate: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Which service to signal, and with what.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ReloadParam {
     service: String,
     #[serde(default = "default_signal")]
+    #[schemars(regex(pattern = "^[A-Z0-9]+$"))]
     signal: String,
 }
 
-#[derive(Deserialize, Default, PartialEq)]
+#[derive(Deserialize, Serialize, JsonSchema, Default, PartialEq)]
 #[serde(rename_all = "lowercase")]
 enum State {
     #[default]
@@ -63,31 +85,6 @@ fn default_mode() -> String {
 fn default_signal() -> String {
     "HUP".into()
 }
-
-const SCHEMA: &str = r#"{
-  "type": "object",
-  "required": ["project_dir"],
-  "additionalProperties": false,
-  "properties": {
-    "project_dir": {"type": "string", "pattern": "^/[^*?\\[\\]]+$", "description": "absolute directory of the project"},
-    "project": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "project name (default: the directory's name)"},
-    "compose": {"type": "object", "description": "the compose file, as YAML; required unless state is absent"},
-    "files": {"type": "array", "items": {
-      "type": "object", "required": ["path", "content"], "additionalProperties": false,
-      "properties": {
-        "path": {"type": "string", "pattern": "^[^/.][^*?]*$", "description": "relative to project_dir"},
-        "content": {"type": "string"},
-        "mode": {"type": "string", "pattern": "^0?[0-7]{3,4}$"},
-        "reload": {"type": "boolean", "description": "a change only needs the reload signal"},
-        "validate": {"type": "string"}
-      }}},
-    "services": {"type": "array", "items": {"type": "string"}, "description": "that must run (default: all in compose)"},
-    "reload": {"type": "object", "required": ["service"], "additionalProperties": false,
-      "properties": {"service": {"type": "string"}, "signal": {"type": "string", "pattern": "^[A-Z0-9]+$"}}},
-    "state": {"enum": ["present", "absent"]},
-    "wait_timeout_s": {"type": "integer", "minimum": 1}
-  }
-}"#;
 
 struct ComposePlugin;
 
@@ -106,7 +103,7 @@ impl Guest for ComposePlugin {
             summary:
                 "A docker compose project: its files, started when something changed, or absent."
                     .into(),
-            params_schema: SCHEMA.into(),
+            params_schema: params_schema::<Params>(),
             secret_params: vec![],
             capabilities: capabilities(),
         }

@@ -5,12 +5,11 @@
 use runner_plugin_sdk::actions::described;
 use runner_plugin_sdk::{
     Action, Capabilities, Guest, PathKind, PathStat, Plan, PlanRequest, PluginInfo, actions,
-    export_plugin, link_target, params, path_stat, probe_ok, read_file, read_local_file, sh_quote,
+    export_plugin, link_target, params, params_schema, path_stat, probe_ok, read_file,
+    read_local_file, sh_quote,
 };
 mod spec;
 use spec::{Params, State};
-
-const SCHEMA: &str = include_str!("schema.json");
 
 struct FilePlugin;
 
@@ -21,7 +20,7 @@ impl Guest for FilePlugin {
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "A file, directory or symlink with mode, owner and group, or nothing there."
                 .into(),
-            params_schema: SCHEMA.into(),
+            params_schema: params_schema::<Params>(),
             secret_params: vec![],
             capabilities: Capabilities {
                 probes: vec![

@@ -1,29 +1,45 @@
 //! The `file` plugin's parameters and the checks that need no host.
 
 use runner_plugin_sdk::PathStat;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+/// The file step's parameters; the schema is derived from them.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
+    /// Absolute path.
+    #[schemars(regex(pattern = "^/"))]
     pub path: String,
+    /// What should be there (`present` is `file`).
     #[serde(default)]
     pub state: State,
+    /// The whole content of a file (default empty); not with src.
     pub content: Option<String>,
+    /// State file: a file beside the playbook (relative) whose bytes are
+    /// the content; state link: the link's target.
     pub src: Option<String>,
+    /// Octal mode, e.g. "0640" (default 0644 for a file, 0755 for a directory).
+    #[schemars(regex(pattern = "^0?[0-7]{3,4}$"))]
     pub mode: Option<String>,
+    /// User name or numeric id.
     pub owner: Option<String>,
+    /// Group name or numeric id.
     pub group: Option<String>,
+    /// Create missing parent directories (0755).
     #[serde(default)]
     pub parents: bool,
+    /// State absent: remove a directory that is not empty, with everything in it.
     #[serde(default)]
     pub recurse: bool,
+    /// State link: replace a regular file or an empty directory.
     #[serde(default)]
     pub force: bool,
+    /// Command that must accept the new content; `{}` is its path.
     pub validate: Option<String>,
 }
 
-#[derive(Deserialize, Default, PartialEq, Debug)]
+#[derive(Deserialize, Serialize, JsonSchema, Default, PartialEq, Debug)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     #[default]

@@ -1,39 +1,67 @@
 //! The haproxy plugin's parameters and the configuration it renders.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+/// The haproxy step's parameters; the schema is derived from them.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
+    /// Absolute directory of the compose project.
     #[serde(default = "default_dir")]
+    #[schemars(regex(pattern = r"^/[^*?\[\]]+$"))]
     pub project_dir: String,
+    /// Compose project name.
     #[serde(default = "default_project")]
+    #[schemars(regex(pattern = "^[a-z0-9][a-z0-9_-]*$"))]
     pub project: String,
+    /// HAProxy image.
+    #[schemars(regex(pattern = "^[A-Za-z0-9._/:@-]+$"))]
     pub image: String,
+    /// The RabbitMQ nodes.
+    #[schemars(length(min = 1))]
     pub backends: Vec<BackendParam>,
+    /// AMQP port clients dial.
     #[serde(default = "d5670")]
+    #[schemars(range(min = 1))]
     pub amqp_port: u16,
+    /// AMQPS port clients dial (with `tls`).
     #[serde(default = "d5673")]
+    #[schemars(range(min = 1))]
     pub amqps_port: u16,
+    /// Management UI and API port.
     #[serde(default = "d15670")]
+    #[schemars(range(min = 1))]
     pub management_port: u16,
+    /// HAProxy's stats page port (behind credentials).
     #[serde(default = "d8100")]
+    #[schemars(range(min = 1))]
     pub stats_port: u16,
+    /// Port of `/health`.
     #[serde(default = "d8101")]
+    #[schemars(range(min = 1))]
     pub health_port: u16,
     /// RabbitMQ backends that must be UP for `/health` to answer 200;
     /// default: a majority of them.
+    #[schemars(range(min = 1))]
     pub health_min_up: Option<usize>,
+    /// User of the stats page.
     #[serde(default = "default_stats_user")]
+    #[schemars(regex(pattern = "^[A-Za-z0-9_.-]+$"))]
     pub stats_user: String,
+    /// Password of the stats page.
+    #[schemars(length(min = 8), regex(pattern = r"^[^\s:]+$"))]
     pub stats_password: String,
     /// AMQPS on `amqps_port`: HAProxy ends the clients' TLS with `cert`
     /// and opens TLS to each node's `amqps_port`, verified against `ca`.
     pub tls: Option<Tls>,
+    /// Health checks of the backends.
     #[serde(default)]
     pub check: Check,
-    /// Idle timeout of client and server sides, seconds.
+    /// Idle timeout of client and server sides, seconds; must exceed
+    /// twice the 60 s AMQP heartbeat.
     #[serde(default = "default_timeout")]
+    #[schemars(range(min = 1))]
     pub timeout_s: u32,
     /// Accept a `timeout_s` at or under twice AMQP's heartbeat, which cuts
     /// idle AMQP connections. Only for reproducing the seed's 5 s (the chaos
@@ -41,25 +69,28 @@ pub struct Params {
     #[serde(default)]
     pub allow_short_timeouts: bool,
     /// `on-marked-down shutdown-sessions`: when a node is marked down, its
-    /// clients are cut at once and reconnect elsewhere (default true; the
-    /// seed has it off, so clients stay pinned to a dead node).
+    /// clients are cut at once and reconnect elsewhere (the seed has it
+    /// off, so clients stay pinned to a dead node).
     #[serde(default = "default_true")]
     pub shutdown_sessions: bool,
     /// How long HAProxy waits for a backend to accept a connection before
     /// it retries on another node (`option redispatch 1`). The seed's 5 s
     /// held a reconnecting client on a crashed node for 5 s.
     #[serde(default = "default_connect_timeout_ms")]
+    #[schemars(range(min = 100))]
     pub connect_timeout_ms: u32,
     /// Connections at most. HAProxy needs about two file descriptors each.
     #[serde(default = "default_maxconn")]
+    #[schemars(range(min = 1))]
     pub maxconn: u32,
 }
 
 /// A backend as an object, or as `name:address` text.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum BackendParam {
-    Text(String),
+    /// `name:address`.
+    Text(#[schemars(regex(pattern = "^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$"))] String),
     Full(Backend),
 }
 
@@ -83,38 +114,54 @@ impl BackendParam {
     }
 }
 
-#[derive(Deserialize, Clone)]
+/// A RabbitMQ node behind the balancer.
+#[derive(Deserialize, JsonSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Backend {
+    #[schemars(regex(pattern = "^[A-Za-z0-9_.-]+$"))]
     pub name: String,
+    #[schemars(regex(pattern = "^[A-Za-z0-9_.:-]+$"))]
     pub address: String,
     #[serde(default = "d5672")]
+    #[schemars(range(min = 1))]
     pub amqp_port: u16,
     /// The node's AMQPS port (with `tls`).
     #[serde(default = "d5671")]
+    #[schemars(range(min = 1))]
     pub amqps_port: u16,
     #[serde(default = "d15672")]
+    #[schemars(range(min = 1))]
     pub management_port: u16,
 }
 
 /// The balancer's certificate (for the names clients dial: the VIP), its
-/// key, and the CA the nodes' certificates are checked against.
-#[derive(Deserialize)]
+/// key, and the CA the nodes' certificates are checked against (PEM).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
+    #[schemars(regex(pattern = "BEGIN CERTIFICATE"))]
     pub cert: String,
+    #[schemars(regex(pattern = "BEGIN (EC |RSA )?PRIVATE KEY"))]
     pub key: String,
+    #[schemars(regex(pattern = "BEGIN CERTIFICATE"))]
     pub ca: String,
 }
 
-#[derive(Deserialize)]
+/// HAProxy's checks of each backend.
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
+    /// Milliseconds between checks.
     #[serde(default = "d1000")]
+    #[schemars(range(min = 100))]
     pub inter_ms: u32,
+    /// Failed checks before a backend is down.
     #[serde(default = "d2")]
+    #[schemars(range(min = 1))]
     pub fall: u32,
+    /// Good checks before it is up again.
     #[serde(default = "d2")]
+    #[schemars(range(min = 1))]
     pub rise: u32,
 }
 
@@ -179,50 +226,6 @@ fn d1000() -> u32 {
 fn d2() -> u32 {
     2
 }
-
-pub const SCHEMA: &str = r#"{
-  "type": "object",
-  "required": ["image", "backends", "stats_password"],
-  "additionalProperties": false,
-  "properties": {
-    "project_dir": {"type": "string", "default": "/opt/haproxy", "pattern": "^/[^*?\\[\\]]+$"},
-    "project": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
-    "image": {"type": "string", "pattern": "^[A-Za-z0-9._/:@-]+$"},
-    "backends": {"type": "array", "minItems": 1, "items": {"oneOf": [
-      {"type": "string", "pattern": "^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$", "description": "name:address"},
-      {"type": "object", "required": ["name", "address"], "additionalProperties": false,
-      "properties": {
-        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-        "address": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]+$"},
-        "amqp_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-        "amqps_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-        "management_port": {"type": "integer", "minimum": 1, "maximum": 65535}
-      }}]}},
-    "amqp_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-    "amqps_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-    "management_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-    "stats_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-    "health_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-    "health_min_up": {"type": ["integer", "null"], "minimum": 1, "description": "RabbitMQ backends UP for /health to answer 200 (default: a majority)"},
-    "stats_user": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-    "stats_password": {"type": "string", "minLength": 8, "pattern": "^[^\\s:]+$"},
-    "tls": {"type": ["object", "null"], "required": ["cert", "key", "ca"], "additionalProperties": false,
-      "description": "AMQPS on amqps_port: TLS ends here with cert/key (PEM) and is opened again to each node's amqps_port (default 5671), verified against ca",
-      "properties": {
-        "cert": {"type": "string", "pattern": "BEGIN CERTIFICATE"},
-        "key": {"type": "string", "pattern": "BEGIN (EC |RSA )?PRIVATE KEY"},
-        "ca": {"type": "string", "pattern": "BEGIN CERTIFICATE"}}},
-    "check": {"type": "object", "additionalProperties": false, "properties": {
-      "inter_ms": {"type": "integer", "minimum": 100},
-      "fall": {"type": "integer", "minimum": 1},
-      "rise": {"type": "integer", "minimum": 1}}},
-    "timeout_s": {"type": "integer", "minimum": 1, "description": "idle timeout; must exceed the 60 s AMQP heartbeat"},
-    "allow_short_timeouts": {"type": "boolean", "default": false, "description": "opt-out: accept timeout_s <= 120 s (cuts idle AMQP connections); only to reproduce the seed's settings for comparison"},
-    "shutdown_sessions": {"type": "boolean", "default": true, "description": "on-marked-down shutdown-sessions: cut a down node's clients at once"},
-    "connect_timeout_ms": {"type": "integer", "minimum": 100, "description": "default 1000: a node that does not accept a connection this fast is skipped for another (the seed: 5000)"},
-    "maxconn": {"type": "integer", "minimum": 1, "description": "default 8000 (needs ~2 file descriptors each)"}
-  }
-}"#;
 
 /// Where the container sees `conf/tls`.
 pub const TLS_DIR: &str = "/usr/local/etc/haproxy/tls";
@@ -377,5 +380,95 @@ impl Params {
             self.health_port
         ));
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(extra: serde_json::Value) -> Params {
+        let mut p = json!({
+            "image": "haproxy:3.0",
+            "backends": ["rabbit1:10.0.0.11", {"name": "rabbit2", "address": "10.0.0.12", "amqp_port": 5682}],
+            "stats_password": "s3cretpass"
+        });
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(p).unwrap()
+    }
+
+    #[test]
+    fn the_config_has_every_backend_the_timeouts_and_a_majority_health_check() {
+        let conf = params(json!({})).render().unwrap();
+        assert!(conf.contains("frontend amqp\n    bind *:5670\n"), "{conf}");
+        assert!(
+            conf.contains("    server rabbit1 10.0.0.11:5672\n"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("    server rabbit2 10.0.0.12:5682\n"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("    server rabbit2 10.0.0.12:15672\n"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("timeout client 10800s\n    timeout server 10800s"),
+            "{conf}"
+        );
+        assert!(conf.contains("on-marked-down shutdown-sessions"), "{conf}");
+        assert!(conf.contains("stats auth stats:s3cretpass"), "{conf}");
+        assert!(
+            conf.contains("monitor fail if { nbsrv(rabbitmq) lt 2 }"),
+            "{conf}"
+        );
+        assert!(!conf.contains("frontend amqps"), "no TLS unless asked");
+    }
+
+    #[test]
+    fn tls_adds_an_amqps_frontend_verifying_each_node() {
+        let pem = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----";
+        let conf = params(
+            json!({"tls": {"cert": pem, "key": pem, "ca": pem}, "shutdown_sessions": false}),
+        )
+        .render()
+        .unwrap();
+        assert!(
+            conf.contains("frontend amqps\n    bind *:5673 ssl crt"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("server rabbit1 10.0.0.11:5671 verifyhost rabbit1"),
+            "{conf}"
+        );
+        assert!(!conf.contains("on-marked-down"), "{conf}");
+    }
+
+    #[test]
+    fn timeouts_under_the_amqp_heartbeat_are_refused_unless_allowed() {
+        let err = params(json!({"timeout_s": 5})).check().unwrap_err();
+        assert!(
+            err.contains("timeout_s 5 would cut idle AMQP connections"),
+            "{err}"
+        );
+        assert!(
+            params(json!({"timeout_s": 5, "allow_short_timeouts": true}))
+                .check()
+                .is_ok()
+        );
+        assert!(params(json!({"timeout_s": 121})).check().is_ok());
+    }
+
+    #[test]
+    fn a_text_backend_needs_name_and_address() {
+        let err = params(json!({"backends": ["rabbit1"]}))
+            .backends()
+            .err()
+            .expect("refused");
+        assert_eq!(err, "backend 'rabbit1': expected name:address");
     }
 }

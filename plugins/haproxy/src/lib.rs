@@ -20,7 +20,9 @@
 mod config;
 
 use runner_plugin_sdk::compose::{Project, ProjectFile, Reload};
-use runner_plugin_sdk::{Guest, Plan, PlanRequest, PluginInfo, export_plugin, params};
+use runner_plugin_sdk::{
+    Guest, Plan, PlanRequest, PluginInfo, export_plugin, params, params_schema,
+};
 
 use config::{Params, TLS_DIR, Tls};
 
@@ -66,7 +68,7 @@ impl Guest for HaproxyPlugin {
             name: "haproxy".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "HAProxy in front of a RabbitMQ cluster, with docker compose; validated, reloaded in place.".into(),
-            params_schema: config::SCHEMA.into(),
+            params_schema: params_schema::<Params>(),
             secret_params: vec!["stats_password".into(), "tls".into()],
             capabilities,
         }

@@ -23,55 +23,88 @@
 
 use runner_plugin_sdk::{
     Action, Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, ensure_file,
-    export_plugin, params, probe, probe_ok,
+    export_plugin, params, params_schema, probe, probe_ok,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+/// The keepalived step's parameters; the schema is derived from them.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
+    /// Network interface that carries the VIP.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.@-]+$"))]
     interface: String,
+    /// The virtual IPv4 address.
+    #[schemars(regex(pattern = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$"))]
     vip: String,
+    /// Prefix length of the VIP.
     #[serde(default = "d24")]
+    #[schemars(range(min = 1, max = 32))]
     prefix: u8,
+    /// VRRP router id, the same on every balancer.
     #[serde(default = "d51")]
+    #[schemars(range(min = 1, max = 255))]
     virtual_router_id: u8,
     /// Balancers in order: the first gets the highest priority.
+    #[schemars(length(min = 1))]
     balancers: Vec<String>,
+    /// Priority of the first balancer.
     #[serde(default = "d150")]
+    #[schemars(range(min = 2, max = 254))]
     base_priority: u32,
+    /// Priority drop from one balancer to the next.
     #[serde(default = "d10")]
+    #[schemars(range(min = 1, max = 100))]
     priority_step: u32,
+    /// VRRP version: 3 for sub-second adverts (no authentication), or 2.
     #[serde(default = "d3")]
+    #[schemars(extend("enum" = [2, 3]))]
     vrrp_version: u8,
     /// Seconds between adverts (fractions need VRRPv3).
     #[serde(default = "d_advert")]
+    #[schemars(range(min = 0.01, max = 255))]
     advert_int: f64,
+    /// VRRPv2 only, at most 8 characters; none by default.
+    #[schemars(length(min = 1))]
     auth_pass: Option<String>,
+    /// Unicast peers' addresses instead of multicast.
     #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[0-9a-fA-F.:]+$")))]
     unicast_peers: Vec<String>,
+    /// HAProxy's health URL that the check asks.
     #[serde(default = "d_check")]
+    #[schemars(regex(pattern = r"^http://[^\s']+$"))]
     check_url: String,
-    /// A shell command that replaces the check of `check_url`.
+    /// A shell command that replaces the check of `check_url` (the seed's:
+    /// `nc -z localhost 8100`).
+    #[schemars(regex(pattern = r"^[^\n]+$"))]
     check_command: Option<String>,
     /// Seconds between checks (fractions allowed: keepalived 2 reads them).
     #[serde(default = "d1f")]
+    #[schemars(range(min = 0.1, max = 255))]
     check_interval: f64,
     /// Failed checks before the weight applies.
     #[serde(default = "d2")]
+    #[schemars(range(min = 1, max = 255))]
     check_fall: u32,
     /// Good checks before it is lifted.
     #[serde(default = "d2")]
+    #[schemars(range(min = 1, max = 255))]
     check_rise: u32,
     /// Priority change while the check fails; default: more than the gap
     /// between the highest and lowest balancer. Must exceed the gap.
+    #[schemars(range(min = -253, max = -1))]
     check_weight: Option<i64>,
     /// A URL on the VIP that must answer once the VIP is up (checked from the runner).
+    #[schemars(regex(pattern = r"^http://[^\s']+$"))]
     verify_url: Option<String>,
+    /// Install the keepalived package where it is missing.
     #[serde(default = "d_install")]
     install: bool,
     /// How long to wait, after a change, until exactly one balancer holds the VIP.
     #[serde(default = "d_settle")]
+    #[schemars(range(min = 1, max = 3600))]
     settle_timeout_s: u32,
     /// When this balancer loses the VIP, reset the TCP connections to the
     /// VIP it still has, so their clients reconnect to the new holder at
@@ -118,35 +151,6 @@ fn d_install() -> bool {
 fn d_settle() -> u32 {
     30
 }
-
-const SCHEMA: &str = r#"{
-  "type": "object",
-  "required": ["interface", "vip", "balancers"],
-  "additionalProperties": false,
-  "properties": {
-    "interface": {"type": "string", "pattern": "^[A-Za-z0-9_.@-]+$"},
-    "vip": {"type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$"},
-    "prefix": {"type": "integer", "minimum": 1, "maximum": 32},
-    "virtual_router_id": {"type": "integer", "minimum": 1, "maximum": 255},
-    "balancers": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-    "base_priority": {"type": "integer", "minimum": 2, "maximum": 254},
-    "priority_step": {"type": "integer", "minimum": 1, "maximum": 100},
-    "vrrp_version": {"enum": [2, 3]},
-    "advert_int": {"type": "number", "minimum": 0.01, "maximum": 255},
-    "auth_pass": {"type": ["string", "null"], "minLength": 1, "description": "VRRPv2 only; null: none"},
-    "unicast_peers": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F.:]+$"}},
-    "check_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
-    "check_command": {"type": ["string", "null"], "pattern": "^[^\\n]+$", "description": "shell command instead of checking check_url (the seed's: nc -z localhost 8100)"},
-    "check_interval": {"type": "number", "minimum": 0.1, "maximum": 255, "description": "seconds between checks, fractions allowed (default 1)"},
-    "check_fall": {"type": "integer", "minimum": 1, "maximum": 255},
-    "check_rise": {"type": "integer", "minimum": 1, "maximum": 255},
-    "check_weight": {"type": ["integer", "null"], "minimum": -253, "maximum": -1, "description": "default: more than the priority gap"},
-    "verify_url": {"type": "string", "pattern": "^http://[^\\s']+$"},
-    "install": {"type": "boolean"},
-    "settle_timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600, "description": "after a change, how long to wait until exactly one balancer holds the VIP (default 30)"},
-    "reset_on_loss": {"type": "boolean", "description": "reset this balancer's connections to the VIP when it loses the VIP (default true)"}
-  }
-}"#;
 
 const CONF: &str = "/etc/keepalived/keepalived.conf";
 const CHECK: &str = "/etc/keepalived/check-haproxy.sh";
@@ -290,7 +294,7 @@ impl Guest for KeepalivedPlugin {
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "keepalived holding a virtual IP on the balancers, tracking HAProxy's health."
                 .into(),
-            params_schema: SCHEMA.into(),
+            params_schema: params_schema::<Params>(),
             secret_params: vec!["auth_pass".into()],
             capabilities: Capabilities {
                 probes: vec![
@@ -412,3 +416,110 @@ impl Guest for KeepalivedPlugin {
 }
 
 export_plugin!(KeepalivedPlugin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(extra: serde_json::Value) -> Params {
+        let mut p = json!({"interface": "eth0", "vip": "10.0.0.100", "balancers": ["lb1", "lb2"]});
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(p).unwrap()
+    }
+
+    #[test]
+    fn priorities_fall_by_step_and_the_check_weight_exceeds_the_gap() {
+        let p = params(json!({}));
+        assert_eq!(p.check("lb1").unwrap(), (150, -30));
+        assert_eq!(p.check("lb2").unwrap(), (140, -30));
+        let err = p.check("lb3").unwrap_err();
+        assert_eq!(err, "lb3 is not in `balancers` (lb1, lb2)");
+    }
+
+    #[test]
+    fn a_weight_within_the_gap_is_refused() {
+        let err = params(json!({"check_weight": -10}))
+            .check("lb1")
+            .unwrap_err();
+        assert!(err.contains("does not exceed the priority gap 10"), "{err}");
+        assert_eq!(
+            params(json!({"check_weight": -11})).check("lb2").unwrap(),
+            (140, -11)
+        );
+    }
+
+    #[test]
+    fn authentication_rules_follow_the_vrrp_version() {
+        let err = params(json!({"auth_pass": "secret"}))
+            .check("lb1")
+            .unwrap_err();
+        assert!(err.contains("VRRPv3 has no authentication"), "{err}");
+        let v2 = json!({"vrrp_version": 2, "advert_int": 1.0, "auth_pass": "longerthan8"});
+        let err = params(v2).check("lb1").unwrap_err();
+        assert!(err.contains("auth_pass is 11 characters"), "{err}");
+        let err = params(json!({"vrrp_version": 2})).check("lb1").unwrap_err();
+        assert_eq!(err, "advert_int below one second needs vrrp_version 3");
+        assert!(
+            params(json!({"vrrp_version": 2, "advert_int": 1.0, "auth_pass": "pw"}))
+                .check("lb1")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn too_many_balancers_for_the_base_priority_are_refused() {
+        let p = params(json!({"balancers": ["a", "b", "c"], "base_priority": 20}));
+        assert_eq!(
+            p.check("c").unwrap_err(),
+            "base_priority is too low for this many balancers"
+        );
+    }
+
+    #[test]
+    fn the_config_holds_the_instance_the_check_and_the_peers() {
+        let p = params(
+            json!({"unicast_peers": ["10.0.0.2"], "vrrp_version": 2, "advert_int": 1.0, "auth_pass": "pw"}),
+        );
+        let conf = p.render("lb2", 140, -30);
+        for line in [
+            "    vrrp_version 2\n",
+            "    interval 1\n",
+            "    weight -30\n",
+            "    interface eth0\n",
+            "    virtual_router_id 51\n",
+            "    priority 140\n",
+            "    advert_int 1\n",
+            "        auth_pass pw\n",
+            "    unicast_peer {\n        10.0.0.2\n    }\n",
+            "    notify_backup \"/etc/keepalived/lost-vip.sh\"\n",
+            "        10.0.0.100/24 dev eth0\n",
+        ] {
+            assert!(conf.contains(line), "{line:?} not in\n{conf}");
+        }
+        let quiet = params(json!({"reset_on_loss": false})).render("lb1", 150, -30);
+        assert!(
+            !quiet.contains("notify_backup") && !quiet.contains("authentication"),
+            "{quiet}"
+        );
+        assert!(quiet.contains("advert_int 0.5\n"), "{quiet}");
+    }
+
+    #[test]
+    fn the_check_script_asks_the_health_url_or_runs_the_given_command() {
+        assert!(
+            check_script(&params(json!({})))
+                .contains("curl -fsS -m 1 -o /dev/null 'http://127.0.0.1:8101/health'")
+        );
+        assert!(
+            check_script(&params(json!({"check_command": "nc -z localhost 8100"})))
+                .ends_with("\nnc -z localhost 8100\n")
+        );
+        assert!(
+            lost_vip_script(&params(json!({})))
+                .contains("ss -K -tn state established src 10.0.0.100")
+        );
+    }
+}

@@ -6,35 +6,46 @@
 //! Observes through the management API when `management_url` is given,
 //! through `rabbitmqctl` otherwise; changes go through `rabbitmqctl`.
 
-use runner_plugin_rabbitmq_common::{NodeAccess, SCHEMA_PROPERTIES, ctl_patterns};
+use runner_plugin_rabbitmq_common::{NodeAccess, ctl_patterns};
 use runner_plugin_sdk::{
     Capabilities, GetError, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params,
-    probe, sh_quote,
+    params_schema, probe, sh_quote,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+/// The policy step's parameters; the schema is derived from them.
 /// Unknown fields are refused by the schema (`additionalProperties`).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
 struct Params {
     #[serde(flatten)]
     node: NodeAccess,
+    /// The vhost of the policies.
     #[serde(default = "default_vhost")]
     vhost: String,
+    /// Policies that must exist as given.
     #[serde(default)]
     policies: Vec<Policy>,
     /// Policies to remove.
     #[serde(default)]
     absent: Vec<String>,
+    /// The vhost's default queue type.
+    #[schemars(extend("enum" = ["quorum", "classic", "stream"]))]
     default_queue_type: Option<String>,
 }
 
-#[derive(Deserialize, Clone)]
+/// One policy.
+#[derive(Deserialize, JsonSchema, Clone)]
 #[serde(deny_unknown_fields)]
 struct Policy {
+    #[schemars(length(min = 1))]
     name: String,
+    /// Regular expression of the names it applies to.
     pattern: String,
     #[serde(default = "default_apply_to")]
+    #[schemars(extend("enum" = ["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]))]
     apply_to: String,
     definition: Map<String, Value>,
     #[serde(default)]
@@ -47,23 +58,6 @@ fn default_vhost() -> String {
 fn default_apply_to() -> String {
     "all".into()
 }
-
-const SCHEMA_HEAD: &str = r#"{
-  "type": "object",
-  "additionalProperties": false,
-  "properties": {
-    "vhost": {"type": "string"},
-    "policies": {"type": "array", "items": {
-      "type": "object", "required": ["name", "pattern", "definition"], "additionalProperties": false,
-      "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "pattern": {"type": "string"},
-        "apply_to": {"enum": ["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]},
-        "definition": {"type": "object"},
-        "priority": {"type": "integer"}
-      }}},
-    "absent": {"type": "array", "items": {"type": "string"}},
-    "default_queue_type": {"enum": ["quorum", "classic", "stream"]},"#;
 
 struct PolicyPlugin;
 
@@ -177,6 +171,18 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+impl Policy {
+    /// Whether `listed` (a policy as the server lists it) is this one: the
+    /// same name, pattern, apply-to, priority and definition.
+    fn is(&self, listed: &Value) -> bool {
+        listed["name"] == self.name.as_str()
+            && listed["pattern"] == self.pattern.as_str()
+            && listed["apply-to"] == self.apply_to.as_str()
+            && listed["priority"].as_i64() == Some(self.priority)
+            && definition_of(&listed["definition"]) == Value::Object(self.definition.clone())
+    }
+}
+
 /// A listed policy's definition, an object or (older servers) JSON text.
 fn definition_of(v: &Value) -> Value {
     match v {
@@ -191,7 +197,7 @@ impl Guest for PolicyPlugin {
             name: "policy".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "RabbitMQ policies and a vhost's default queue type (no ha-* on 4.x).".into(),
-            params_schema: format!("{SCHEMA_HEAD}{SCHEMA_PROPERTIES}\n  }}\n}}"),
+            params_schema: params_schema::<Params>(),
             secret_params: vec!["admin_password".into()],
             capabilities: Capabilities {
                 probes: [
@@ -243,14 +249,7 @@ impl Guest for PolicyPlugin {
         let mut out = Vec::new();
         for pol in &p.policies {
             let wanted_def = Value::Object(pol.definition.clone());
-            let same = current.iter().any(|c| {
-                c["name"] == pol.name.as_str()
-                    && c["pattern"] == pol.pattern.as_str()
-                    && c["apply-to"] == pol.apply_to.as_str()
-                    && c["priority"].as_i64() == Some(pol.priority)
-                    && definition_of(&c["definition"]) == wanted_def
-            });
-            if !same {
+            if !current.iter().any(|c| pol.is(c)) {
                 let def = serde_json::to_string(&wanted_def).map_err(|e| e.to_string())?;
                 out.push(actions::described(
                     actions::run(&p.node.ctl(&format!(
@@ -304,3 +303,55 @@ impl Guest for PolicyPlugin {
 }
 
 export_plugin!(PolicyPlugin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy() -> Policy {
+        serde_json::from_value(json!({
+            "name": "qq", "pattern": "^", "definition": {"queue-mode": "lazy"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_listed_policy_is_the_wanted_one_only_when_everything_matches() {
+        let listed = json!({"name": "qq", "pattern": "^", "apply-to": "all", "priority": 0,
+                            "definition": {"queue-mode": "lazy"}});
+        assert!(policy().is(&listed));
+        for (key, other) in [
+            ("name", json!("other")),
+            ("pattern", json!("^x")),
+            ("apply-to", json!("queues")),
+            ("priority", json!(1)),
+            ("definition", json!({"queue-mode": "default"})),
+        ] {
+            let mut changed = listed.clone();
+            changed[key] = other;
+            assert!(!policy().is(&changed), "{key} differs");
+        }
+    }
+
+    #[test]
+    fn older_servers_list_the_definition_as_json_text() {
+        let listed = json!({"name": "qq", "pattern": "^", "apply-to": "all", "priority": 0,
+                            "definition": "{\"queue-mode\":\"lazy\"}"});
+        assert!(policy().is(&listed));
+        assert_eq!(definition_of(&json!("not json")), Value::Null);
+    }
+
+    #[test]
+    fn the_pending_summary_names_what_the_step_wants() {
+        let p: Params = serde_json::from_value(json!({
+            "policies": [{"name": "qq", "pattern": "^", "definition": {}}],
+            "absent": ["ha-all"], "default_queue_type": "quorum"
+        }))
+        .unwrap();
+        assert_eq!(
+            wanted(&p),
+            "policy qq, no policy ha-all, default queue type quorum on vhost /"
+        );
+    }
+}

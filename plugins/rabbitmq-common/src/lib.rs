@@ -4,21 +4,28 @@
 //! for observation when a URL is given.
 //!
 //! Plugins embed [`NodeAccess`] in their parameters with
-//! `#[serde(flatten)]` and its schema properties with [`SCHEMA_PROPERTIES`].
+//! `#[serde(flatten)]`; its schema properties come with it.
 
 use runner_plugin_sdk::{GetError, basic_auth, get_json};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Deserialize)]
+/// How to reach the node (its `container` default is in the schema, so
+/// capability patterns see it).
+#[derive(Deserialize, JsonSchema)]
 pub struct NodeAccess {
     /// Container of the node; empty for a native install.
     #[serde(default = "default_container")]
+    #[schemars(regex(pattern = "^[A-Za-z0-9_.-]*$"))]
     pub container: String,
-    /// The node's management API, e.g. `http://10.0.0.11:15672`.
+    /// Observe through this node's management API, e.g. `http://10.0.0.11:15672`.
+    #[schemars(regex(pattern = r"^https?://[^/\s]+$"))]
     pub management_url: Option<String>,
+    /// The management API's user.
     #[serde(default = "default_admin")]
     pub admin_user: String,
+    /// The management API user's password.
     pub admin_password: Option<String>,
 }
 
@@ -28,14 +35,6 @@ fn default_container() -> String {
 fn default_admin() -> String {
     "admin".into()
 }
-
-/// JSON Schema properties of [`NodeAccess`], to splice into a plugin's
-/// schema (`container` has its default here, so capability patterns see it).
-pub const SCHEMA_PROPERTIES: &str = r#"
-    "container": {"type": "string", "default": "rabbit", "pattern": "^[A-Za-z0-9_.-]*$", "description": "container of the node; empty for a native install"},
-    "management_url": {"type": "string", "pattern": "^https?://[^/\\s]+$", "description": "observe through this node's management API"},
-    "admin_user": {"type": "string"},
-    "admin_password": {"type": "string"}"#;
 
 /// Capability patterns for `rabbitmqctl ARGS` run either way.
 pub fn ctl_patterns(args: &str) -> Vec<String> {

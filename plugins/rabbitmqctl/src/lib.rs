@@ -11,36 +11,48 @@
 //! Erlang VM start, about a second, per question). Changes always go
 //! through `rabbitmqctl`, in the node's container or natively.
 
-use runner_plugin_rabbitmq_common::{Api, ApiState, NodeAccess, SCHEMA_PROPERTIES, ctl_patterns};
+use runner_plugin_rabbitmq_common::{Api, ApiState, NodeAccess, ctl_patterns};
 use runner_plugin_sdk::{
     Action, Capabilities, Guest, LogLevel, Plan, PlanRequest, PluginInfo, actions, export_plugin,
-    log, params, probe, sh_quote,
+    log, params, params_schema, probe, sh_quote,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The rabbitmqctl step's parameters; the schema is derived from them.
 /// Unknown fields are refused by the schema (`additionalProperties`).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
 struct Params {
     #[serde(flatten)]
     node: NodeAccess,
     /// The seed host (its node is `{node_prefix}{seed}`), which others join.
+    #[schemars(regex(pattern = "^[A-Za-z0-9_.-]+$"))]
     seed: String,
     /// Every host whose node the cluster should have.
+    #[schemars(length(min = 1), inner(regex(pattern = "^[A-Za-z0-9_.-]+$")))]
     members: Vec<String>,
     /// Node name = prefix + host name (`rabbit@` as in the image's default).
     #[serde(default = "default_prefix")]
+    #[schemars(regex(pattern = "^[A-Za-z0-9_-]+@$"))]
     node_prefix: String,
+    /// The cluster's name, set on the seed node.
+    #[schemars(length(min = 1))]
     cluster_name: Option<String>,
+    /// Users to remove (the image's `guest`).
     #[serde(default)]
     absent_users: Vec<String>,
+    /// Wait until every member runs.
     #[serde(default = "yes")]
     wait: bool,
     /// Only stop and forget members no longer expected (a step that runs
     /// before the remaining nodes are reconfigured).
     #[serde(default)]
     leavers_only: bool,
+    /// Seconds to wait for the cluster.
     #[serde(default = "default_timeout")]
+    #[schemars(range(min = 1))]
     timeout_s: u32,
 }
 
@@ -53,20 +65,6 @@ fn yes() -> bool {
 fn default_timeout() -> u32 {
     180
 }
-
-const SCHEMA_HEAD: &str = r#"{
-  "type": "object",
-  "required": ["seed", "members"],
-  "additionalProperties": false,
-  "properties": {
-    "seed": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "host whose node the others join"},
-    "members": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}, "description": "hosts whose nodes form the cluster"},
-    "node_prefix": {"type": "string", "pattern": "^[A-Za-z0-9_-]+@$"},
-    "cluster_name": {"type": "string", "minLength": 1},
-    "absent_users": {"type": "array", "items": {"type": "string"}},
-    "wait": {"type": "boolean"},
-    "leavers_only": {"type": "boolean", "description": "only stop and forget members no longer expected"},
-    "timeout_s": {"type": "integer", "minimum": 1},"#;
 
 struct RabbitmqctlPlugin;
 
@@ -362,7 +360,7 @@ impl Guest for RabbitmqctlPlugin {
             name: "rabbitmqctl".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "RabbitMQ cluster membership: join, name, forget, default users, wait for all nodes.".into(),
-            params_schema: format!("{SCHEMA_HEAD}{SCHEMA_PROPERTIES}\n  }}\n}}"),
+            params_schema: params_schema::<Params>(),
             secret_params: vec!["admin_password".into()],
             capabilities: Capabilities {
                 probes: [

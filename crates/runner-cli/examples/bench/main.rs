@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use runner_engine::report::Silent;
 use runner_engine::{Inventory, Mode, Playbook, RunOptions, Runner};
-use runner_plugin_host::{Limits, Observer, PlanRequest, PluginHost};
+use runner_plugin_host::{Limits, Observer, PlanRequest, PluginDir, PluginHost};
 use runner_types::capability::Grant;
 use runner_types::{CommandOutput, HttpResponse, Redactor};
 
@@ -148,13 +148,23 @@ async fn in_process() {
     let cache = w.join("cache");
 
     // Plugin load: cache miss (compile) and hit (deserialize), describe included.
-    let cold = PluginHost::new(vec![plugin_dir()], cache.clone(), Limits::default()).unwrap();
+    let cold = PluginHost::new(
+        vec![PluginDir::built_in(plugin_dir())],
+        cache.clone(),
+        Limits::default(),
+    )
+    .unwrap();
     let t = Instant::now();
     cold.get("file").await.unwrap();
     let miss = t.elapsed();
     let mut hits = Vec::new();
     for _ in 0..20 {
-        let warm = PluginHost::new(vec![plugin_dir()], cache.clone(), Limits::default()).unwrap();
+        let warm = PluginHost::new(
+            vec![PluginDir::built_in(plugin_dir())],
+            cache.clone(),
+            Limits::default(),
+        )
+        .unwrap();
         let t = Instant::now();
         let p = warm.get("file").await.unwrap();
         hits.push(t.elapsed());
@@ -168,8 +178,14 @@ async fn in_process() {
     );
 
     // Instantiate + plan with no observation.
-    let host =
-        Arc::new(PluginHost::new(vec![plugin_dir()], cache.clone(), Limits::default()).unwrap());
+    let host = Arc::new(
+        PluginHost::new(
+            vec![PluginDir::built_in(plugin_dir())],
+            cache.clone(),
+            Limits::default(),
+        )
+        .unwrap(),
+    );
     let command = host.get("command").await.unwrap();
     let params = serde_json::json!({"cmd": "true"});
     let facts = serde_json::json!({});

@@ -5,6 +5,7 @@ pub mod chaos;
 pub mod inventory;
 pub mod lab;
 mod list;
+mod plugin_test;
 mod plugins;
 mod replay;
 mod run;
@@ -12,6 +13,7 @@ mod scaffold;
 #[cfg(feature = "chaos")]
 pub mod workload;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use runner_plugin_host::{Limits, PluginHost};
@@ -20,33 +22,46 @@ use crate::cli::{Cli, Command, LabCommand, PluginCommand};
 use crate::paths;
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
-    let plugin_host = || -> anyhow::Result<Arc<PluginHost>> {
+    // The plugin host of a run of `playbook` (whose `plugins/` is searched).
+    let plugin_host = |playbook: Option<&Path>| -> anyhow::Result<Arc<PluginHost>> {
         Ok(Arc::new(PluginHost::new(
-            paths::plugin_dirs(&cli.plugin_dirs),
+            paths::plugin_dirs(&cli.plugin_dirs, playbook),
             paths::cache_dir(),
             Limits::default(),
         )?))
     };
     match cli.command {
-        Command::Play(args) => run::play(plugin_host()?, &cli.state_dir, args).await,
+        Command::Play(args) => {
+            let host = plugin_host(Some(&args.run.playbook))?;
+            run::play(host, &cli.state_dir, args).await
+        }
         Command::Plan {
             run,
             out,
             detailed_exitcode,
-        } => run::plan(plugin_host()?, &cli.state_dir, run, &out, detailed_exitcode).await,
+        } => {
+            let host = plugin_host(Some(&run.playbook))?;
+            run::plan(host, &cli.state_dir, run, &out, detailed_exitcode).await
+        }
         Command::Apply {
             plan,
             forks,
             output,
-        } => run::apply(plugin_host()?, &cli.state_dir, &plan, forks, output).await,
+        } => {
+            let host = |playbook: &Path| plugin_host(Some(playbook));
+            run::apply(host, &cli.state_dir, &plan, forks, output).await
+        }
         Command::Replay { journal } => {
-            replay::replay(plugin_host()?, &cli.state_dir, &journal).await
+            replay::replay(plugin_host(None)?, &cli.state_dir, &journal).await
         }
         Command::Inventory(args) => inventory::show(args),
-        Command::Plugins { command } => plugins::run(plugin_host()?, command).await,
+        Command::Plugins { command } => plugins::run(plugin_host(None)?, command).await,
         Command::Plugin {
             command: PluginCommand::New { name, dir },
         } => scaffold::new_plugin(&name, &dir),
+        Command::Plugin {
+            command: PluginCommand::Test { dir },
+        } => plugin_test::run(plugin_host(None)?, &dir).await,
         #[cfg(feature = "chaos")]
         Command::Workload(args) => runner_amqp_workload::command::run(args.into()).await,
         Command::Lab {

@@ -1,9 +1,11 @@
-//! `runner plugins list` and `runner plugins show NAME`.
+//! `runner plugins list` and `runner plugins show NAME` (its parameters
+//! as a table: `*` marks a required one).
 
 use std::sync::Arc;
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use runner_plugin_host::PluginHost;
+use runner_types::params_doc::param_docs;
 
 use crate::cli::PluginsCommand;
 use crate::exit;
@@ -26,7 +28,7 @@ pub async fn run(host: Arc<PluginHost>, command: PluginsCommand) -> anyhow::Resu
                 );
             }
             for (name, path) in available {
-                match host.get(&name).await {
+                match host.get(name.as_str()).await {
                     Ok(p) => table.add_row([
                         p.info.name.clone(),
                         p.info.version.clone(),
@@ -34,7 +36,7 @@ pub async fn run(host: Arc<PluginHost>, command: PluginsCommand) -> anyhow::Resu
                         path.display().to_string(),
                     ]),
                     Err(e) => table.add_row([
-                        name,
+                        name.to_string(),
                         "?".into(),
                         format!("cannot load: {e:#}"),
                         path.display().to_string(),
@@ -51,8 +53,8 @@ pub async fn run(host: Arc<PluginHost>, command: PluginsCommand) -> anyhow::Resu
             println!("file:    {}", p.path.display());
             println!("sha256:  {}", p.sha256);
             println!(
-                "\nparameters (JSON Schema):\n{}",
-                serde_json::to_string_pretty(&i.params_schema)?
+                "\nparameters (* required):\n{}",
+                params_table(&i.params_schema)
             );
             if !i.secret_params.is_empty() {
                 println!("\nsecret parameters: {}", i.secret_params.join(", "));
@@ -86,4 +88,25 @@ pub async fn run(host: Arc<PluginHost>, command: PluginsCommand) -> anyhow::Resu
             Ok(exit::OK)
         }
     }
+}
+
+/// One row a parameter: name (`*` if required), type, default, description.
+fn params_table(schema: &serde_json::Value) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_BORDERS_ONLY);
+    table.set_header(["parameter", "type", "default", "description"]);
+    for p in param_docs(schema) {
+        let name = if p.required {
+            format!("{} *", p.name)
+        } else {
+            p.name
+        };
+        table.add_row([
+            name,
+            p.kind,
+            p.default.map(|d| d.to_string()).unwrap_or_default(),
+            p.description.unwrap_or_default(),
+        ]);
+    }
+    table
 }

@@ -109,8 +109,10 @@ pub async fn plan(
     Ok(code)
 }
 
+/// `plugins` gives the plugin host for the saved plan's playbook (its
+/// `plugins/` directory is searched).
 pub async fn apply(
-    plugins: Arc<PluginHost>,
+    plugins: impl FnOnce(&Path) -> anyhow::Result<Arc<PluginHost>>,
     state_dir: &Path,
     plan_path: &Path,
     forks: usize,
@@ -140,7 +142,7 @@ pub async fn apply(
             plan_key: Some(key),
             start_at: None,
         }
-        .execute(plugins, state_dir)
+        .execute(plugins(args.playbook.as_path())?, state_dir)
         .await
     }
     .await;

@@ -8,7 +8,7 @@ use crate::template::Templates;
 
 /// Fill in the schema's top-level `default`s, so the plugin, its
 /// capability grant and the journal all see the same parameters.
-pub(super) fn apply_schema_defaults(params: &mut Value, schema: &Value) {
+pub fn apply_schema_defaults(params: &mut Value, schema: &Value) {
     let (Some(obj), Some(props)) = (params.as_object_mut(), schema["properties"].as_object())
     else {
         return;

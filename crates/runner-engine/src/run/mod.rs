@@ -10,8 +10,8 @@ mod sensitive;
 #[cfg(test)]
 mod tests;
 
-pub use context::tags_match;
-use context::{Sensitive, apply_schema_defaults, derived_secrets, host_context};
+use context::{Sensitive, derived_secrets, host_context};
+pub use context::{apply_schema_defaults, tags_match};
 use job::{Job, run_job};
 use resume::ResumeState;
 use sensitive::Loading;

@@ -2,12 +2,17 @@
 //! that the host contains it. `mode` picks the misbehaviour.
 
 use runner_plugin_sdk::{
-    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params, probe,
+    Capabilities, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params,
+    params_schema, probe,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+/// The hostile step's parameters; the schema is derived from them.
+#[derive(Deserialize, JsonSchema)]
 struct Params {
+    /// The misbehaviour.
+    #[schemars(extend("enum" = ["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","http-redirect","http-dots","http-userinfo","http-crlf-method","chatty","ok"]))]
     mode: String,
     #[serde(default)]
     token: String,
@@ -23,7 +28,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Misbehaves on purpose (tests only).".into(),
-            params_schema: r#"{"type":"object","required":["mode"],"properties":{"mode":{"enum":["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","http-redirect","http-dots","http-userinfo","http-crlf-method","chatty","ok"]},"token":{"type":"string"},"port":{"type":"integer"}}}"#.into(),
+            params_schema: params_schema::<Params>(),
             secret_params: vec!["token".into()],
             capabilities: Capabilities {
                 probes: vec![
