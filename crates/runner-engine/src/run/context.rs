@@ -7,10 +7,16 @@ use crate::inventory::Inventory;
 use crate::template::Templates;
 
 /// Fill in the schema's top-level `default`s, so the plugin, its
-/// capability grant and the journal all see the same parameters.
+/// capability grant and the journal all see the same parameters. A
+/// top-level parameter given as `null` is unset, as in Ansible (`check_weight:
+/// "{{ none }}"`): dropped, so its default applies, or, when it is required,
+/// the schema says it is missing.
 pub fn apply_schema_defaults(params: &mut Value, schema: &Value) {
-    let (Some(obj), Some(props)) = (params.as_object_mut(), schema["properties"].as_object())
-    else {
+    let Some(obj) = params.as_object_mut() else {
+        return;
+    };
+    obj.retain(|_, v| !v.is_null());
+    let Some(props) = schema["properties"].as_object() else {
         return;
     };
     for (name, prop) in props {
@@ -240,6 +246,14 @@ fn secret_strings(v: &Value, out: &mut Vec<String>) {
 #[cfg(test)]
 mod secret_tests {
     use super::*;
+
+    #[test]
+    fn a_null_parameter_is_unset_and_its_default_applies() {
+        let schema = json!({"properties": {"weight": {"default": -2}, "cmd": {}}});
+        let mut params = json!({"weight": null, "cmd": null, "name": "x"});
+        apply_schema_defaults(&mut params, &schema);
+        assert_eq!(params, json!({"weight": -2, "name": "x"}));
+    }
 
     #[test]
     fn values_derived_from_a_secret_are_found() {
