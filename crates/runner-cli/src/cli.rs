@@ -196,12 +196,22 @@ pub enum PluginsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Create a plugin crate that builds with
-    /// `cargo build --release --target wasm32-wasip2`.
+    /// Create a plugin that builds as is, with the WIT contract (and, in
+    /// Rust, the SDK) of this runner beside it.
     New {
         name: String,
         /// Parent directory (default: current directory).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// The plugin's language: rust (cargo, wasm32-wasip2) or python
+        /// (componentize-py).
+        #[arg(long, value_enum, default_value_t = Lang::Rust)]
+        lang: Lang,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Lang {
+    Rust,
+    Python,
 }

@@ -45,8 +45,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Inventory(args) => inventory::show(args),
         Command::Plugins { command } => plugins::run(plugin_host()?, command).await,
         Command::Plugin {
-            command: PluginCommand::New { name, dir },
-        } => scaffold::new_plugin(&name, &dir),
+            command: PluginCommand::New { name, dir, lang },
+        } => scaffold::new_plugin(&name, &dir, lang),
         #[cfg(feature = "chaos")]
         Command::Workload(args) => runner_amqp_workload::command::run(args.into()).await,
         Command::Lab {
