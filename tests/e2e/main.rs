@@ -11,6 +11,7 @@ mod crash;
 mod errors;
 mod file_plugin;
 mod hostile;
+mod lineinfile;
 mod log_levels;
 mod play;
 mod plugin_refusals;
