@@ -111,7 +111,7 @@ fn python_plugin_converges_previews_exactly_and_is_confined() {
             (
                 format!("create {e}"),
                 Some(format!(
-                    "--- {e} (now)\n+++ {e} (planned)\n@@ -0,0 +1 @@\n+x=1\n"
+                    "--- /dev/null\n+++ {e} (planned)\n@@ -0,0 +1 @@\n+x=1\n"
                 ))
             ),
         ],
