@@ -37,6 +37,11 @@ steps:
       mode: "0600"
 "#;
 
+/// This checkout: the e2e tests are compiled as part of runner-cli.
+fn checkout() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 const ORIGINAL: &str = "# app\nport=80\ndebug=true\nname=a\n";
 
 /// The Python plugin's file, built by `./dev build` (componentize-py).
@@ -164,7 +169,11 @@ fn python_plugin_cannot_write_what_it_did_not_declare() {
     let src = w.join("src");
     std::fs::create_dir_all(&src).unwrap();
     for file in ["app.py", "lineedit.py"] {
-        std::fs::copy(root().join("plugins/lineinfile").join(file), src.join(file)).unwrap();
+        std::fs::copy(
+            checkout().join("plugins/lineinfile").join(file),
+            src.join(file),
+        )
+        .unwrap();
     }
     let app = std::fs::read_to_string(src.join("app.py")).unwrap();
     let declared = r#"writes=["{path}"]"#;
@@ -179,7 +188,7 @@ fn python_plugin_cannot_write_what_it_did_not_declare() {
     let tool = plugin_dir().join("../../py-venv/bin/componentize-py");
     let st = std::process::Command::new(&tool)
         .args(["--quiet", "-d"])
-        .arg(root().join("wit"))
+        .arg(checkout().join("wit"))
         .args(["-w", "plugin", "componentize", "-p"])
         .arg(&src)
         .args(["app", "-o"])
