@@ -12,6 +12,7 @@ mod errors;
 mod file_plugin;
 mod hostile;
 mod limits;
+mod lineinfile;
 mod log_levels;
 mod play;
 mod plugin_refusals;

@@ -196,16 +196,26 @@ pub enum PluginsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Create a plugin crate that builds with
-    /// `cargo build --release --target wasm32-wasip2`.
+    /// Create a plugin that builds as is, with the WIT contract (and, in
+    /// Rust, the SDK) of this runner beside it.
     New {
         name: String,
         /// Parent directory (default: current directory).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// The plugin's language: rust (cargo, wasm32-wasip2) or python
+        /// (componentize-py).
+        #[arg(long, value_enum, default_value_t = Lang::Rust)]
+        lang: Lang,
     },
     /// Plan a plugin against the fixtures in DIR, with no hosts: hand-written
     /// `*.yaml` (parameters, facts, answers, the plan expected) or journal
     /// excerpts `*.jsonl`. Differences are shown as diffs (exit 5).
     Test { dir: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Lang {
+    Rust,
+    Python,
 }

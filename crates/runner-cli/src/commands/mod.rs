@@ -57,8 +57,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Inventory(args) => inventory::show(args),
         Command::Plugins { command } => plugins::run(plugin_host(None)?, command).await,
         Command::Plugin {
-            command: PluginCommand::New { name, dir },
-        } => scaffold::new_plugin(&name, &dir),
+            command: PluginCommand::New { name, dir, lang },
+        } => scaffold::new_plugin(&name, &dir, lang),
         Command::Plugin {
             command: PluginCommand::Test { dir },
         } => plugin_test::run(plugin_host(None)?, &dir).await,
