@@ -50,7 +50,12 @@ fn ms(d: Duration) -> String {
 }
 
 fn host(cache: &std::path::Path, limits: Limits) -> PluginHost {
-    PluginHost::new(vec![plugin_dir()], cache.to_path_buf(), limits).unwrap()
+    PluginHost::new(
+        vec![runner_plugin_host::PluginDir::built_in(plugin_dir())],
+        cache.to_path_buf(),
+        limits,
+    )
+    .unwrap()
 }
 
 /// One plan call; whether it planned nothing, as expected.
