@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use runner_plugin_host::PlanRequest;
+use runner_plugin_host::{CallError, PlanRequest};
 use runner_types::capability::Grant;
 use runner_types::{Action, Plan};
 use serde::{Deserialize, Serialize};
@@ -180,33 +180,9 @@ fn load_excerpt(file: &Path) -> anyhow::Result<Vec<Case>> {
         }
         let entry: Entry = serde_json::from_str(line)
             .with_context(|| format!("{}:{}: not a journal entry", file.display(), i + 1))?;
-        if let Entry::Plan {
-            host,
-            stage,
-            plugin,
-            params,
-            facts,
-            observations,
-            actions,
-            replan,
-            pending,
-            ..
-        } = entry
-        {
-            cases.push(Case {
-                name: format!("{}:{}", file_name(file), i + 1),
-                plugin,
-                host,
-                stage,
-                params,
-                facts,
-                observations,
-                expected: Plan {
-                    actions,
-                    replan,
-                    pending,
-                },
-            });
+        if let Some((_, mut case)) = Case::recorded(entry) {
+            case.name = format!("{}:{}", file_name(file), i + 1);
+            cases.push(case);
         }
     }
     if cases.is_empty() {
@@ -237,10 +213,55 @@ impl Outcome {
     }
 }
 
+/// What planning a case again gave, before it is compared.
+pub(crate) struct Replanned {
+    /// Observations asked that the recorded answers do not match.
+    pub mismatches: Vec<String>,
+    /// Recorded answers never asked for.
+    pub unused: usize,
+    pub plan: Result<Plan, CallError>,
+}
+
 impl Case {
-    /// Plan with the fixture's answers (parameters completed with the
-    /// schema's defaults, as a run does) and compare with the expected plan.
-    pub async fn run(&self, planner: &dyn Planner) -> anyhow::Result<Outcome> {
+    /// A journal's `plan` line as a case, and the step it was in: planning
+    /// again must give the recorded plan. Its `name` is the caller's to set.
+    pub(crate) fn recorded(entry: Entry) -> Option<(usize, Case)> {
+        let Entry::Plan {
+            step,
+            host,
+            stage,
+            plugin,
+            params,
+            facts,
+            observations,
+            actions,
+            replan,
+            pending,
+            ..
+        } = entry
+        else {
+            return None;
+        };
+        let case = Case {
+            name: String::new(),
+            plugin,
+            host,
+            stage,
+            params,
+            facts,
+            observations,
+            expected: Plan {
+                actions,
+                replan,
+                pending,
+            },
+        };
+        Some((step, case))
+    }
+
+    /// Plan again against the case's answers, its parameters completed
+    /// with the schema's defaults as a run does.
+    pub(crate) async fn replan(&self, planner: &dyn Planner) -> anyhow::Result<Replanned> {
         let plugin = planner
             .plugin(&self.plugin)
             .await
@@ -255,25 +276,36 @@ impl Case {
             host: &self.host,
             stage: self.stage,
         };
-        let result = planner
+        let plan = planner
             .plan(&plugin, grant, observer.clone(), request)
-            .await;
+            .await
+            .map(|o| o.plan);
+        let mismatches = observer.mismatches.lock().expect("replay").clone();
+        Ok(Replanned {
+            mismatches,
+            unused: observer.unused(),
+            plan,
+        })
+    }
+
+    /// Plan with the fixture's answers and compare with the expected plan.
+    pub async fn run(&self, planner: &dyn Planner) -> anyhow::Result<Outcome> {
+        let again = self.replan(planner).await?;
         let mut outcome = Outcome {
-            problems: observer.mismatches.lock().expect("replay").clone(),
+            problems: again.mismatches,
             diff: None,
         };
-        match result {
+        match again.plan {
             Err(e) => outcome.problems.push(format!("planning failed: {e}")),
-            Ok(now) if now.plan != self.expected => {
-                outcome.diff = Some(plan_diff(&self.expected, &now.plan));
+            Ok(now) if now != self.expected => {
+                outcome.diff = Some(plan_diff(&self.expected, &now));
             }
             Ok(_) => {}
         }
-        if observer.unused() > 0 {
-            outcome.problems.push(format!(
-                "{} answers were never asked for",
-                observer.unused()
-            ));
+        if again.unused > 0 {
+            outcome
+                .problems
+                .push(format!("{} answers were never asked for", again.unused));
         }
         Ok(outcome)
     }
