@@ -11,18 +11,9 @@ use crate::support::*;
 /// `runner ARGS` in `work` with no `RUNNER_PLUGIN_PATH`: the built-in
 /// plugins and whatever a playbook brings.
 fn run_builtin(work: &Path, args: &[&str]) -> Output {
-    let out = runner(work)
-        .env_remove("RUNNER_PLUGIN_PATH")
-        .args(args)
-        .output()
-        .expect("runner starts");
-    eprintln!(
-        "$ runner {}\n{}{}",
-        args.join(" "),
-        stdout(&out),
-        stderr(&out)
-    );
-    out
+    let mut c = runner(work);
+    c.env_remove("RUNNER_PLUGIN_PATH");
+    run_command(c, args)
 }
 
 #[test]

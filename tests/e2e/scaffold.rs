@@ -19,18 +19,9 @@ fn installed_runner(work: &Path) -> PathBuf {
 
 /// The installed copy with the test's state, caches and plugins.
 fn play_with(runner: &Path, work: &Path, plugins: &Path, args: &[&str]) -> Output {
-    let out = runner_command(runner, work)
-        .env("RUNNER_PLUGIN_PATH", plugins)
-        .args(args)
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ runner {}\n{}{}",
-        args.join(" "),
-        stdout(&out),
-        stderr(&out)
-    );
-    out
+    let mut c = runner_command(runner, work);
+    c.env("RUNNER_PLUGIN_PATH", plugins);
+    run_command(c, args)
 }
 
 fn runner_command(runner: &Path, work: &Path) -> Command {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Mutex;
 
-use crate::{root, runner, scratch, stderr, stdout};
+use crate::{root, run_command, runner, scratch, stderr, stdout};
 
 /// The lab's Docker names are fixed: one lab at a time.
 pub static LAB: Mutex<()> = Mutex::new(());
@@ -55,15 +55,8 @@ impl Lab {
     /// `runner ARGS` with this lab's state directory.
     pub fn runner(&self, args: &[&str]) -> Output {
         let mut c = runner(self.dir());
-        c.env("RUNNER_LAB_DIR", self.dir().join("lab")).args(args);
-        let out = c.output().expect("runner");
-        eprintln!(
-            "$ runner {}\n{}{}",
-            args.join(" "),
-            stdout(&out),
-            stderr(&out)
-        );
-        out
+        c.env("RUNNER_LAB_DIR", self.dir().join("lab"));
+        run_command(c, args)
     }
 
     pub fn inventory(&self) -> PathBuf {

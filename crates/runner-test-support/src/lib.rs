@@ -106,12 +106,19 @@ pub fn runner(work: &Path) -> Command {
 }
 
 pub fn run(work: &Path, args: &[&str]) -> Output {
-    let out = runner(work).args(args).output().expect("runner starts");
+    run_command(runner(work), args)
+}
+
+/// Runs `runner` (a prepared runner command) with `args`, and echoes the
+/// command line and what it printed to the test's stderr (shown when the
+/// test fails).
+pub fn run_command(mut runner: Command, args: &[&str]) -> Output {
+    let out = runner.args(args).output().expect("runner starts");
     eprintln!(
         "$ runner {}\n{}{}",
         args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        stdout(&out),
+        stderr(&out)
     );
     out
 }
