@@ -8,6 +8,17 @@ use std::process::Output;
 
 use crate::support::*;
 
+/// The shipped Rust plugins: each is built in, and each ships fixtures.
+const SHIPPED: [&str; 7] = [
+    "command",
+    "file",
+    "keepalived",
+    "haproxy",
+    "docker-compose",
+    "policy",
+    "rabbitmqctl",
+];
+
 /// `runner ARGS` in `work` with no `RUNNER_PLUGIN_PATH`: the built-in
 /// plugins and whatever a playbook brings.
 fn run_builtin(work: &Path, args: &[&str]) -> Output {
@@ -24,14 +35,7 @@ fn the_test_plugin_is_not_built_in_and_a_playbooks_plugins_dir_is_searched() {
     let list = run_builtin(w, &["plugins", "list"]);
     assert_eq!(list.status.code(), Some(0));
     let text = stdout(&list);
-    for shipped in [
-        "command",
-        "file",
-        "keepalived",
-        "haproxy",
-        "docker-compose",
-        "policy",
-    ] {
+    for shipped in SHIPPED {
         assert!(text.contains(shipped), "{shipped} is listed: {text}");
     }
     assert!(
@@ -104,15 +108,7 @@ fn every_shipped_plugins_fixtures_pass() {
         .filter(|d| d.is_dir())
         .collect();
     dirs.sort();
-    for plugin in [
-        "command",
-        "file",
-        "keepalived",
-        "haproxy",
-        "docker-compose",
-        "policy",
-        "rabbitmqctl",
-    ] {
+    for plugin in SHIPPED {
         assert!(
             dirs.contains(&plugins.join(plugin).join("fixtures")),
             "{plugin} ships fixtures"
