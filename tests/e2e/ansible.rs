@@ -8,13 +8,11 @@
 //! venv under target/ (installed on first use).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::*;
 use serde_json::Value;
-
-const ANSIBLE_CORE: &str = "ansible-core==2.19.14";
 
 const HOSTS_INI: &str = "lonely ansible_host=10.0.0.9
 [web]
@@ -169,31 +167,6 @@ fn group_closure(list: &Value) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     out
-}
-
-/// ansible-core's bin directory, installed from PyPI on first use.
-fn ansible_bin() -> PathBuf {
-    let venv = root().join("target/ansible-venv");
-    let bin = venv.join("bin");
-    if bin.join("ansible-inventory").exists() {
-        return bin;
-    }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3");
-    assert!(made.success(), "python3 -m venv {}", venv.display());
-    let pip = Command::new(bin.join("pip"))
-        .args(["install", "-q", ANSIBLE_CORE])
-        .output()
-        .expect("pip");
-    assert!(
-        pip.status.success(),
-        "pip install {ANSIBLE_CORE}: {}",
-        stderr(&pip)
-    );
-    bin
 }
 
 /// What every host sees, written by the same template in both tools.

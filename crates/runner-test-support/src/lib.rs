@@ -19,12 +19,16 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The built plugins; the test command builds them first.
-pub fn plugin_dir() -> PathBuf {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
+/// The cargo target directory (`CARGO_TARGET_DIR`, else the workspace's).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
-        .join("wasm32-wasip2/release");
+}
+
+/// The built plugins; the test command builds them first.
+pub fn plugin_dir() -> PathBuf {
+    let dir = target_dir().join("wasm32-wasip2/release");
     for p in ["runner_plugin_file", "runner_plugin_command", HOSTILE_FILE] {
         assert!(
             dir.join(format!("{p}.wasm")).exists(),
@@ -55,6 +59,35 @@ pub fn test_plugin_dir() -> PathBuf {
         let _ = std::os::unix::fs::symlink(&target, &link);
     }
     dir
+}
+
+/// The ansible-core the comparisons with Ansible run (from PyPI).
+pub const ANSIBLE_CORE: &str = "ansible-core==2.19.14";
+
+/// ansible-core's bin directory, in a venv under the target directory,
+/// installed on first use.
+pub fn ansible_bin() -> PathBuf {
+    let venv = target_dir().join("ansible-venv");
+    let bin = venv.join("bin");
+    if bin.join("ansible-playbook").exists() {
+        return bin;
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("python3");
+    assert!(made.success(), "python3 -m venv {}", venv.display());
+    let pip = Command::new(bin.join("pip"))
+        .args(["install", "-q", ANSIBLE_CORE])
+        .output()
+        .expect("pip");
+    assert!(
+        pip.status.success(),
+        "pip install {ANSIBLE_CORE}: {}",
+        stderr(&pip)
+    );
+    bin
 }
 
 /// A scratch directory removed on drop.

@@ -1,41 +1,17 @@
 //! Ansible's figure for the same no-op on the same sshd hosts: ansible-core
-//! from PyPI in a venv under target/ (made as tests/e2e/ansible.rs makes
-//! it), tuned as a competent user would (pipelining, ControlPersist, forks
-//! = hosts, no fact gathering), running `command: "true"` with
-//! `changed_when: false`: one remote command reported ok, like our no-op
-//! step's one probe. Ansible runs it through its Python module (pipelined),
-//! which is how every Ansible task that asks a host something runs.
+//! from PyPI in a venv under target/ (`runner_test_support::ansible_bin`,
+//! as tests/e2e/ansible.rs uses), tuned as a competent user would
+//! (pipelining, ControlPersist, forks = hosts, no fact gathering), running
+//! `command: "true"` with `changed_when: false`: one remote command reported
+//! ok, like our no-op step's one probe. Ansible runs it through its Python
+//! module (pipelined), which is how every Ansible task that asks a host
+//! something runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use runner_test_support::sshd::SshHosts;
-
-const ANSIBLE_CORE: &str = "ansible-core==2.19.14";
-
-/// The venv's bin/, made on first use.
-pub fn venv(target: &Path) -> PathBuf {
-    let venv = target.join("ansible-venv");
-    let bin = venv.join("bin");
-    if bin.join("ansible-playbook").exists() {
-        return bin;
-    }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status();
-    assert!(
-        made.is_ok_and(|s| s.success()),
-        "python3 -m venv {}",
-        venv.display()
-    );
-    let pip = Command::new(bin.join("pip"))
-        .args(["install", "-q", ANSIBLE_CORE])
-        .status();
-    assert!(pip.is_ok_and(|s| s.success()), "pip install {ANSIBLE_CORE}");
-    bin
-}
 
 /// Ansible's runs on `n` hosts.
 pub struct Measured {

@@ -147,7 +147,7 @@ pub fn main() {
         points.push(point);
     }
     let theirs = (args.ansible_hosts > 0).then(|| {
-        let venv = ansible::venv(profile_dir().parent().expect("<target>"));
+        let venv = runner_test_support::ansible_bin();
         let m = ansible::measure(&venv, &hosts, &user, w, args.ansible_hosts, args.runs);
         println!(
             "Ansible, {} hosts, forks {}: {} first task (cold), {} per further task (warm)",
