@@ -1,6 +1,7 @@
 //! A runner killed (SIGKILL) in the middle of building the cluster on
 //! fresh lab hosts: during the docker-compose step, during a node's join
-//! (after `stop_app`, before `start_app`), and during the keepalived step.
+//! (after `stop_app`, before `start_app`; on RabbitMQ 3.10, since 4.x
+//! forms a new cluster at boot), and during the keepalived step.
 //! Each time `--resume last` must converge, no node may be reset twice,
 //! the cluster must end whole, and a second play changes nothing.
 
@@ -17,6 +18,10 @@ use crate::support::*;
 /// Where to kill the runner: the first journal entry that matches.
 struct KillPoint {
     what: &'static str,
+    /// The lab's RabbitMQ: on 4.x a new cluster forms at boot, so a join
+    /// (`stop_app`, `reset`, `join_cluster`) happens on a fresh build only
+    /// on 3.x.
+    rabbitmq: &'static str,
     /// (event, step index, the action's summary starts with)
     event: &'static str,
     step: u64,
@@ -26,20 +31,23 @@ struct KillPoint {
 const KILL_POINTS: [KillPoint; 3] = [
     KillPoint {
         what: "during docker compose up",
+        rabbitmq: "4.0",
         event: "action_start",
         step: 1,
         summary: "start project",
     },
     KillPoint {
         what: "during a join, after stop_app",
+        rabbitmq: "3.10",
         event: "action_done",
-        step: 2,
+        step: 4,
         summary: "stop the RabbitMQ app",
     },
     KillPoint {
         what: "during the keepalived step",
+        rabbitmq: "4.0",
         event: "action_start",
-        step: 7,
+        step: 3,
         summary: "start keepalived",
     },
 ];
@@ -195,7 +203,9 @@ fn a_runner_killed_mid_build_resumes_to_a_whole_cluster() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     plugins();
     for at in &KILL_POINTS {
-        let Some(lab) = Lab::up("4.0") else { return };
+        let Some(lab) = Lab::up(at.rabbitmq) else {
+            return;
+        };
         let killed = kill_at(&lab, at);
         let out = lab.play(&lab.inventory(), &["--resume", "last", "--output", "json"]);
         assert_eq!(

@@ -3,7 +3,7 @@
 //! the virtual IP with real AMQP and HTTP — re-runs change nothing, a
 //! changed check interval is previewed exactly and applied without
 //! dropping an open AMQP connection, a node removed from the inventory
-//! leaves the cluster; and on RabbitMQ 3.10 the seed itself: its three
+//! leaves the cluster, a new one in its place joins it; and on RabbitMQ 3.10 the seed itself: its three
 //! machines (balancers beside the nodes on rabbit2 and rabbit3) and its
 //! ha-all policy.
 
@@ -118,7 +118,7 @@ fn preview_of_a_fresh_build(lab: &Lab, inv: &std::path::Path) {
         }
     }
     // The policy step asks RabbitMQ, which does not run yet: pending.
-    let policy = hosts.iter().find(|h| h["step"] == 5).unwrap();
+    let policy = hosts.iter().find(|h| h["step"] == 7).unwrap();
     assert_eq!(policy["status"], "pending", "{policy}");
     // The join: changed or pending on each joining node, never ok.
     let recap = recap(&out);
@@ -480,6 +480,29 @@ fn rabbit_ha_on_rabbitmq_4() {
     // secrets are generated, and the nodes, which keep the admin password
     // of their first boot, are given the new one.
     rebuilt_with_new_secrets(&lab, &two);
+
+    // A new machine in rabbit3's place (no RabbitMQ data) is added back:
+    // it joins the running cluster as it boots.
+    replaced_node_joins(&lab, &inv);
+}
+
+/// rabbit3's RabbitMQ and its data removed, then the whole inventory
+/// played: three nodes run in one cluster, and the run after changes
+/// nothing.
+fn replaced_node_joins(lab: &Lab, inv: &std::path::Path) {
+    lab.ssh(
+        "rabbit3",
+        "cd /opt/rabbitmq && docker compose down --volumes && rm -rf /opt/rabbitmq",
+    );
+    let grow = lab.play(inv, &["--output", "json"]);
+    assert_eq!(grow.status.code(), Some(0), "{}", stdout(&grow));
+    assert!(
+        wait_until(Duration::from_secs(60), || running_nodes(lab).len() == 3),
+        "rabbit3 is back in the cluster: {:?}",
+        running_nodes(lab)
+    );
+    let again = lab.play(inv, &["--output", "json"]);
+    assert_eq!(changed(&again), 0, "{}", stdout(&again));
 }
 
 /// Hosts built with other secrets: the preview is honest (the policy step

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 /// The crates whose events `-v` turns up, and plugin log lines.
 const OURS: &[&str] = &[
@@ -47,8 +48,17 @@ pub fn init(verbose: u8, file: Option<&Path>) -> anyhow::Result<()> {
             EnvFilter::try_new(format!("warn,{}", spec.join(",")))?
         }
     };
+    // From -vv on, each span's close is logged with its busy and idle
+    // time: where a run's time goes (load, plugins, secrets, facts, each
+    // step and host).
+    let span_events = if verbose >= 2 {
+        FmtSpan::CLOSE
+    } else {
+        FmtSpan::NONE
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(span_events)
         .with_target(true);
     match file {
         Some(path) => {

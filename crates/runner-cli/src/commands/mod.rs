@@ -24,6 +24,7 @@ use crate::paths;
 pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     // The plugin host of a run of `playbook` (whose `plugins/` is searched).
     let plugin_host = |playbook: Option<&Path>| -> anyhow::Result<Arc<PluginHost>> {
+        let _span = tracing::info_span!("plugin_host").entered();
         Ok(Arc::new(PluginHost::new(
             paths::plugin_dirs(&cli.plugin_dirs, playbook),
             paths::cache_dir(),

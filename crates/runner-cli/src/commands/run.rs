@@ -210,9 +210,12 @@ impl Run<'_> {
         state_dir: &Path,
     ) -> anyhow::Result<RunResult> {
         let args = self.args;
-        let playbook = Playbook::load(&args.playbook)?;
+        let (playbook, inventory) = tracing::info_span!("load").in_scope(|| {
+            let playbook = Playbook::load(&args.playbook)?;
+            let inventory = Inventory::load_for(&self.inventory, &playbook.dir())?;
+            anyhow::Ok((playbook, inventory))
+        })?;
         let start_at = super::list::start_at(&playbook, self.start_at.as_deref())?;
-        let inventory = Inventory::load_for(&self.inventory, &playbook.dir())?;
         let redactor = Redactor::new();
         let runner = Runner::new(
             plugins,

@@ -269,6 +269,7 @@ impl Runner {
                 &forks,
                 &mut recap,
             )
+            .instrument(tracing::info_span!("facts"))
             .await?;
         // Every step's parameters for every host, rendered and checked
         // before anything changes.
@@ -283,7 +284,8 @@ impl Runner {
             opts: &opts,
             redactor: &self.redactor,
         };
-        let jobs = prepare.jobs(&start.targets, &start.plugins, &shared)?;
+        let jobs = tracing::info_span!("prepare")
+            .in_scope(|| prepare.jobs(&start.targets, &start.plugins, &shared))?;
         if let Some(reason) = saved_plan_stale(&shared, &jobs).await? {
             recap.stale = Some(reason);
             return Ok(RunResult { recap, plan: None });
@@ -309,7 +311,10 @@ impl Runner {
         opts: &RunOptions,
     ) -> Result<Start, RunError> {
         let templates = Templates::default();
-        let (targets, plugins) = self.resolve_steps(playbook, inventory, opts).await?;
+        let (targets, plugins) = self
+            .resolve_steps(playbook, inventory, opts)
+            .instrument(tracing::info_span!("plugins"))
+            .await?;
         let targeted: Vec<String> = inventory
             .hosts
             .iter()
@@ -326,16 +331,19 @@ impl Runner {
         let mut vars = playbook.vars.clone();
         vars.extend(opts.extra_vars.clone());
         let run_id = journal::new_run_id();
-        let sensitive = self.load_sensitive(&Loading {
-            playbook,
-            inventory,
-            templates: &templates,
-            base_ctx: &base_ctx,
-            vars: &vars,
-            opts,
-            run_id: &run_id,
+        let sensitive = tracing::info_span!("secrets").in_scope(|| {
+            self.load_sensitive(&Loading {
+                playbook,
+                inventory,
+                templates: &templates,
+                base_ctx: &base_ctx,
+                vars: &vars,
+                opts,
+                run_id: &run_id,
+            })
         })?;
-        let (journal, resume) = self.start_journal(playbook, inventory, opts, &run_id)?;
+        let (journal, resume) = tracing::info_span!("journal")
+            .in_scope(|| self.start_journal(playbook, inventory, opts, &run_id))?;
         for w in inventory.warnings.iter().chain(&warnings) {
             self.reporter.warning(w);
         }
