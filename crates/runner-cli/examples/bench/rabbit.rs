@@ -52,7 +52,10 @@ struct Counts {
 
 pub fn main() {
     let args = Args::parse_from(std::env::args().skip(1));
-    assert!(args.rounds >= 1 && args.reruns >= 1, "--rounds and --reruns: at least 1");
+    assert!(
+        args.rounds >= 1 && args.reruns >= 1,
+        "--rounds and --reruns: at least 1"
+    );
     let runner_bin = runner_test_support::runner_bin();
     eprintln!("runner: {}", runner_bin.display());
     let ansible_bin = (args.only.as_deref() != Some("runner")).then(ansible_collections_bin);
@@ -68,12 +71,18 @@ pub fn main() {
                 .arg("--syntax-check")
                 .output()
                 .expect("ansible-playbook");
-            assert!(warm.status.success(), "ansible-playbook --syntax-check:\n{}{}", stdout(&warm), stderr(&warm));
+            assert!(
+                warm.status.success(),
+                "ansible-playbook --syntax-check:\n{}{}",
+                stdout(&warm),
+                stderr(&warm)
+            );
             measure("Ansible", round, args.reruns, &mut ansible, || {
                 ansible_play(bin, &lab, &home)
             });
             let password = std::fs::read_to_string(
-                lab.dir().join("lab/ansible-rabbit-ha/rabbitmq_admin_password"),
+                lab.dir()
+                    .join("lab/ansible-rabbit-ha/rabbitmq_admin_password"),
             )
             .expect("Ansible's admin password");
             check_end_state(&lab, password.trim(), "Ansible");
@@ -85,7 +94,9 @@ pub fn main() {
             // machine that has run a playbook before.
             let warm = lab.runner(&["plugins", "list"]);
             assert!(warm.status.success(), "runner plugins list failed");
-            measure("runner", round, args.reruns, &mut ours, || runner_play(&lab));
+            measure("runner", round, args.reruns, &mut ours, || {
+                runner_play(&lab)
+            });
             check_end_state(&lab, &lab.secret("rabbitmq_admin_password"), "runner");
         }
     }
@@ -122,7 +133,10 @@ fn measure(
             "{tool} is not idempotent: its re-run {i} changed {} (see its output above)",
             counts.changed
         );
-        println!("round {round}: {tool} re-run {i} {} (0 changed)", secs(took));
+        println!(
+            "round {round}: {tool} re-run {i} {} (0 changed)",
+            secs(took)
+        );
         runs.reruns.push(took);
     }
 }
@@ -154,7 +168,11 @@ fn ansible_play(bin: &Path, lab: &Lab, home: &Path) -> (Duration, Counts) {
         .expect("ansible-playbook");
     let took = start.elapsed();
     let text = stdout(&out);
-    eprintln!("$ ansible-playbook -i {} site.yml\n{text}{}", lab.inventory().display(), stderr(&out));
+    eprintln!(
+        "$ ansible-playbook -i {} site.yml\n{text}{}",
+        lab.inventory().display(),
+        stderr(&out)
+    );
     let counts = ansible_recap(&text);
     assert!(
         out.status.success() && counts.failed == 0,
@@ -267,7 +285,10 @@ fn check_end_state(lab: &Lab, password: &str, tool: &str) {
     let api = format!("http://{}:15672/api", var(&rabbits[0], "ansible_host"));
     let get = |path: &str| -> serde_json::Value {
         let (status, body) = http_get(&format!("{api}/{path}"), "admin", password);
-        assert_eq!(status, 200, "after {tool}: GET {api}/{path}: HTTP {status} {body}");
+        assert_eq!(
+            status, 200,
+            "after {tool}: GET {api}/{path}: HTTP {status} {body}"
+        );
         serde_json::from_str(&body).expect("JSON")
     };
     let mut running: Vec<String> = get("nodes")
@@ -280,17 +301,32 @@ fn check_end_state(lab: &Lab, password: &str, tool: &str) {
     running.sort();
     let mut expected: Vec<String> = rabbits.iter().map(|h| format!("rabbit@{h}")).collect();
     expected.sort();
-    assert_eq!(running, expected, "after {tool}: the cluster's running nodes");
-    assert_eq!(get("cluster-name")["name"], "rabbit-ha", "after {tool}: the cluster's name");
+    assert_eq!(
+        running, expected,
+        "after {tool}: the cluster's running nodes"
+    );
+    assert_eq!(
+        get("cluster-name")["name"],
+        "rabbit-ha",
+        "after {tool}: the cluster's name"
+    );
     let users = get("users");
     assert!(
-        !users.as_array().into_iter().flatten().any(|u| u["name"] == "guest"),
+        !users
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|u| u["name"] == "guest"),
         "after {tool}: the guest user is still there"
     );
     if var(&rabbits[0], "rabbitmq_version").starts_with("3.") {
         let policies = get("policies/%2F");
         assert!(
-            policies.as_array().into_iter().flatten().any(|p| p["name"] == "ha-all"),
+            policies
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "ha-all"),
             "after {tool}: no ha-all policy"
         );
     } else {
@@ -305,7 +341,10 @@ fn check_end_state(lab: &Lab, password: &str, tool: &str) {
     assert_eq!(holders.len(), 1, "after {tool}: VIP holders {holders:?}");
     let status = lab.lab(&["status"]);
     assert!(status.status.success(), "runner lab status failed");
-    eprintln!("after {tool}: the cluster is whole; the VIP is on {}", holders[0]);
+    eprintln!(
+        "after {tool}: the cluster is whole; the VIP is on {}",
+        holders[0]
+    );
 }
 
 fn secs(d: Duration) -> String {
@@ -320,7 +359,12 @@ fn figure(v: &[Duration]) -> String {
     if v.len() == 1 {
         secs(m)
     } else {
-        format!("{} ({:.1}-{:.1})", secs(m), lo.as_secs_f64(), hi.as_secs_f64())
+        format!(
+            "{} ({:.1}-{:.1})",
+            secs(m),
+            lo.as_secs_f64(),
+            hi.as_secs_f64()
+        )
     }
 }
 
@@ -341,8 +385,16 @@ fn report(args: &Args, ansible: &Runs, ours: &Runs) {
     println!();
     println!("| | cold | idempotent re-run |");
     println!("|---|---|---|");
-    println!("| runner (release) | {} | {} |", figure(&ours.cold), figure(&ours.reruns));
-    println!("| Ansible | {} | {} |", figure(&ansible.cold), figure(&ansible.reruns));
+    println!(
+        "| runner (release) | {} | {} |",
+        figure(&ours.cold),
+        figure(&ours.reruns)
+    );
+    println!(
+        "| Ansible | {} | {} |",
+        figure(&ansible.cold),
+        figure(&ansible.reruns)
+    );
     let cold = ratio(&ours.cold, &ansible.cold);
     let rerun = ratio(&ours.reruns, &ansible.reruns);
     let show = |r: Option<f64>| r.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into());
@@ -353,5 +405,9 @@ fn report(args: &Args, ansible: &Runs, ours: &Runs) {
         Some(_) => format!("NOT met (goal ≤ {goal})"),
         None => "-".into(),
     };
-    println!("goals: cold {}, re-run {}", verdict(cold, 0.5), verdict(rerun, 0.1));
+    println!(
+        "goals: cold {}, re-run {}",
+        verdict(cold, 0.5),
+        verdict(rerun, 0.1)
+    );
 }
