@@ -411,3 +411,42 @@ fn report(args: &Args, ansible: &Runs, ours: &Runs) {
         verdict(rerun, 0.1)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OUTPUT: &str = "TASK [Start keepalived] ********************************************************
+skipping: [lb2]
+changed: [lb1]
+
+PLAY RECAP *********************************************************************
+lb1                        : ok=14   changed=1    unreachable=0    failed=0    skipped=3    rescued=0    ignored=0   
+localhost                  : ok=2    changed=0    unreachable=1    failed=0    skipped=6    rescued=0    ignored=0   
+rabbit3                    : ok=3    changed=2    unreachable=0    failed=1    skipped=2    rescued=0    ignored=0   
+";
+
+    #[test]
+    fn the_recap_is_summed_over_the_hosts() {
+        let c = ansible_recap(OUTPUT);
+        assert_eq!((c.changed, c.failed), (3, 2));
+        assert_eq!(
+            ansible_changed(OUTPUT),
+            ["TASK [Start keepalived] changed: [lb1]"]
+        );
+    }
+
+    #[test]
+    fn figures_are_medians_with_their_range() {
+        let s = |v: &[u64]| {
+            v.iter()
+                .map(|&ms| Duration::from_millis(ms))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(figure(&s(&[1200, 1000, 3000])), "1.2 s (1.0-3.0)");
+        assert_eq!(figure(&s(&[40_000])), "40.0 s");
+        assert_eq!(figure(&[]), "-");
+        let r = ratio(&s(&[1000]), &s(&[20_000, 10_000, 30_000])).unwrap();
+        assert!((r - 0.05).abs() < 1e-9, "{r}");
+    }
+}
