@@ -64,29 +64,58 @@ pub fn test_plugin_dir() -> PathBuf {
 /// The ansible-core the comparisons with Ansible run (from PyPI).
 pub const ANSIBLE_CORE: &str = "ansible-core==2.19.14";
 
+/// The `ansible` package of the same ansible-core line, for the
+/// collections it bundles (community.docker, community.crypto,
+/// community.rabbitmq): the rabbit-ha comparison (bench/ansible/, whose
+/// requirements.txt pins the same two).
+pub const ANSIBLE: &str = "ansible==12.3.0";
+
 /// ansible-core's bin directory, in a venv under the target directory,
 /// installed on first use.
 pub fn ansible_bin() -> PathBuf {
-    let venv = target_dir().join("ansible-venv");
+    venv_bin("ansible-venv", &[ANSIBLE_CORE])
+}
+
+/// The bin directory of ansible-core with the `ansible` package's
+/// collections ([`ANSIBLE`]), in a venv of its own under the target
+/// directory (the plain one stays small), installed on first use.
+pub fn ansible_collections_bin() -> PathBuf {
+    venv_bin("ansible-full-venv", &[ANSIBLE_CORE, ANSIBLE])
+}
+
+/// A venv `name` under the target directory with `packages` from PyPI; its
+/// bin directory. Installed on first use and again when the list changes
+/// (the list is kept in the venv, written after a complete install).
+fn venv_bin(name: &str, packages: &[&str]) -> PathBuf {
+    let venv = target_dir().join(name);
     let bin = venv.join("bin");
-    if bin.join("ansible-playbook").exists() {
+    let marker = venv.join("runner-packages.txt");
+    let wanted = packages.join("\n");
+    if bin.join("ansible-playbook").exists()
+        && std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted)
+    {
         return bin;
     }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3");
-    assert!(made.success(), "python3 -m venv {}", venv.display());
+    if !bin.join("pip").exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3");
+        assert!(made.success(), "python3 -m venv {}", venv.display());
+    }
     let pip = Command::new(bin.join("pip"))
-        .args(["install", "-q", ANSIBLE_CORE])
+        .args(["install", "-q", "--disable-pip-version-check"])
+        .args(packages)
         .output()
         .expect("pip");
     assert!(
         pip.status.success(),
-        "pip install {ANSIBLE_CORE}: {}",
+        "pip install {}: {}",
+        packages.join(" "),
         stderr(&pip)
     );
+    std::fs::write(&marker, wanted).expect("the venv's package list");
     bin
 }
 
@@ -247,4 +276,19 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ansible_bench_pins_the_same_ansible() {
+        let pins = std::fs::read_to_string(root().join("bench/ansible/requirements.txt")).unwrap();
+        let pins: Vec<&str> = pins
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .collect();
+        assert_eq!(pins, [ANSIBLE_CORE, ANSIBLE]);
+    }
 }

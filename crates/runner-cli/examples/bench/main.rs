@@ -5,10 +5,14 @@
 //! 50 real sshd hosts on 127.0.0.1, in this process.
 //!   cargo run --release -p runner-cli --example bench -- curve --help
 //! The scale curve (`curve.rs`): the `runner` binary on up to 500 hosts.
+//!   cargo run --release -p runner-cli --example bench -- ansible-rabbit --help
+//! playbooks/rabbit-ha.yaml against its Ansible equivalent on fresh lab
+//! hosts (`rabbit.rs`).
 
 mod ansible;
 mod curve;
 mod plot;
+mod rabbit;
 
 use runner_test_support::sshd;
 
@@ -134,9 +138,10 @@ fn start_hosts(w: &Path, n: usize) -> (sshd::SshHosts, String) {
 }
 
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("curve") {
-        curve::main();
-        return;
+    match std::env::args().nth(1).as_deref() {
+        Some("curve") => return curve::main(),
+        Some("ansible-rabbit") => return rabbit::main(),
+        _ => {}
     }
     in_process();
 }
