@@ -92,7 +92,7 @@ pub(crate) fn renewal_is_previewed(lab: &Lab, inv: &std::path::Path) {
     });
     assert!(reissued, "{}", stdout(&out));
     let haproxy_changed = events.iter().any(|e| {
-        e["event"] == "host" && e["step"] == 7 && e["host"] == "rabbit2" && e["status"] == "changed"
+        e["event"] == "host" && e["step"] == 3 && e["host"] == "rabbit2" && e["status"] == "changed"
     });
     assert!(haproxy_changed, "{}", stdout(&out));
     assert_eq!(
