@@ -393,3 +393,64 @@ pub fn new_run_id() -> String {
         rand::random::<u16>()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runner_types::LogLevel;
+
+    #[test]
+    fn plugin_output_is_written_masked_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let redactor = Redactor::new();
+        redactor.add("hunter22");
+        let journal = Journal::create(dir.path(), "r1", redactor).unwrap();
+        let output = |stream, message: &str| Entry::PluginOutput {
+            step: 1,
+            host: "h1".into(),
+            stage: 0,
+            stream,
+            message: message.into(),
+        };
+        journal
+            .write_all(&[
+                Entry::Run {
+                    format: FORMAT,
+                    run_id: "r1".into(),
+                    started: "now".into(),
+                    playbook: "/p".into(),
+                    inventory: "/i".into(),
+                    mode: Mode::Apply,
+                    resume_of: None,
+                },
+                output(OutputStream::Stdout, "token hunter22"),
+                output(
+                    OutputStream::Log {
+                        level: LogLevel::Warn,
+                    },
+                    "careful",
+                ),
+            ])
+            .unwrap();
+        let text = std::fs::read_to_string(journal.path()).unwrap();
+        assert!(!text.contains("hunter22"), "{text}");
+        assert!(
+            text.contains(r#""event":"plugin_output","step":1,"host":"h1","stage":0,"stream":"log","level":"warn","message":"careful""#),
+            "{text}"
+        );
+        let entries = read(journal.path()).unwrap();
+        assert!(matches!(
+            &entries[1],
+            Entry::PluginOutput { stream: OutputStream::Stdout, message, .. } if message == "token ********"
+        ));
+        assert!(matches!(
+            &entries[2],
+            Entry::PluginOutput {
+                stream: OutputStream::Log {
+                    level: LogLevel::Warn
+                },
+                ..
+            }
+        ));
+    }
+}
