@@ -5,7 +5,7 @@
 //! — and `runner plugin record` making a fixture of a real run.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use crate::support::*;
 
@@ -23,9 +23,13 @@ const SHIPPED: [&str; 7] = [
 /// `runner ARGS` in `work` with no `RUNNER_PLUGIN_PATH`: the built-in
 /// plugins and whatever a playbook brings.
 fn run_builtin(work: &Path, args: &[&str]) -> Output {
+    run_command(builtin(work), args)
+}
+
+fn builtin(work: &Path) -> Command {
     let mut c = runner(work);
     c.env_remove("RUNNER_PLUGIN_PATH");
-    run_command(c, args)
+    c
 }
 
 #[test]
@@ -116,7 +120,12 @@ fn every_shipped_plugins_fixtures_pass() {
         );
     }
     for dir in dirs {
-        let out = run_builtin(work.path(), &["plugin", "test", dir.to_str().unwrap()]);
+        // Compiled components kept across test runs: the Python plugin
+        // takes minutes to compile in a debug build (the cache checks
+        // each entry against its plugin file).
+        let mut c = builtin(work.path());
+        c.env("RUNNER_CACHE_DIR", target_dir().join("e2e-component-cache"));
+        let out = run_command(c, &["plugin", "test", dir.to_str().unwrap()]);
         assert_eq!(
             out.status.code(),
             Some(0),
