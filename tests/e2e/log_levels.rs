@@ -91,7 +91,10 @@ fn last_journal(w: &std::path::Path) -> (String, Vec<serde_json::Value>) {
         .collect();
     runs.sort();
     let text = std::fs::read_to_string(runs.last().expect("a journal")).unwrap();
-    let lines = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     (text, lines)
 }
 
@@ -103,7 +106,11 @@ fn journal_has_what_the_plugin_printed(w: &std::path::Path) {
         .iter()
         .filter(|l| l["event"] == "plugin_output")
         .map(|l| {
-            assert_eq!((l["step"].as_u64(), l["stage"].as_u64()), (Some(0), Some(0)), "{l}");
+            assert_eq!(
+                (l["step"].as_u64(), l["stage"].as_u64()),
+                (Some(0), Some(0)),
+                "{l}"
+            );
             assert_eq!(l["host"], "here", "{l}");
             let stream = match l["level"].as_str() {
                 Some(level) => format!("{}/{level}", l["stream"].as_str().unwrap()),
@@ -113,12 +120,18 @@ fn journal_has_what_the_plugin_printed(w: &std::path::Path) {
         })
         .collect();
     let want = |stream: &str, message: &str| (stream.to_string(), message.to_string());
-    assert!(output.contains(&want("log/debug", "a debug line")), "{text}");
+    assert!(
+        output.contains(&want("log/debug", "a debug line")),
+        "{text}"
+    );
     assert!(
         output.contains(&want("stdout", "printed on stdout, token ********")),
         "{text}"
     );
-    assert!(output.contains(&want("stderr", "printed on stderr")), "{text}");
+    assert!(
+        output.contains(&want("stderr", "printed on stderr")),
+        "{text}"
+    );
     assert!(
         output.contains(&want("stderr", "coloured \\u{1b}[31mred\\u{1b}[0m")),
         "{text}"

@@ -196,7 +196,15 @@ fn a_recorded_run_is_a_fixture_that_passes_masked() {
 
     let none = run(
         w,
-        &["plugin", "record", "last", "--plugin", "command", "-o", "fixtures/x.jsonl"],
+        &[
+            "plugin",
+            "record",
+            "last",
+            "--plugin",
+            "command",
+            "-o",
+            "fixtures/x.jsonl",
+        ],
     );
     assert_eq!(none.status.code(), Some(1));
     let err = stderr(&none);
@@ -208,8 +216,13 @@ fn a_recorded_run_is_a_fixture_that_passes_masked() {
     );
     assert!(!w.join("fixtures/x.jsonl").exists());
 
-    let args = ["plugin", "record", "last", "--plugin", "file", "--host", "h1"];
-    let recorded = run(w, &[&args[..], &["--step", "1", "-o", "fixtures/app.jsonl"]].concat());
+    let args = [
+        "plugin", "record", "last", "--plugin", "file", "--host", "h1",
+    ];
+    let recorded = run(
+        w,
+        &[&args[..], &["--step", "1", "-o", "fixtures/app.jsonl"]].concat(),
+    );
     assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
     let fixture = std::fs::read_to_string(w.join("fixtures/app.jsonl")).unwrap();
     assert_eq!(fixture.lines().count(), 1, "{fixture}");
@@ -219,15 +232,25 @@ fn a_recorded_run_is_a_fixture_that_passes_masked() {
     );
     let test = run_builtin(w, &["plugin", "test", "fixtures"]);
     assert_eq!(test.status.code(), Some(0), "{}", stdout(&test));
-    assert!(stdout(&test).contains("1 passed, 0 failed"), "{}", stdout(&test));
+    assert!(
+        stdout(&test).contains("1 passed, 0 failed"),
+        "{}",
+        stdout(&test)
+    );
 
     // A recorded expectation changed: a diff, exit 5.
     let wrong = fixture.replace(r#""mode":"0640","validate""#, r#""mode":"0600","validate""#);
-    assert_ne!(wrong, fixture, "the fixture has the write this test changes");
+    assert_ne!(
+        wrong, fixture,
+        "the fixture has the write this test changes"
+    );
     std::fs::write(w.join("fixtures/app.jsonl"), wrong).unwrap();
     let test = run_builtin(w, &["plugin", "test", "fixtures"]);
     assert_eq!(test.status.code(), Some(5), "{}", stdout(&test));
     let text = stdout(&test);
     assert!(text.contains("FAIL  app.jsonl:1 (file)"), "{text}");
-    assert!(text.contains("-  mode: '0600'\n+  mode: '0640'\n"), "{text}");
+    assert!(
+        text.contains("-  mode: '0600'\n+  mode: '0640'\n"),
+        "{text}"
+    );
 }
