@@ -119,23 +119,15 @@ fn journal_has_what_the_plugin_printed(w: &std::path::Path) {
             (stream, l["message"].as_str().unwrap().to_string())
         })
         .collect();
-    let want = |stream: &str, message: &str| (stream.to_string(), message.to_string());
-    assert!(
-        output.contains(&want("log/debug", "a debug line")),
-        "{text}"
-    );
-    assert!(
-        output.contains(&want("stdout", "printed on stdout, token ********")),
-        "{text}"
-    );
-    assert!(
-        output.contains(&want("stderr", "printed on stderr")),
-        "{text}"
-    );
-    assert!(
-        output.contains(&want("stderr", "coloured \\u{1b}[31mred\\u{1b}[0m")),
-        "{text}"
-    );
+    for (stream, message) in [
+        ("log/debug", "a debug line"),
+        ("stdout", "printed on stdout, token ********"),
+        ("stderr", "printed on stderr"),
+        ("stderr", "coloured \\u{1b}[31mred\\u{1b}[0m"),
+    ] {
+        let line = (stream.to_string(), message.to_string());
+        assert!(output.contains(&line), "{stream}: {message}: {text}");
+    }
     assert!(!text.contains("tok-5f3a91"), "the secret is masked: {text}");
     assert!(!text.contains("\\u001b"), "no raw escape: {text}");
 }
