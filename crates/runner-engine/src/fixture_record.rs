@@ -84,3 +84,47 @@ fn recorded(lines: &[journal::Line]) -> String {
         seen.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOURNAL: &str = r#"{"event":"run","format":2,"run_id":"r","started":"t","playbook":"/p","inventory":"/i","mode":"apply","resume_of":null}
+{"event":"plugin_output","step":0,"host":"h1","stage":0,"stream":"stdout","message":"hi"}
+{"event":"plan","step":0,"host":"h1","stage":0,"plugin":"my_plugin","plugin_sha":"","inputs":"","params":{},"facts":{},"observations":[],"actions":[],"digests":[],"replan":false}
+{"event":"plan","step":1,"host":"h2","stage":0,"plugin":"my-plugin","plugin_sha":"","inputs":"","params":{},"facts":{},"observations":[],"actions":[],"digests":[],"replan":false}
+"#;
+
+    fn select(host: Option<&str>, step: Option<usize>) -> Selection {
+        Selection {
+            plugin: PluginName::new("my-plugin"),
+            host: host.map(str::to_string),
+            step,
+        }
+    }
+
+    #[test]
+    fn cuts_the_plan_lines_asked_for_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        std::fs::write(&path, JOURNAL).unwrap();
+        let plans: Vec<&str> = JOURNAL.lines().skip(2).collect();
+        assert_eq!(cut(&path, &select(None, None)).unwrap().lines().count(), 2);
+        assert_eq!(
+            cut(&path, &select(Some("h2"), None)).unwrap(),
+            format!("{}\n", plans[1])
+        );
+        assert_eq!(
+            cut(&path, &select(None, Some(1))).unwrap(),
+            format!("{}\n", plans[0])
+        );
+        let err = cut(&path, &select(Some("h1"), Some(2)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("r.jsonl: no plan lines of plugin 'my-plugin' on host 'h1' in step 2")
+                && err.contains("my_plugin on h1 in step 1, my-plugin on h2 in step 2"),
+            "{err}"
+        );
+    }
+}
