@@ -1,7 +1,7 @@
 //! End-to-end: what `-v`, `-vv` and `RUST_LOG` show on stderr. `-v`: each
 //! command run with its output (stdout and stderr), and every line a plugin logs or
 //! prints (debug ones too), masked; `-vv`: the observations too. Without
-//! them: none of it.
+//! them: none of it. The journal has every line logged or printed, masked.
 
 use crate::support::*;
 
@@ -76,4 +76,58 @@ fn verbosity_shows_commands_their_output_and_what_plugins_print() {
         !v.contains("tok-5f3a91"),
         "a secret parameter printed is masked: {v}"
     );
+    assert!(
+        v.contains("coloured") && !v.contains('\x1b'),
+        "a terminal escape is shown escaped: {v}"
+    );
+    journal_has_what_the_plugin_printed(w);
+}
+
+/// The newest run's journal (run ids sort by time), as JSON lines.
+fn last_journal(w: &std::path::Path) -> (String, Vec<serde_json::Value>) {
+    let mut runs: Vec<_> = std::fs::read_dir(w.join(".runner/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    let text = std::fs::read_to_string(runs.last().expect("a journal")).unwrap();
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (text, lines)
+}
+
+/// The chatty run's journal: each line logged or printed is a
+/// `plugin_output` entry with its stream, masked, escapes escaped.
+fn journal_has_what_the_plugin_printed(w: &std::path::Path) {
+    let (text, lines) = last_journal(w);
+    let output: Vec<(String, String)> = lines
+        .iter()
+        .filter(|l| l["event"] == "plugin_output")
+        .map(|l| {
+            assert_eq!(
+                (l["step"].as_u64(), l["stage"].as_u64()),
+                (Some(0), Some(0)),
+                "{l}"
+            );
+            assert_eq!(l["host"], "here", "{l}");
+            let stream = match l["level"].as_str() {
+                Some(level) => format!("{}/{level}", l["stream"].as_str().unwrap()),
+                None => l["stream"].as_str().unwrap().to_string(),
+            };
+            (stream, l["message"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for (stream, message) in [
+        ("log/debug", "a debug line"),
+        ("stdout", "printed on stdout, token ********"),
+        ("stderr", "printed on stderr"),
+        ("stderr", "coloured \\u{1b}[31mred\\u{1b}[0m"),
+    ] {
+        let line = (stream.to_string(), message.to_string());
+        assert!(output.contains(&line), "{stream}: {message}: {text}");
+    }
+    assert!(!text.contains("tok-5f3a91"), "the secret is masked: {text}");
+    assert!(!text.contains("\\u001b"), "no raw escape: {text}");
 }

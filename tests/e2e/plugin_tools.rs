@@ -1,10 +1,11 @@
 //! Tools for plugin authors, through the real binary: where plugins are
 //! found (and that the test-only one is not among the built-in ones),
-//! `plugins show`'s parameter table, and `runner plugin test` over every
-//! shipped plugin's fixtures — and a wrong expectation failing with a diff.
+//! `plugins show`'s parameter table, `runner plugin test` over every
+//! shipped plugin's fixtures — and a wrong expectation failing with a diff
+//! — and `runner plugin record` making a fixture of a real run.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use crate::support::*;
 
@@ -22,9 +23,13 @@ const SHIPPED: [&str; 7] = [
 /// `runner ARGS` in `work` with no `RUNNER_PLUGIN_PATH`: the built-in
 /// plugins and whatever a playbook brings.
 fn run_builtin(work: &Path, args: &[&str]) -> Output {
+    run_command(builtin(work), args)
+}
+
+fn builtin(work: &Path) -> Command {
     let mut c = runner(work);
     c.env_remove("RUNNER_PLUGIN_PATH");
-    run_command(c, args)
+    c
 }
 
 #[test]
@@ -115,7 +120,12 @@ fn every_shipped_plugins_fixtures_pass() {
         );
     }
     for dir in dirs {
-        let out = run_builtin(work.path(), &["plugin", "test", dir.to_str().unwrap()]);
+        // Compiled components kept across test runs: the Python plugin
+        // takes minutes to compile in a debug build (the cache checks
+        // each entry against its plugin file).
+        let mut c = builtin(work.path());
+        c.env("RUNNER_CACHE_DIR", target_dir().join("e2e-component-cache"));
+        let out = run_command(c, &["plugin", "test", dir.to_str().unwrap()]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -147,4 +157,100 @@ fn a_wrong_expectation_fails_with_a_diff() {
         "{text}"
     );
     assert!(text.contains("0 passed, 1 failed"), "{text}");
+}
+
+const RECORDED: &str = r#"
+name: recorded
+secrets:
+  file: secrets.yaml
+  required: [app_token]
+steps:
+  - name: app config
+    plugin: file
+    on: web
+    with:
+      path: "{{ root }}/app.conf"
+      content: "token={{ secrets.app_token }}\n"
+      mode: "0640"
+"#;
+
+const SECRET: &str = "s3cr3t-9c1e77";
+
+/// A play over SSH with `RUNNER_SECRET_APP_TOKEN` set.
+fn play_recorded(w: &Path, inventory: &Path) {
+    std::fs::write(w.join("site.yaml"), RECORDED).unwrap();
+    let mut c = runner(w);
+    c.env("RUNNER_SECRET_APP_TOKEN", SECRET);
+    let out = run_command(c, &["play", "site.yaml", "-i", inventory.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_recorded_run_is_a_fixture_that_passes_masked() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let inventory = hosts.inventory(&w.join("inventory.yaml"), None);
+    play_recorded(w, &inventory);
+    std::fs::create_dir_all(w.join("fixtures")).unwrap();
+
+    let none = run(
+        w,
+        &[
+            "plugin",
+            "record",
+            "last",
+            "--plugin",
+            "command",
+            "-o",
+            "fixtures/x.jsonl",
+        ],
+    );
+    assert_eq!(none.status.code(), Some(1));
+    let err = stderr(&none);
+    assert!(
+        err.contains(".runner/runs/")
+            && err.contains("no plan lines of plugin 'command'")
+            && err.contains("file on h1 in step 1"),
+        "names the journal, what was asked and what it has: {err}"
+    );
+    assert!(!w.join("fixtures/x.jsonl").exists());
+
+    let args = [
+        "plugin", "record", "last", "--plugin", "file", "--host", "h1",
+    ];
+    let recorded = run(
+        w,
+        &[&args[..], &["--step", "1", "-o", "fixtures/app.jsonl"]].concat(),
+    );
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let fixture = std::fs::read_to_string(w.join("fixtures/app.jsonl")).unwrap();
+    assert_eq!(fixture.lines().count(), 1, "{fixture}");
+    assert!(
+        !fixture.contains(SECRET) && fixture.contains("token=********"),
+        "{fixture}"
+    );
+    let test = run_builtin(w, &["plugin", "test", "fixtures"]);
+    assert_eq!(test.status.code(), Some(0), "{}", stdout(&test));
+    assert!(
+        stdout(&test).contains("1 passed, 0 failed"),
+        "{}",
+        stdout(&test)
+    );
+
+    // A recorded expectation changed: a diff, exit 5.
+    let wrong = fixture.replace(r#""mode":"0640","validate""#, r#""mode":"0600","validate""#);
+    assert_ne!(
+        wrong, fixture,
+        "the fixture has the write this test changes"
+    );
+    std::fs::write(w.join("fixtures/app.jsonl"), wrong).unwrap();
+    let test = run_builtin(w, &["plugin", "test", "fixtures"]);
+    assert_eq!(test.status.code(), Some(5), "{}", stdout(&test));
+    let text = stdout(&test);
+    assert!(text.contains("FAIL  app.jsonl:1 (file)"), "{text}");
+    assert!(
+        text.contains("-  mode: '0600'\n+  mode: '0640'\n"),
+        "{text}"
+    );
 }

@@ -212,6 +212,9 @@ pub enum PluginCommand {
     /// `*.yaml` (parameters, facts, answers, the plan expected) or journal
     /// excerpts `*.jsonl`. Differences are shown as diffs (exit 5).
     Test { dir: PathBuf },
+    /// Cut a plugin's plan lines from a run's journal into a fixture for
+    /// `runner plugin test` (the journal is masked: no secret is written).
+    Record(crate::commands::plugin_record::RecordArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

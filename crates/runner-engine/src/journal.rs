@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use runner_types::{Action, Redactor};
+use runner_types::{Action, OutputStream, Redactor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -110,6 +110,16 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pending: Option<String>,
     },
+    /// One line a plugin logged or printed while planning: masked, its
+    /// control characters shown escaped (`\u{1b}`).
+    PluginOutput {
+        step: usize,
+        host: String,
+        stage: u32,
+        #[serde(flatten)]
+        stream: OutputStream,
+        message: String,
+    },
     ActionStart {
         step: usize,
         host: String,
@@ -166,11 +176,19 @@ impl Journal {
 
     /// Append one entry, redacted, and fsync it.
     pub fn write(&self, entry: &Entry) -> anyhow::Result<()> {
-        let value = serde_json::to_value(entry)?;
-        let mut line = serde_json::to_string(&self.redactor.redact_json(&value))?;
-        line.push('\n');
+        self.write_all(std::slice::from_ref(entry))
+    }
+
+    /// Append entries, each redacted, together, with one fsync.
+    pub fn write_all(&self, entries: &[Entry]) -> anyhow::Result<()> {
+        let mut text = String::new();
+        for entry in entries {
+            let value = serde_json::to_value(entry)?;
+            text.push_str(&serde_json::to_string(&self.redactor.redact_json(&value))?);
+            text.push('\n');
+        }
         let mut f = self.file.lock().expect("journal lock");
-        f.write_all(line.as_bytes())?;
+        f.write_all(text.as_bytes())?;
         f.sync_data()?;
         Ok(())
     }
@@ -179,6 +197,20 @@ impl Journal {
 /// Read a journal; a torn last line (the runner died mid-write) is ignored.
 /// A journal of another format is refused.
 pub fn read(path: &Path) -> anyhow::Result<Vec<Entry>> {
+    Ok(read_lines(path)?.into_iter().map(|l| l.entry).collect())
+}
+
+/// One entry of a journal, with where it is and its text as written.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// From 1.
+    pub number: usize,
+    pub text: String,
+    pub entry: Entry,
+}
+
+/// [`read`], each entry with its line number and text.
+pub fn read_lines(path: &Path) -> anyhow::Result<Vec<Line>> {
     let text =
         std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     check_format(path, text.lines().next().unwrap_or_default())?;
@@ -189,7 +221,11 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Entry>> {
             continue;
         }
         match serde_json::from_str(line) {
-            Ok(e) => out.push(e),
+            Ok(entry) => out.push(Line {
+                number: i + 1,
+                text: line.to_string(),
+                entry,
+            }),
             // Only the last line may be torn.
             Err(e) if i + 1 < lines.len() => {
                 anyhow::bail!("{}:{}: not a journal entry: {e}", path.display(), i + 1)
@@ -282,21 +318,49 @@ pub fn run_path(path: &Path) -> String {
         .to_string()
 }
 
-/// The run `--resume last` continues: the newest applying run of this
-/// playbook and inventory that was interrupted or failed.
-pub fn last_resumable(dir: &Path, playbook: &Path, inventory: &Path) -> anyhow::Result<RunSummary> {
-    let (playbook, inventory) = (run_path(playbook), run_path(inventory));
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "nothing to resume: no runs recorded in {}: {e}",
-                dir.display()
-            )
-        })?
+/// The journals recorded in `dir`, oldest first (run ids sort by time).
+fn recorded_runs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     runs.sort();
+    Ok(runs)
+}
+
+/// The journal a command names: a file, `last` (the newest run recorded
+/// in `dir`), or a run id (`dir/ID.jsonl`).
+pub fn find(dir: &Path, name: &Path) -> anyhow::Result<PathBuf> {
+    if name.exists() {
+        return Ok(name.to_path_buf());
+    }
+    if name == Path::new("last") {
+        return recorded_runs(dir)
+            .ok()
+            .and_then(|runs| runs.last().cloned())
+            .ok_or_else(|| anyhow::anyhow!("last: no runs recorded in {}", dir.display()));
+    }
+    let path = dir.join(format!("{}.jsonl", name.display()));
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: no such journal, and no run of that id in {}",
+            name.display(),
+            dir.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The run `--resume last` continues: the newest applying run of this
+/// playbook and inventory that was interrupted or failed.
+pub fn last_resumable(dir: &Path, playbook: &Path, inventory: &Path) -> anyhow::Result<RunSummary> {
+    let (playbook, inventory) = (run_path(playbook), run_path(inventory));
+    let runs = recorded_runs(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "nothing to resume: no runs recorded in {}: {e}",
+            dir.display()
+        )
+    })?;
     runs.iter()
         .rev()
         .filter_map(|p| RunSummary::read(p).ok())
@@ -328,4 +392,65 @@ pub fn new_run_id() -> String {
         now.format(&fmt).unwrap_or_default(),
         rand::random::<u16>()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runner_types::LogLevel;
+
+    #[test]
+    fn plugin_output_is_written_masked_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let redactor = Redactor::new();
+        redactor.add("hunter22");
+        let journal = Journal::create(dir.path(), "r1", redactor).unwrap();
+        let output = |stream, message: &str| Entry::PluginOutput {
+            step: 1,
+            host: "h1".into(),
+            stage: 0,
+            stream,
+            message: message.into(),
+        };
+        journal
+            .write_all(&[
+                Entry::Run {
+                    format: FORMAT,
+                    run_id: "r1".into(),
+                    started: "now".into(),
+                    playbook: "/p".into(),
+                    inventory: "/i".into(),
+                    mode: Mode::Apply,
+                    resume_of: None,
+                },
+                output(OutputStream::Stdout, "token hunter22"),
+                output(
+                    OutputStream::Log {
+                        level: LogLevel::Warn,
+                    },
+                    "careful",
+                ),
+            ])
+            .unwrap();
+        let text = std::fs::read_to_string(journal.path()).unwrap();
+        assert!(!text.contains("hunter22"), "{text}");
+        assert!(
+            text.contains(r#""event":"plugin_output","step":1,"host":"h1","stage":0,"stream":"log","level":"warn","message":"careful""#),
+            "{text}"
+        );
+        let entries = read(journal.path()).unwrap();
+        assert!(matches!(
+            &entries[1],
+            Entry::PluginOutput { stream: OutputStream::Stdout, message, .. } if message == "token ********"
+        ));
+        assert!(matches!(
+            &entries[2],
+            Entry::PluginOutput {
+                stream: OutputStream::Log {
+                    level: LogLevel::Warn
+                },
+                ..
+            }
+        ));
+    }
 }

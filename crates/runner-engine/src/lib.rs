@@ -5,6 +5,7 @@
 pub mod certificates;
 pub mod execute;
 pub mod facts;
+pub mod fixture_record;
 pub mod inventory;
 pub mod journal;
 pub mod local_files;

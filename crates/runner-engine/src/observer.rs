@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use runner_plugin_host::Observer;
 use runner_transport::{Transport, TransportError, files};
-use runner_types::{CommandOutput, HttpResponse, LogLevel, Redactor};
+use runner_types::{CommandOutput, HttpResponse, LogLevel, OutputStream, Redactor};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -22,7 +22,8 @@ pub struct LiveObserver {
     transport: Arc<dyn Transport>,
     redactor: Redactor,
     transcript: Mutex<Vec<Observation>>,
-    logs: Mutex<Vec<(LogLevel, String)>>,
+    /// What the plugin logged and printed, masked, in order.
+    output: Mutex<Vec<(OutputStream, String)>>,
     /// The first answer that said the host cannot be reached at all.
     unreachable: Mutex<Option<String>>,
     /// Files beside the playbook; none: local reads are refused.
@@ -35,7 +36,7 @@ impl LiveObserver {
             transport,
             redactor,
             transcript: Mutex::new(Vec::new()),
-            logs: Mutex::new(Vec::new()),
+            output: Mutex::new(Vec::new()),
             unreachable: Mutex::new(None),
             local: None,
         }
@@ -63,8 +64,9 @@ impl LiveObserver {
         std::mem::take(&mut self.transcript.lock().expect("transcript"))
     }
 
-    pub fn take_logs(&self) -> Vec<(LogLevel, String)> {
-        std::mem::take(&mut self.logs.lock().expect("logs"))
+    /// Every line the plugin logged or printed so far, masked.
+    pub fn take_output(&self) -> Vec<(OutputStream, String)> {
+        std::mem::take(&mut self.output.lock().expect("output"))
     }
 
     fn record(&self, kind: ObservationKind, request: &str, answer: Value) {
@@ -172,14 +174,19 @@ impl Observer for LiveObserver {
         r
     }
 
-    fn log(&self, level: LogLevel, message: &str) {
+    fn output(&self, stream: OutputStream, message: &str) {
         let message = self.redactor.redact(message);
-        match level {
-            LogLevel::Debug => tracing::debug!(target: "plugin", "{message}"),
-            LogLevel::Info => tracing::info!(target: "plugin", "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "plugin", "{message}"),
+        let prefix = stream.prefix();
+        match stream {
+            OutputStream::Log {
+                level: LogLevel::Info,
+            } => tracing::info!(target: "plugin", "{message}"),
+            OutputStream::Log {
+                level: LogLevel::Warn,
+            } => tracing::warn!(target: "plugin", "{message}"),
+            _ => tracing::debug!(target: "plugin", "{prefix}{message}"),
         }
-        self.logs.lock().expect("logs").push((level, message));
+        self.output.lock().expect("output").push((stream, message));
     }
 }
 
@@ -280,7 +287,7 @@ impl Observer for ReplayObserver {
         })
     }
 
-    fn log(&self, _level: LogLevel, _message: &str) {}
+    fn output(&self, _stream: OutputStream, _message: &str) {}
 }
 
 /// A recorded file answer: its bytes, none, or its error.

@@ -35,7 +35,7 @@ impl Observer for File {
     async fn http_get(&self, _: &str, _: &[(String, String)]) -> Result<HttpResponse, String> {
         Err("no HTTP here".into())
     }
-    fn log(&self, _: runner_types::LogLevel, _: &str) {}
+    fn output(&self, _: runner_types::OutputStream, _: &str) {}
 }
 
 fn plugin_dir() -> PathBuf {

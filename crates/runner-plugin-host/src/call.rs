@@ -25,7 +25,8 @@ pub trait Observer: Send + Sync {
         url: &str,
         headers: &[(String, String)],
     ) -> Result<HttpResponse, String>;
-    fn log(&self, level: runner_types::LogLevel, message: &str);
+    /// One line the plugin logged (`log`) or printed; never dropped.
+    fn output(&self, stream: runner_types::OutputStream, message: &str);
     /// A file on the runner's machine, relative to the playbook's
     /// directory (already checked against `local-reads`). Observers that
     /// have no playbook directory refuse.
@@ -294,7 +295,8 @@ impl observe::Host for CallState {
     }
 
     async fn log(&mut self, level: wit::LogLevel, message: String) {
-        self.log_bytes += message.len();
+        // Each line counts at least its newline: empty lines are not free.
+        self.log_bytes += message.len() + 1;
         if self.log_bytes > self.limits.log_bytes {
             self.cap(format!(
                 "more than {} KiB of log text in one call",
@@ -308,7 +310,7 @@ impl observe::Host for CallState {
                 wit::LogLevel::Info => runner_types::LogLevel::Info,
                 wit::LogLevel::Warn => runner_types::LogLevel::Warn,
             };
-            o.log(level, &message);
+            o.output(runner_types::OutputStream::Log { level }, &message);
         }
     }
 }
@@ -344,8 +346,8 @@ pub(crate) fn new_store(engine: &wasmtime::Engine, state: CallState) -> Store<Ca
 }
 
 /// What a plugin prints (Rust's `println!`, `eprintln!`, Python's
-/// `print`): kept per call, and handed to the observer as debug log lines
-/// (`-v` shows them), never dropped. A plugin that prints more than
+/// `print`): kept per call, and handed to the observer line by line (`-v`
+/// and the journal show them), never dropped. A plugin that prints more than
 /// [`Printed::CAP`] fails its call with the write error, loudly.
 #[derive(Clone)]
 pub(crate) struct Printed {
@@ -363,12 +365,16 @@ impl Printed {
         }
     }
 
-    /// Each printed line, as `stdout: ...` or `stderr: ...`, to `observer`.
+    /// Each printed line, with its stream, to `observer`.
     pub(crate) fn forward(&self, observer: &dyn Observer) {
-        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+        use runner_types::OutputStream;
+        for (stream, pipe) in [
+            (OutputStream::Stdout, &self.stdout),
+            (OutputStream::Stderr, &self.stderr),
+        ] {
             let text = pipe.contents();
             for line in String::from_utf8_lossy(&text).lines() {
-                observer.log(runner_types::LogLevel::Debug, &format!("{stream}: {line}"));
+                observer.output(stream, line);
             }
         }
     }

@@ -206,6 +206,30 @@ pub enum LogLevel {
     Warn,
 }
 
+/// Where one line of a plugin's output came from: its `log` import, at a
+/// level, or what it printed (Rust's `println!` and `eprintln!`, Python's
+/// `print`). In the journal: `"stream": "log", "level": "info"`, or
+/// `"stream": "stdout"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stream", rename_all = "snake_case")]
+pub enum OutputStream {
+    Log { level: LogLevel },
+    Stdout,
+    Stderr,
+}
+
+impl OutputStream {
+    /// How `-v` shows where a line came from: printed lines are prefixed
+    /// with their stream, log lines are not.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            OutputStream::Log { .. } => "",
+            OutputStream::Stdout => "stdout: ",
+            OutputStream::Stderr => "stderr: ",
+        }
+    }
+}
+
 /// What one plan call returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Plan {

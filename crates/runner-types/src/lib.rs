@@ -16,7 +16,7 @@ pub mod shell;
 pub mod stat;
 
 pub use action::{
-    Action, ActionKind, CommandOutput, HttpResponse, LogLevel, Plan, Probe, WaitUntil,
+    Action, ActionKind, CommandOutput, HttpResponse, LogLevel, OutputStream, Plan, Probe, WaitUntil,
 };
 pub use capability::{Capabilities, CapabilityError, Grant, PluginInfo};
 pub use plugin_name::PluginName;

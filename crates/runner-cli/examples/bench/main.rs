@@ -42,7 +42,7 @@ impl Observer for NoObserver {
     async fn http_get(&self, _: &str, _: &[(String, String)]) -> Result<HttpResponse, String> {
         Err("none".into())
     }
-    fn log(&self, _: runner_types::LogLevel, _: &str) {}
+    fn output(&self, _: runner_types::OutputStream, _: &str) {}
 }
 
 fn ms(d: Duration) -> String {

@@ -5,6 +5,7 @@ pub mod chaos;
 pub mod inventory;
 pub mod lab;
 mod list;
+pub mod plugin_record;
 mod plugin_test;
 mod plugins;
 mod replay;
@@ -63,6 +64,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin {
             command: PluginCommand::Test { dir },
         } => plugin_test::run(plugin_host(None)?, &dir).await,
+        Command::Plugin {
+            command: PluginCommand::Record(args),
+        } => plugin_record::run(&cli.state_dir, args),
         #[cfg(feature = "chaos")]
         Command::Workload(args) => runner_amqp_workload::command::run(args.into()).await,
         Command::Lab {

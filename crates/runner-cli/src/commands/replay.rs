@@ -12,13 +12,7 @@ pub async fn replay(
     state_dir: &Path,
     journal: &Path,
 ) -> anyhow::Result<i32> {
-    let path = if journal.exists() {
-        journal.to_path_buf()
-    } else {
-        state_dir
-            .join("runs")
-            .join(format!("{}.jsonl", journal.display()))
-    };
+    let path = runner_engine::journal::find(&state_dir.join("runs"), journal)?;
     let differences = runner_engine::replay(plugins.as_ref(), &path).await?;
     if differences.is_empty() {
         println!("replay of {}: no difference", path.display());

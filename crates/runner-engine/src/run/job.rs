@@ -9,7 +9,8 @@ use runner_plugin_host::PlanRequest;
 use runner_transport::Transport;
 use runner_transport::escalate::Escalation;
 use runner_types::capability::Grant;
-use runner_types::{Action, ActionKind, Plan, Redactor};
+use runner_types::shell::escape_controls;
+use runner_types::{Action, ActionKind, LogLevel, OutputStream, Plan, Redactor};
 use serde_json::Value;
 
 use super::{Mode, Shared};
@@ -201,19 +202,48 @@ async fn call_plugin(
         .planner
         .plan(&job.plugin, grant.clone(), observer.clone(), request)
         .await;
+    note_output(shared, job, stage, observer.take_output(), notes);
     let plan = match (outcome, observer.unreachable()) {
         (Ok(o), Some(u)) if o.plan.pending.is_some() => return Err((Status::Unreachable, u)),
         (Err(_), Some(u)) => return Err((Status::Unreachable, u)),
         (Ok(o), _) => o.plan,
         (Err(e), None) => return Err((Status::Failed, e.to_string())),
     };
-    for (level, msg) in observer.take_logs() {
+    Ok((plan, observer.take_transcript()))
+}
+
+/// What a plan call logged and printed (already masked), whether it
+/// planned or failed: every line to the journal, control characters
+/// escaped; its info and warn log lines to the step's notes.
+fn note_output(
+    shared: &Shared,
+    job: &Job,
+    stage: u32,
+    output: Vec<(OutputStream, String)>,
+    notes: &mut Vec<String>,
+) {
+    let entries: Vec<Entry> = output
+        .iter()
+        .map(|(stream, message)| Entry::PluginOutput {
+            step: job.step,
+            host: job.host.clone(),
+            stage,
+            stream: *stream,
+            message: escape_controls(message),
+        })
+        .collect();
+    if !entries.is_empty() {
+        let _ = shared.journal.write_all(&entries);
+    }
+    for (stream, msg) in output {
+        let OutputStream::Log { level } = stream else {
+            continue;
+        };
         // Once each: a plugin that plans again says the same thing again.
-        if level != runner_types::LogLevel::Debug && !notes.contains(&msg) {
+        if level != LogLevel::Debug && !notes.contains(&msg) {
             notes.push(msg);
         }
     }
-    Ok((plan, observer.take_transcript()))
 }
 
 /// Every action within the grant, and every host a wait probes in the

@@ -118,10 +118,12 @@ impl Guest for Hostile {
                 format!("the token is {}", p.token),
             )],
             // Prints, as any program does, and logs at debug: all of it
-            // reaches -v, masked (the token is secret).
+            // reaches -v and the journal, masked (the token is secret),
+            // a terminal escape shown escaped.
             "chatty" => {
                 println!("printed on stdout, token {}", p.token);
                 eprintln!("printed on stderr");
+                eprintln!("coloured \x1b[31mred\x1b[0m");
                 runner_plugin_sdk::log(runner_plugin_sdk::LogLevel::Debug, "a debug line");
                 vec![]
             }
