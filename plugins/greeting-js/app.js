@@ -1,4 +1,4 @@
-// The `greeting` plugin of docs/writing-plugins.md, in JavaScript: keeps a
+// The `greeting-js` plugin: the `greeting` example of docs/writing-plugins.md, in JavaScript: keeps a
 // greeting file on the host. Built by componentize-js against
 // wit/plugin.wit (world `plugin`); it observes through the `observe`
 // imports, each checked by the runner against `describe`'s capabilities,
@@ -17,7 +17,7 @@ const SCHEMA = {
 
 export function describe() {
   return {
-    name: 'greeting',
+    name: 'greeting-js',
     version: '0.1.0',
     summary: 'Keeps a greeting file on the host.',
     paramsSchema: JSON.stringify(SCHEMA),
