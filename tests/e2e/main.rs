@@ -10,6 +10,7 @@ mod chaos;
 mod crash;
 mod errors;
 mod file_plugin;
+mod greeting_js;
 mod hostile;
 mod limits;
 mod lineinfile;

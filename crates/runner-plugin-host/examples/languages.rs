@@ -2,9 +2,10 @@
 //! docs/BENCHMARKS.md (run on purpose, not a test):
 //!   cargo run --release -p runner-plugin-host --example languages
 //! The Python plugin `lineinfile` (componentize-py: CPython inside the
-//! component) against the Rust plugin `file`, each asked about a file that
-//! is already as wanted (one `stat` probe and one read, answered here, no
-//! action): the compile on a cache miss, the load from the cache, one
+//! component) and the JavaScript plugin `greeting-js` (componentize-js:
+//! SpiderMonkey inside) against the Rust plugin `file`, each asked about a
+//! file that is already as wanted (one `stat` probe and one read, answered
+//! here, no action): the compile on a cache miss, the load from the cache, one
 //! instantiate + plan, and the least linear memory a plan call runs in.
 
 use std::path::PathBuf;
@@ -18,14 +19,20 @@ use serde_json::{Value, json};
 
 const CONTENT: &str = "a=1\nport=8080\n";
 
-/// Answers the two observations both plugins make.
+/// Answers the two observations each plugin makes (`greeting-js` asks
+/// `stat -c %a` for the mode alone).
 struct File;
 #[async_trait::async_trait]
 impl Observer for File {
-    async fn probe(&self, _: &str) -> Result<CommandOutput, String> {
+    async fn probe(&self, command: &str) -> Result<CommandOutput, String> {
+        let stdout = if command.starts_with("stat -c %a ") {
+            "644\n"
+        } else {
+            "regular file:644:root:root:0:0\n"
+        };
         Ok(CommandOutput {
             exit_code: 0,
-            stdout: "regular file:644:root:root:0:0\n".into(),
+            stdout: stdout.into(),
             stderr: String::new(),
         })
     }
@@ -79,7 +86,8 @@ async fn plan_once(host: &PluginHost, name: &str, params: &Value) -> Result<(), 
 async fn measure(name: &str, lang: &str, params: Value) {
     let work = tempfile::tempdir().unwrap();
     let cache = work.path().join("cache");
-    let size = std::fs::metadata(plugin_dir().join(format!("runner_plugin_{name}.wasm")))
+    let file = format!("runner_plugin_{}.wasm", name.replace('-', "_"));
+    let size = std::fs::metadata(plugin_dir().join(file))
         .map(|m| m.len())
         .unwrap_or_else(|_| panic!("{name} is not built: ./dev build"));
     let t = Instant::now();
@@ -141,6 +149,12 @@ async fn main() {
         "lineinfile",
         "Python",
         json!({"path": "/etc/app.conf", "regexp": "^port=", "line": "port=8080"}),
+    )
+    .await;
+    measure(
+        "greeting-js",
+        "JavaScript",
+        json!({"path": "/etc/app.conf", "greeting": CONTENT.trim_end()}),
     )
     .await;
 }
