@@ -25,11 +25,6 @@ steps:
       greeting: Welcome
 "#;
 
-/// This checkout: the e2e tests are compiled as part of runner-cli.
-fn checkout() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The JavaScript plugin's file, built by `./dev build` (componentize-js).
 fn js_plugin() {
     let wasm = plugin_dir().join("runner_plugin_greeting_js.wasm");
@@ -38,19 +33,6 @@ fn js_plugin() {
         "{} is not built: run ./dev build (it builds the JavaScript plugins when node is installed)",
         wasm.display()
     );
-}
-
-/// Each planned action of the preview: (summary, diff).
-fn planned(o: &std::process::Output) -> Vec<(String, Option<String>)> {
-    events(o)
-        .into_iter()
-        .filter(|e| e["event"] == "planned")
-        .flat_map(|e| e["actions"].as_array().unwrap().clone())
-        .map(|a| {
-            let summary = a["action"]["summary"].as_str().unwrap().to_string();
-            (summary, a["diff"].as_str().map(str::to_string))
-        })
-        .collect()
 }
 
 fn mode(p: &std::path::Path) -> u32 {
@@ -63,7 +45,7 @@ fn js_plugin_converges_previews_exactly_and_passes_its_fixtures() {
     let work = scratch();
     let w = work.path();
 
-    let fixtures = checkout().join("plugins/greeting-js/fixtures");
+    let fixtures = root().join("plugins/greeting-js/fixtures");
     let t = run(w, &["plugin", "test", fixtures.to_str().unwrap()]);
     assert_eq!(t.status.code(), Some(0), "{}{}", stdout(&t), stderr(&t));
 
@@ -125,7 +107,7 @@ fn js_plugin_cannot_write_what_it_did_not_declare() {
     js_plugin();
     let work = scratch();
     let w = work.path();
-    let app = std::fs::read_to_string(checkout().join("plugins/greeting-js/app.js")).unwrap();
+    let app = std::fs::read_to_string(root().join("plugins/greeting-js/app.js")).unwrap();
     let declared = "writes: ['{path}'],";
     assert!(app.contains(declared), "app.js declares {declared}");
     let src = w.join("app.js");
@@ -136,7 +118,7 @@ fn js_plugin_cannot_write_what_it_did_not_declare() {
     let st = std::process::Command::new(&tool)
         .arg(&src)
         .arg("--wit")
-        .arg(checkout().join("wit"))
+        .arg(root().join("wit"))
         .args(["-n", "plugin", "-d", "http", "fetch-event", "-o"])
         .arg(plugins.join("runner_plugin_greeting_js.wasm"))
         .stdout(std::process::Stdio::null())

@@ -37,11 +37,6 @@ steps:
       mode: "0600"
 "#;
 
-/// This checkout: the e2e tests are compiled as part of runner-cli.
-fn checkout() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 const ORIGINAL: &str = "# app\nport=80\ndebug=true\nname=a\n";
 
 /// The Python plugin's file, built by `./dev build` (componentize-py).
@@ -52,19 +47,6 @@ fn python_plugin() {
         "{} is not built: run ./dev build (it builds the Python plugins)",
         wasm.display()
     );
-}
-
-/// Each planned action of the preview: (summary, diff).
-fn planned(o: &std::process::Output) -> Vec<(String, Option<String>)> {
-    events(o)
-        .into_iter()
-        .filter(|e| e["event"] == "planned")
-        .flat_map(|e| e["actions"].as_array().unwrap().clone())
-        .map(|a| {
-            let summary = a["action"]["summary"].as_str().unwrap().to_string();
-            (summary, a["diff"].as_str().map(str::to_string))
-        })
-        .collect()
 }
 
 #[test]
@@ -169,11 +151,7 @@ fn python_plugin_cannot_write_what_it_did_not_declare() {
     let src = w.join("src");
     std::fs::create_dir_all(&src).unwrap();
     for file in ["app.py", "lineedit.py"] {
-        std::fs::copy(
-            checkout().join("plugins/lineinfile").join(file),
-            src.join(file),
-        )
-        .unwrap();
+        std::fs::copy(root().join("plugins/lineinfile").join(file), src.join(file)).unwrap();
     }
     let app = std::fs::read_to_string(src.join("app.py")).unwrap();
     let declared = r#"writes=["{path}"]"#;
@@ -188,7 +166,7 @@ fn python_plugin_cannot_write_what_it_did_not_declare() {
     let tool = plugin_dir().join("../../py-venv/bin/componentize-py");
     let st = std::process::Command::new(&tool)
         .args(["--quiet", "-d"])
-        .arg(checkout().join("wit"))
+        .arg(root().join("wit"))
         .args(["-w", "plugin", "componentize", "-p"])
         .arg(&src)
         .args(["app", "-o"])

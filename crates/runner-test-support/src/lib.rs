@@ -201,6 +201,19 @@ pub fn events(o: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Each planned action of a JSON preview: (summary, diff).
+pub fn planned(o: &Output) -> Vec<(String, Option<String>)> {
+    events(o)
+        .into_iter()
+        .filter(|e| e["event"] == "planned")
+        .flat_map(|e| e["actions"].as_array().unwrap().clone())
+        .map(|a| {
+            let summary = a["action"]["summary"].as_str().unwrap().to_string();
+            (summary, a["diff"].as_str().map(str::to_string))
+        })
+        .collect()
+}
+
 /// The recap of a `--output json` run.
 pub fn recap(o: &Output) -> serde_json::Value {
     events(o)

@@ -119,7 +119,7 @@ fn play(bin: &Path, dir: &Path, tasks: usize) -> Duration {
 }
 
 /// Stop the masters Ansible left (ControlPersist), so the next cold run is cold.
-fn close_masters(control: &Path) {
+pub(crate) fn close_masters(control: &Path) {
     for socket in std::fs::read_dir(control).into_iter().flatten().flatten() {
         let _ = Command::new("ssh")
             .args(["-O", "exit", "-S"])

@@ -21,6 +21,7 @@ use runner_test_support::{
     ANSIBLE, ANSIBLE_CORE, ansible_collections_bin, http_get, recap, root, stderr, stdout, total,
 };
 
+use crate::ansible::close_masters;
 use crate::curve::median;
 
 #[derive(Debug, Parser)]
@@ -224,17 +225,6 @@ fn ansible_changed(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// Stop the SSH masters Ansible left (ControlPersist).
-fn close_masters(control: &Path) {
-    for socket in std::fs::read_dir(control).into_iter().flatten().flatten() {
-        let _ = Command::new("ssh")
-            .args(["-O", "exit", "-S"])
-            .arg(socket.path())
-            .arg("unused")
-            .output();
-    }
 }
 
 fn runner_play(lab: &Lab) -> (Duration, Counts) {
