@@ -130,19 +130,6 @@ fn js_plugin_cannot_write_what_it_did_not_declare() {
     let inv = hosts.inventory(&w.join("inventory.yaml"), None);
     let hello = hosts.root(0).join("hello");
     std::fs::write(w.join("site.yaml"), PLAYBOOK).unwrap();
-    let out = runner(w)
-        .env("RUNNER_PLUGIN_PATH", &plugins)
-        .args(["play", "site.yaml", "-i", inv.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(
-        text.contains(&format!(
-            "plugin 'greeting-js' tried a write to '{}', which it did not declare",
-            hello.display()
-        )),
-        "{text}"
-    );
+    assert_undeclared_write_refused(w, &plugins, &inv, "greeting-js", &hello);
     assert!(!hello.exists(), "nothing written");
 }

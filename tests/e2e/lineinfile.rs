@@ -180,19 +180,6 @@ fn python_plugin_cannot_write_what_it_did_not_declare() {
     let conf = hosts.root(0).join("app.conf");
     std::fs::write(&conf, ORIGINAL).unwrap();
     std::fs::write(w.join("site.yaml"), PLAYBOOK).unwrap();
-    let out = runner(w)
-        .env("RUNNER_PLUGIN_PATH", &plugins)
-        .args(["play", "site.yaml", "-i", inv.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(
-        text.contains(&format!(
-            "plugin 'lineinfile' tried a write to '{}', which it did not declare",
-            conf.display()
-        )),
-        "{text}"
-    );
+    assert_undeclared_write_refused(w, &plugins, &inv, "lineinfile", &conf);
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), ORIGINAL);
 }

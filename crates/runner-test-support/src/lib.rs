@@ -291,6 +291,32 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// `runner play site.yaml` in `w` with the plugins of `plugins` first:
+/// it must exit 2, naming `plugin`'s write to `target`, which the plugin
+/// did not declare.
+pub fn assert_undeclared_write_refused(
+    w: &Path,
+    plugins: &Path,
+    inv: &Path,
+    plugin: &str,
+    target: &Path,
+) {
+    let out = runner(w)
+        .env("RUNNER_PLUGIN_PATH", plugins)
+        .args(["play", "site.yaml", "-i", inv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "plugin '{plugin}' tried a write to '{}', which it did not declare",
+            target.display()
+        )),
+        "{text}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
