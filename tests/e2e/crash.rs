@@ -40,14 +40,14 @@ const KILL_POINTS: [KillPoint; 3] = [
         what: "during a join, after stop_app",
         rabbitmq: "3.10",
         event: "action_done",
-        step: 4,
+        step: 3,
         summary: "stop the RabbitMQ app",
     },
     KillPoint {
         what: "during the keepalived step",
         rabbitmq: "4.0",
         event: "action_start",
-        step: 3,
+        step: 7,
         summary: "start keepalived",
     },
 ];

@@ -118,7 +118,7 @@ fn preview_of_a_fresh_build(lab: &Lab, inv: &std::path::Path) {
         }
     }
     // The policy step asks RabbitMQ, which does not run yet: pending.
-    let policy = hosts.iter().find(|h| h["step"] == 7).unwrap();
+    let policy = hosts.iter().find(|h| h["step"] == 6).unwrap();
     assert_eq!(policy["status"], "pending", "{policy}");
     // The join: changed or pending on each joining node, never ok.
     let recap = recap(&out);
