@@ -20,6 +20,7 @@ pub mod report;
 pub mod run;
 pub mod saved_plan;
 pub mod secrets;
+pub mod stand_in;
 pub mod template;
 pub mod yaml;
 

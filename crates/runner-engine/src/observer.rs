@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::journal::{Observation, ObservationKind};
 use crate::local_files::LocalFiles;
+use crate::stand_in;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -211,8 +212,12 @@ impl ReplayObserver {
         let mut next = self.next.lock().expect("replay");
         let i = *next;
         *next += 1;
+        // Asked and answered as the journal has them: masked.
+        let request = &stand_in::from_plugin(request);
         match self.recorded.get(i) {
-            Some(o) if o.kind == kind && o.request == request => Ok(o.answer.clone()),
+            Some(o) if o.kind == kind && &o.request == request => {
+                Ok(stand_in::json_to_plugin(&o.answer))
+            }
             Some(o) => {
                 let m = format!(
                     "observation {}: the plugin asked {} '{request}', the recording has {} '{}'",
@@ -304,6 +309,6 @@ fn file_of(v: &Value) -> Result<Option<Vec<u8>>, String> {
     let b64 = v.get("base64").and_then(Value::as_str).unwrap_or_default();
     base64::engine::general_purpose::STANDARD
         .decode(b64)
-        .map(Some)
+        .map(|bytes| Some(stand_in::bytes_to_plugin(&bytes)))
         .map_err(|e| e.to_string())
 }

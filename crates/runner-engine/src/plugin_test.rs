@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use runner_plugin_host::{CallError, PlanRequest};
+use runner_plugin_host::PlanRequest;
 use runner_types::capability::Grant;
 use runner_types::{Action, Plan};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,7 @@ use crate::journal::{Entry, Observation, ObservationKind};
 use crate::observer::ReplayObserver;
 use crate::planner::Planner;
 use crate::run::apply_schema_defaults;
+use crate::stand_in;
 
 /// One plan call to make and the plan it must give.
 #[derive(Debug, Clone)]
@@ -219,7 +220,8 @@ pub(crate) struct Replanned {
     pub mismatches: Vec<String>,
     /// Recorded answers never asked for.
     pub unused: usize,
-    pub plan: Result<Plan, CallError>,
+    /// The plan, or why the call failed (masked, as the journal has it).
+    pub plan: Result<Plan, String>,
 }
 
 impl Case {
@@ -266,20 +268,24 @@ impl Case {
             .plugin(&self.plugin)
             .await
             .with_context(|| format!("{}: plugin '{}'", self.name, self.plugin))?;
-        let mut params = self.params.clone();
+        // Each masked secret given as a plain word, and the plan given
+        // back masked (see `stand_in`).
+        let mut params = stand_in::json_to_plugin(&self.params);
         apply_schema_defaults(&mut params, &plugin.info.params_schema);
+        let facts = stand_in::json_to_plugin(&self.facts);
         let grant = Grant::new(&plugin.info.name, &plugin.info.capabilities, &params);
         let observer = Arc::new(ReplayObserver::new(self.observations.clone()));
         let request = PlanRequest {
             params: &params,
-            facts: &self.facts,
+            facts: &facts,
             host: &self.host,
             stage: self.stage,
         };
         let plan = planner
             .plan(&plugin, grant, observer.clone(), request)
             .await
-            .map(|o| o.plan);
+            .map(|o| stand_in::plan_from_plugin(o.plan))
+            .map_err(|e| stand_in::from_plugin(&e.to_string()));
         let mismatches = observer.mismatches.lock().expect("replay").clone();
         Ok(Replanned {
             mismatches,

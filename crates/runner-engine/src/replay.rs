@@ -5,7 +5,7 @@ use runner_types::Action;
 
 use crate::journal;
 use crate::planner::Planner;
-use crate::plugin_test::Case;
+use crate::plugin_test::{Case, plan_diff};
 
 /// Run `runner replay`: re-plan every recorded plan call against its
 /// recorded observations, with no hosts, and list the differences.
@@ -42,11 +42,12 @@ async fn replay_call(call: &Case, planner: &dyn Planner) -> anyhow::Result<Vec<S
     match again.plan {
         Err(err) => differences.push(format!("{at}: planning failed now: {err}")),
         Ok(now) if now != call.expected => differences.push(format!(
-            "{at}: recorded {} actions [{}], now {} [{}]",
+            "{at}: recorded {} actions [{}], now {} [{}]\n{}",
             call.expected.actions.len(),
             summaries(&call.expected.actions),
             now.actions.len(),
-            summaries(&now.actions)
+            summaries(&now.actions),
+            plan_diff(&call.expected, &now).trim_end()
         )),
         Ok(_) => {}
     }

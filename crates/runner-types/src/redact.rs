@@ -20,24 +20,25 @@ impl Redactor {
         Self::default()
     }
 
-    /// Register a secret. A multi-line one is registered line by line too,
-    /// and trimmed, so output that splits, joins or trims it stays masked;
-    /// so are the forms a command or a JSON body gives it (shell-quoted,
-    /// JSON-escaped), where quoting splits it around a quote or backslash.
+    /// Register a secret. It is masked without the whitespace around it,
+    /// which tells nothing of it: a certificate's last newline stays, so a
+    /// file that joins a certificate and its key is masked as
+    /// `********\n********\n`, the shape a replay of the plugin gives. A
+    /// multi-line one is registered line by line too, so output that splits
+    /// or joins it stays masked; so are the forms a command or a JSON body
+    /// gives it (shell-quoted, JSON-escaped), where quoting splits it around
+    /// a quote or backslash.
     pub fn add(&self, secret: &str) {
-        for encoded in Self::encodings(secret) {
+        let core = secret.trim();
+        for encoded in Self::encodings(core) {
             self.add_one(&encoded);
         }
-        let trimmed = secret.trim();
-        if trimmed != secret {
-            self.add_one(trimmed);
-        }
-        if secret.contains('\n') {
-            for line in secret.lines() {
+        if core.contains('\n') {
+            for line in core.lines() {
                 self.add_one(line.trim());
             }
         }
-        self.add_one(secret);
+        self.add_one(core);
     }
 
     /// The shell-quoted and JSON-escaped forms of `secret` that differ from
@@ -150,6 +151,13 @@ mod tests {
         let binary = [&[0xff, 0x00][..], b"line-one-of-key", &[0xfe]].concat();
         let masked = r.redact_bytes(&binary);
         assert!(!masked.windows(15).any(|w| w == b"line-one-of-key"));
+        // The whitespace around a secret is not masked: a certificate and a
+        // key joined keep their newlines.
+        r.add("-----BEGIN CERT-----\nline-one-of-cert\n");
+        assert_eq!(
+            r.redact("-----BEGIN CERT-----\nline-one-of-cert\n-----BEGIN KEY-----\nline-one-of-key\nline-two-of-key\n"),
+            "********\n********\n"
+        );
     }
 
     #[test]
