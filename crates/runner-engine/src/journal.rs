@@ -179,6 +179,15 @@ impl Journal {
         self.write_all(std::slice::from_ref(entry))
     }
 
+    /// [`Journal::write_all`] where a failure cannot undo what happened:
+    /// it is logged as an error, never dropped. (An action is not run
+    /// when its start cannot be written: see `run::job`.)
+    pub fn write_logged(&self, entries: &[Entry]) {
+        if let Err(e) = self.write_all(entries) {
+            tracing::error!("the journal {} was not written: {e:#}", self.path.display());
+        }
+    }
+
     /// Append entries, each redacted, together, with one fsync.
     pub fn write_all(&self, entries: &[Entry]) -> anyhow::Result<()> {
         let mut text = String::new();

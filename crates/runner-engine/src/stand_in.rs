@@ -8,8 +8,9 @@
 //! treats the stand-in as it treated the secret, the same word wherever the
 //! secret was.
 
-use runner_types::Plan;
+use runner_types::http::is_credential_header;
 use runner_types::redact::MASK;
+use runner_types::{ActionKind, Plan};
 use serde_json::Value;
 
 /// A word that quotes, escapes and splits like a plain password.
@@ -43,8 +44,18 @@ pub fn bytes_to_plugin(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The plan as the journal would have it: each stand-in as the mask.
-pub fn plan_from_plugin(plan: Plan) -> Plan {
+/// The plan as the journal would have it: each stand-in as the mask, and
+/// each credential header (which a run masks whole) as the mask.
+pub fn plan_from_plugin(mut plan: Plan) -> Plan {
+    for action in &mut plan.actions {
+        if let ActionKind::Http { headers, .. } = &mut action.kind {
+            for (name, value) in headers {
+                if is_credential_header(name) {
+                    *value = MASK.to_string();
+                }
+            }
+        }
+    }
     let Ok(value) = serde_json::to_value(&plan) else {
         return plan;
     };

@@ -10,6 +10,19 @@ pub fn basic_auth(user: &str, password: &str) -> (String, String) {
     ("Authorization".to_string(), format!("Basic {token}"))
 }
 
+/// Whether a header carries a credential (`Authorization`, a cookie, an
+/// API key): its value is masked wherever the runner shows or keeps it.
+pub fn is_credential_header(name: &str) -> bool {
+    const CREDENTIALS: &[&str] = &[
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "x-auth-token",
+    ];
+    CREDENTIALS.iter().any(|c| name.eq_ignore_ascii_case(c))
+}
+
 /// The methods an HTTP action may use.
 pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 

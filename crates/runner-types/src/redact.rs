@@ -41,6 +41,20 @@ impl Redactor {
         self.add_one(core);
     }
 
+    /// Register a header's value when it carries a credential
+    /// ([`crate::http::is_credential_header`]): the whole value, and the
+    /// token after its scheme (`Basic <token>`), which encodes a password
+    /// the mask of the password itself would not catch.
+    pub fn add_header(&self, name: &str, value: &str) {
+        if !crate::http::is_credential_header(name) {
+            return;
+        }
+        self.add(value);
+        if let Some((_scheme, token)) = value.trim().split_once(' ') {
+            self.add(token);
+        }
+    }
+
     /// The shell-quoted and JSON-escaped forms of `secret` that differ from
     /// it (a plain word is masked inside them already).
     fn encodings(secret: &str) -> Vec<String> {
@@ -158,6 +172,21 @@ mod tests {
             r.redact("-----BEGIN CERT-----\nline-one-of-cert\n-----BEGIN KEY-----\nline-one-of-key\nline-two-of-key\n"),
             "********\n********\n"
         );
+    }
+
+    #[test]
+    fn credential_headers_are_masked_whole_and_by_token() {
+        let r = Redactor::new();
+        let (name, value) = crate::http::basic_auth("admin", "pw-1234");
+        r.add_header(&name, &value);
+        r.add_header("Content-Type", "application/json");
+        let token = value.strip_prefix("Basic ").unwrap();
+        assert_eq!(
+            r.redact(&format!("{name}: {value}")),
+            "Authorization: ********"
+        );
+        assert_eq!(r.redact(&format!("token={token}")), "token=********");
+        assert_eq!(r.redact("application/json"), "application/json");
     }
 
     #[test]

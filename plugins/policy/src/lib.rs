@@ -6,14 +6,14 @@
 //! Observes through the management API when `management_url` is given,
 //! through `rabbitmqctl` otherwise; changes go through `rabbitmqctl`.
 
-use runner_plugin_rabbitmq_common::{NodeAccess, ctl_patterns};
+use runner_plugin_rabbitmq_common::{NodeAccess, ctl_patterns, path_segment};
 use runner_plugin_sdk::{
     Capabilities, GetError, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params,
     params_schema, probe, sh_quote,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The policy step's parameters; the schema is derived from them.
 /// Unknown fields are refused by the schema (`additionalProperties`).
@@ -107,7 +107,7 @@ fn observe(p: &Params) -> Result<Result<Observed, NotRunning>, String> {
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),
-                api.get(&format!("policies/{}", percent_encode(&p.vhost)))?,
+                api.get(&format!("policies/{}", path_segment(&p.vhost)))?,
                 api.get("vhosts")?,
             )
         }
@@ -159,18 +159,6 @@ fn wanted(p: &Params) -> String {
     format!("{} on vhost {}", parts.join(", "), p.vhost)
 }
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 impl Policy {
     /// Whether `listed` (a policy as the server lists it) is this one: the
     /// same name, pattern, apply-to, priority and definition.
@@ -214,7 +202,10 @@ impl Guest for PolicyPlugin {
                     .iter()
                     .flat_map(|a| ctl_patterns(a))
                     .collect(),
-                http: vec!["{management_url}/api/*".into()],
+                http: vec![
+                    "{management_url}/api/*".into(),
+                    "PUT {management_url}/api/vhosts/*".into(),
+                ],
                 peers: vec![],
                 local_reads: vec![],
             },
@@ -286,16 +277,32 @@ impl Guest for PolicyPlugin {
                 .or(now["metadata"]["default_queue_type"].as_str())
                 .unwrap_or("classic");
             if current_type != qt {
-                out.push(actions::described(
-                    actions::run(&p.node.ctl(&format!(
-                        "update_vhost_metadata {vhost} --default-queue-type {}",
-                        sh_quote(qt)
-                    ))),
-                    format!(
-                        "make {qt} the default queue type of {} (was {current_type})",
-                        p.vhost
+                let summary = format!(
+                    "make {qt} the default queue type of {} (was {current_type})",
+                    p.vhost
+                );
+                out.push(match (p.node.api()?, seen.major >= 4) {
+                    // One HTTP request, where rabbitmqctl starts an Erlang
+                    // VM (about a second). A PUT sets the whole metadata:
+                    // the description, tags and tracing go back as they are.
+                    (Some(api), true) => {
+                        let mut body = json!({ "default_queue_type": qt });
+                        for key in ["description", "tags", "tracing"] {
+                            if let Some(v) = now.get(key).filter(|v| !v.is_null()) {
+                                body[key] = v.clone();
+                            }
+                        }
+                        let path = format!("vhosts/{}", path_segment(&p.vhost));
+                        api.send("PUT", &path, Some(&body), summary)
+                    }
+                    _ => actions::described(
+                        actions::run(&p.node.ctl(&format!(
+                            "update_vhost_metadata {vhost} --default-queue-type {}",
+                            sh_quote(qt)
+                        ))),
+                        summary,
                     ),
-                ));
+                });
             }
         }
         Ok(Plan::done(out))

@@ -6,7 +6,7 @@
 //! Plugins embed [`NodeAccess`] in their parameters with
 //! `#[serde(flatten)]`; its schema properties come with it.
 
-use runner_plugin_sdk::{GetError, basic_auth, get_json};
+use runner_plugin_sdk::{Action, GetError, actions, basic_auth, get_json};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -80,6 +80,20 @@ impl NodeAccess {
     }
 }
 
+/// One path segment of an API URL: `/` is `%2F`, anything but letters,
+/// digits and `-_.~` percent-encoded.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub struct Api {
     pub base: String,
     auth: (String, String),
@@ -91,6 +105,26 @@ impl Api {
         get_json(
             &format!("{}/api/{path}", self.base),
             std::slice::from_ref(&self.auth),
+        )
+    }
+
+    /// An action that sends `method /api/{path}` (JSON `body`, if any)
+    /// with the admin's credentials: a change made by HTTP, where
+    /// `rabbitmqctl` would start an Erlang VM (about a second) for it. The
+    /// runner masks the credentials wherever it shows the action.
+    pub fn send(&self, method: &str, path: &str, body: Option<&Value>, summary: String) -> Action {
+        let mut headers = vec![self.auth.clone()];
+        if body.is_some() {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        actions::described(
+            actions::http(
+                method,
+                &format!("{}/api/{path}", self.base),
+                headers,
+                body.map(Value::to_string),
+            ),
+            summary,
         )
     }
 

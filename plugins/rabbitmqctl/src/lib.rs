@@ -11,14 +11,14 @@
 //! Erlang VM start, about a second, per question). Changes always go
 //! through `rabbitmqctl`, in the node's container or natively.
 
-use runner_plugin_rabbitmq_common::{Api, ApiState, NodeAccess, ctl_patterns};
+use runner_plugin_rabbitmq_common::{Api, ApiState, NodeAccess, ctl_patterns, path_segment};
 use runner_plugin_sdk::{
     Action, Capabilities, Guest, LogLevel, Plan, PlanRequest, PluginInfo, actions, export_plugin,
     log, params, params_schema, probe, sh_quote,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The rabbitmqctl step's parameters; the schema is derived from them.
 /// Unknown fields are refused by the schema (`additionalProperties`).
@@ -78,10 +78,7 @@ fn run(node: &NodeAccess, args: &str, summary: String) -> Action {
 /// join to a seed still booting fails (`tables_not_present`).
 fn join_sequence(access: &NodeAccess, node: &str, seed: &str, timeout_ms: u32) -> Vec<Action> {
     vec![
-        actions::described(
-            actions::wait_command(&access.diag(&seed_running(seed)), None, timeout_ms),
-            format!("wait until {seed} runs"),
-        ),
+        wait_for_seed(access, seed, timeout_ms),
         run(
             access,
             "stop_app",
@@ -99,6 +96,18 @@ fn join_sequence(access: &NodeAccess, node: &str, seed: &str, timeout_ms: u32) -
         ),
         start_app(access, node),
     ]
+}
+
+fn wait_for_seed(access: &NodeAccess, seed: &str, timeout_ms: u32) -> Action {
+    actions::described(
+        actions::wait_command(&access.diag(&seed_running(seed)), None, timeout_ms),
+        format!("wait until {seed} runs"),
+    )
+}
+
+/// Whether the seed node runs, asked from this node.
+fn seed_runs(access: &NodeAccess, seed: &str) -> Result<bool, String> {
+    Ok(probe(&access.diag(&seed_running(seed)))?.exit_code == 0)
 }
 
 /// `check_running` asked of the seed node (from the joining node's CLI,
@@ -130,6 +139,11 @@ fn finish_stopped_join(
     timeout_ms: u32,
 ) -> Result<Option<Plan>, String> {
     if node == seed || probe(&access.diag("ping"))?.exit_code != 0 {
+        return Ok(None);
+    }
+    // While the seed boots, a node may be mid-way through peer discovery:
+    // wait for it, and for the seed, before finishing anything.
+    if !seed_runs(access, seed)? {
         return Ok(None);
     }
     let booting = probe(&access.diag("is_booting --formatter json"))?;
@@ -204,6 +218,37 @@ enum Source<'a> {
 }
 
 impl Source<'_> {
+    /// Name the cluster: through the API when it answers (no Erlang VM to
+    /// start), else `rabbitmqctl`.
+    fn set_cluster_name(&self, node: &NodeAccess, name: &str) -> Action {
+        let summary = format!("name the cluster {name}");
+        match self {
+            Source::Api { api, answers: true } => api.send(
+                "PUT",
+                "cluster-name",
+                Some(&json!({ "name": name })),
+                summary,
+            ),
+            _ => run(
+                node,
+                &format!("set_cluster_name {}", sh_quote(name)),
+                summary,
+            ),
+        }
+    }
+
+    /// Remove a user: through the API when it answers, else `rabbitmqctl`.
+    fn delete_user(&self, node: &NodeAccess, user: &str) -> Action {
+        let summary = format!("remove the user {user}");
+        match self {
+            Source::Api { api, answers: true } => {
+                let path = format!("users/{}", path_segment(user));
+                api.send("DELETE", &path, None, summary)
+            }
+            _ => run(node, &format!("delete_user {}", sh_quote(user)), summary),
+        }
+    }
+
     /// Whether the node's RabbitMQ application runs.
     fn running(&self) -> Result<bool, String> {
         match self {
@@ -392,7 +437,11 @@ impl Guest for RabbitmqctlPlugin {
                     "rabbitmq-diagnostics *".into(),
                 ])
                 .collect(),
-                http: vec!["{management_url}/api/*".into()],
+                http: vec![
+                    "{management_url}/api/*".into(),
+                    "PUT {management_url}/api/cluster-name".into(),
+                    "DELETE {management_url}/api/users/*".into(),
+                ],
                 peers: vec![],
                 local_reads: vec![],
             },
@@ -438,24 +487,35 @@ impl Guest for RabbitmqctlPlugin {
                 format!("wait until {node} runs"),
             )]));
         }
-        let st = source.status()?;
+        let mut st = source.status()?;
         let mut out = Vec::new();
-        let joined = node == seed || st.members.contains(&seed);
-        if !joined {
-            return Ok(Plan::then_replan(join_sequence(
-                &p.node, &node, &seed, timeout_ms,
-            )));
+        if node != seed && !st.members.contains(&seed) {
+            // Peer discovery may be forming the cluster around another
+            // node, which the seed joins as it boots: decide once the seed
+            // runs, on what the node says then.
+            if !seed_runs(&p.node, &seed)? {
+                return Ok(Plan::then_replan(vec![wait_for_seed(
+                    &p.node, &seed, timeout_ms,
+                )]));
+            }
+            st = source.status()?;
+            if !st.members.contains(&seed) {
+                return Ok(Plan::then_replan(join_sequence(
+                    &p.node, &node, &seed, timeout_ms,
+                )));
+            }
         }
+        // Forgetting a leaver changes who must run; naming the cluster or
+        // removing a user does not.
+        let mut membership_changed = false;
         if node == seed {
-            out.extend(forget_leavers(&p.node, &st, &nodes));
+            let forgets = forget_leavers(&p.node, &st, &nodes);
+            membership_changed = !forgets.is_empty();
+            out.extend(forgets);
             if let Some(name) = &p.cluster_name
                 && *name != st.name
             {
-                out.push(run(
-                    &p.node,
-                    &format!("set_cluster_name {}", sh_quote(name)),
-                    format!("name the cluster {name}"),
-                ));
+                out.push(source.set_cluster_name(&p.node, name));
             }
             if !p.absent_users.is_empty() || refused.is_some() {
                 let present = source.users()?;
@@ -463,17 +523,13 @@ impl Guest for RabbitmqctlPlugin {
                     out.extend(mend_admin(&p.node, &present, status)?);
                 }
                 for u in p.absent_users.iter().filter(|u| present.contains(u)) {
-                    out.push(run(
-                        &p.node,
-                        &format!("delete_user {}", sh_quote(u)),
-                        format!("remove the user {u}"),
-                    ));
+                    out.push(source.delete_user(&p.node, u));
                 }
             }
         }
         let all_running = nodes.iter().all(|n| st.running.contains(n))
             && st.running.iter().all(|n| nodes.contains(n));
-        if p.wait && (!all_running || !out.is_empty()) {
+        if p.wait && (!all_running || membership_changed) {
             out.push(actions::described(
                 actions::wait_command(
                     &p.node

@@ -148,6 +148,15 @@ async fn plan_stage(
 ) -> Result<Staged, Outcome> {
     let (plan, observations) = call_plugin(shared, job, grant, stage, notes).await?;
     check_plan(shared, grant, &plan)?;
+    // Before the plan is shown, journaled or logged: a credential header
+    // (`Authorization: Basic <base64 of user:password>`) is a secret.
+    for action in &plan.actions {
+        if let ActionKind::Http { headers, .. } = &action.kind {
+            for (name, value) in headers {
+                shared.redactor.add_header(name, value);
+            }
+        }
+    }
     let digests: Vec<String> = plan.actions.iter().map(Action::digest).collect();
     let redacted: Vec<Action> = plan
         .actions
@@ -155,7 +164,7 @@ async fn plan_stage(
         .map(|a| redact_action(&shared.redactor, a))
         .collect();
     let observations = mask_rotated_secrets(&shared.redactor, observations, &plan.actions);
-    let _ = shared.journal.write(&Entry::Plan {
+    shared.journal.write_logged(&[Entry::Plan {
         step: job.step,
         host: job.host.clone(),
         stage,
@@ -169,7 +178,7 @@ async fn plan_stage(
         digests: digests.clone(),
         replan: plan.replan,
         pending: plan.pending.clone(),
-    });
+    }]);
     Ok(Staged {
         plan,
         observations,
@@ -233,7 +242,7 @@ fn note_output(
         })
         .collect();
     if !entries.is_empty() {
-        let _ = shared.journal.write_all(&entries);
+        shared.journal.write_logged(&entries);
     }
     for (stream, msg) in output {
         let OutputStream::Log { level } = stream else {
@@ -460,7 +469,7 @@ async fn execute_action(
     notes: &mut Vec<String>,
 ) -> Result<String, ActionError> {
     let summary = shared.redactor.redact(&action.summary);
-    let _ = shared.journal.write(&Entry::ActionStart {
+    let journaled = shared.journal.write(&Entry::ActionStart {
         step: job.step,
         host: job.host.clone(),
         stage: at.stage,
@@ -476,14 +485,22 @@ async fn execute_action(
         .as_ref()
         .and_then(|r| r.interrupted.get(&(job.step, job.host.clone())))
         .is_some_and(|d| d.contains(at.digest));
-    let result = match finished_before_crash(t, action, &marker, was_interrupted).await {
-        Some((code, result)) => {
-            notes.push(format!(
-                "'{summary}' had finished before the crash (exit {code}), not repeated"
-            ));
-            result
+    let result = if let Err(e) = &journaled {
+        // Not run: a crash meanwhile would leave the host changed and no
+        // line to say so.
+        Err(ActionError::Failed(format!(
+            "not run: the journal was not written ({e:#})"
+        )))
+    } else {
+        match finished_before_crash(t, action, &marker, was_interrupted).await {
+            Some((code, result)) => {
+                notes.push(format!(
+                    "'{summary}' had finished before the crash (exit {code}), not repeated"
+                ));
+                result
+            }
+            None => execute(t, &shared.pool, action, &marker).await,
         }
-        None => execute(t, &shared.pool, action, &marker).await,
     };
     let result = result
         .map(|d| shared.redactor.redact(&d))
@@ -493,7 +510,7 @@ async fn execute_action(
         Err(e) => e.to_string(),
     };
     tracing::info!(ok = result.is_ok(), detail = %detail, "done");
-    let _ = shared.journal.write(&Entry::ActionDone {
+    shared.journal.write_logged(&[Entry::ActionDone {
         step: job.step,
         host: job.host.clone(),
         stage: at.stage,
@@ -501,7 +518,7 @@ async fn execute_action(
         digest: at.digest.clone(),
         ok: result.is_ok(),
         detail: detail.clone(),
-    });
+    }]);
     shared.reporter.action_done(
         job.step,
         &job.host,

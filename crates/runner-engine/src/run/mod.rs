@@ -382,7 +382,9 @@ impl Runner {
         } else {
             RunOutcome::Ok
         };
-        let _ = shared.journal.write(&Entry::End { status: outcome });
+        shared
+            .journal
+            .write_logged(&[Entry::End { status: outcome }]);
         self.reporter.run_done(&recap);
         let inventory_file = inventory.file.clone().unwrap_or_default();
         let plan = (opts.mode == Mode::Plan).then(|| SavedPlan {
@@ -777,13 +779,13 @@ async fn run_step(
                         }
                     };
                     let message = shared.redactor.redact(&message);
-                    let _ = shared.journal.write(&Entry::HostDone {
+                    shared.journal.write_logged(&[Entry::HostDone {
                         step: step_index,
                         host: h.clone(),
                         status,
                         inputs,
                         message: message.clone(),
-                    });
+                    }]);
                     shared
                         .reporter
                         .host_done(Phase::Step(step_index), &h, status, &message);
