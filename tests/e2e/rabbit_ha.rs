@@ -187,6 +187,11 @@ fn rabbit_ha_on_rabbitmq_4() {
     );
     assert_eq!(total(&recap(&first), "failed"), 0);
     assert!(total(&recap(&first), "changed") > 0);
+    no_secret_kept(
+        &lab,
+        &[&plan, &lab.dir().join(".runner/runs")],
+        &stdout(&first),
+    );
     let second = lab.play(
         &inv,
         &["--dry-run", "--detailed-exitcode", "--output", "json"],
@@ -503,6 +508,50 @@ fn replaced_node_joins(lab: &Lab, inv: &std::path::Path) {
     );
     let again = lab.play(inv, &["--output", "json"]);
     assert_eq!(changed(&again), 0, "{}", stdout(&again));
+}
+
+/// The build's output, plan and journals hold no secret, in any form the
+/// build sent it: not the password of the `Authorization` header the
+/// cluster-name request carried (masked whole in the journal), nor that
+/// header's base64 token.
+fn no_secret_kept(lab: &Lab, paths: &[&std::path::Path], output: &str) {
+    let password = lab.secret("rabbitmq_admin_password");
+    let (_, header) = runner_types::http::basic_auth("admin", &password);
+    let token = header.trim_start_matches("Basic ").to_string();
+    let secrets = [
+        password,
+        lab.secret("erlang_cookie"),
+        lab.secret("haproxy_stats_password"),
+        token,
+    ];
+    let mut texts = vec![("output".to_string(), output.to_string())];
+    for path in paths {
+        let files: Vec<std::path::PathBuf> = if path.is_dir() {
+            std::fs::read_dir(path)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect()
+        } else {
+            vec![path.to_path_buf()]
+        };
+        for f in files {
+            texts.push((
+                f.display().to_string(),
+                std::fs::read_to_string(&f).unwrap(),
+            ));
+        }
+    }
+    for (name, text) in &texts {
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "{name} holds a secret");
+        }
+    }
+    let journals: String = texts.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(
+        journals.contains(r#""method":"PUT","url":"#)
+            && journals.contains(r#"["Authorization","********"]"#),
+        "the build sent the cluster name through the API, its credentials masked"
+    );
 }
 
 /// Hosts built with other secrets: the preview is honest (the policy step
