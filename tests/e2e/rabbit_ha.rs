@@ -61,6 +61,23 @@ pub(crate) fn backends(lab: &Lab, balancer_ip: &str) -> Vec<(String, String)> {
     backend_servers(lab, balancer_ip, "rabbitmq")
 }
 
+/// Every balancer in `balancer_ips` lists the three nodes UP, within 30 s:
+/// the run ends when the VIP answers (a majority UP), and HAProxy marks the
+/// last node UP after its checks rise (2 × 1 s).
+pub(crate) fn all_backends_up(lab: &Lab, balancer_ips: &[&str]) {
+    let up = |ip: &str| {
+        let b = backends(lab, ip);
+        b.len() == 3 && b.iter().all(|(_, s)| s == "UP")
+    };
+    wait_until(Duration::from_secs(30), || {
+        balancer_ips.iter().all(|ip| up(ip))
+    });
+    for ip in balancer_ips {
+        let b = backends(lab, ip);
+        assert!(up(ip), "{ip}: {b:?}");
+    }
+}
+
 /// Servers in one of HAProxy's backends and their check status.
 pub(crate) fn backend_servers(
     lab: &Lab,
@@ -241,11 +258,7 @@ fn rabbit_ha_on_rabbitmq_4() {
     crate::tls::amqps_holds(&lab, &crate::tls::NODES, &["10.213.57.21", "10.213.57.22"]);
 
     // Every backend UP on both balancers; exactly one VIP holder.
-    for ip in ["10.213.57.21", "10.213.57.22"] {
-        let b = backends(&lab, ip);
-        assert_eq!(b.len(), 3, "{b:?}");
-        assert!(b.iter().all(|(_, s)| s == "UP"), "{ip}: {b:?}");
-    }
+    all_backends_up(&lab, &["10.213.57.21", "10.213.57.22"]);
     assert_eq!(
         vip_holders(&lab).len(),
         1,
@@ -599,13 +612,7 @@ fn rabbit_ha_on_rabbitmq_3_10_the_seeds_own_topology_and_mirroring() {
     assert_eq!(first.status.code(), Some(0));
     assert_eq!(running_nodes(&lab).len(), 3);
     assert_eq!(lab.vip_holders(&["rabbit2", "rabbit3"]), ["rabbit2"]);
-    for ip in ["10.213.57.12", "10.213.57.13"] {
-        let b = backends(&lab, ip);
-        assert!(
-            b.len() == 3 && b.iter().all(|(_, s)| s == "UP"),
-            "{ip}: {b:?}"
-        );
-    }
+    all_backends_up(&lab, &["10.213.57.12", "10.213.57.13"]);
     assert!(
         api(&lab, "overview")["rabbitmq_version"]
             .as_str()

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::rabbit_ha::{backends, running_nodes};
+use crate::rabbit_ha::{all_backends_up, running_nodes};
 use crate::support::browser::{Browser, screenshot, wait_for_content};
 use crate::support::lab::{LAB, Lab};
 use crate::support::*;
@@ -32,11 +32,7 @@ fn the_seed_topology_builds_and_loses_nothing_when_its_vip_holder_crashes() {
         running_nodes(&lab),
         ["rabbit@rabbit1", "rabbit@rabbit2", "rabbit@rabbit3"]
     );
-    for ip in ["10.213.57.12", "10.213.57.13"] {
-        let b = backends(&lab, ip);
-        assert_eq!(b.len(), 3, "{b:?}");
-        assert!(b.iter().all(|(_, s)| s == "UP"), "{ip}: {b:?}");
-    }
+    all_backends_up(&lab, &["10.213.57.12", "10.213.57.13"]);
     assert_eq!(lab.vip_holders(&BALANCERS), ["rabbit2"]);
     amqp_round_trip(&lab);
     crate::tls::amqps_holds(&lab, &crate::tls::NODES, &["10.213.57.12", "10.213.57.13"]);
