@@ -83,14 +83,15 @@ fn verbosity_shows_commands_their_output_and_what_plugins_print() {
     journal_has_what_the_plugin_printed(w);
 }
 
-/// The newest run's journal (run ids sort by time), as JSON lines.
+/// The newest run's journal, as JSON lines: the last one written (two runs
+/// may start in the same second, which is all a run id says of its time).
 fn last_journal(w: &std::path::Path) -> (String, Vec<serde_json::Value>) {
-    let mut runs: Vec<_> = std::fs::read_dir(w.join(".runner/runs"))
+    let newest = std::fs::read_dir(w.join(".runner/runs"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .collect();
-    runs.sort();
-    let text = std::fs::read_to_string(runs.last().expect("a journal")).unwrap();
+        .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .expect("a journal");
+    let text = std::fs::read_to_string(newest).unwrap();
     let lines = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

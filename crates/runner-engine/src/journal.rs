@@ -333,7 +333,14 @@ fn recorded_runs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
-    runs.sort();
+    // A run id is the second it started and a random suffix: two runs of
+    // the same second are ordered by when their journals were last written.
+    runs.sort_by_cached_key(|p| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        let second = name.split('-').next().unwrap_or_default().to_string();
+        let written = std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        (second, written, name.into_owned())
+    });
     Ok(runs)
 }
 
@@ -407,6 +414,18 @@ pub fn new_run_id() -> String {
 mod tests {
     use super::*;
     use runner_types::LogLevel;
+
+    #[test]
+    fn last_is_the_run_written_last_even_within_one_second() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["20260101T000000-ffff", "20260101T000000-0000"] {
+            std::fs::write(dir.path().join(format!("{id}.jsonl")), "{}\n").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::fs::write(dir.path().join("20251231T235959-9999.jsonl"), "{}\n").unwrap();
+        let last = find(dir.path(), Path::new("last")).unwrap();
+        assert!(last.ends_with("20260101T000000-0000.jsonl"), "{last:?}");
+    }
 
     #[test]
     fn plugin_output_is_written_masked_and_read_back() {
