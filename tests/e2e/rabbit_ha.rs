@@ -33,12 +33,24 @@ pub(crate) fn plugins() -> PathBuf {
     dir
 }
 
+/// GET through the VIP's management port. A run that restarted the nodes
+/// ends when the VIP answers `/health` (the AMQP backend); HAProxy routes
+/// the management port once its own checks of the nodes rise (2 × 1 s), so
+/// its 503 "no server is available" is waited out, up to 30 s.
 fn api(lab: &Lab, path: &str) -> Value {
-    let (status, body) = http_get(
-        &format!("http://{}:15670/api/{path}", lab.vip()),
-        "admin",
-        &lab.secret("rabbitmq_admin_password"),
-    );
+    let get = || {
+        http_get(
+            &format!("http://{}:15670/api/{path}", lab.vip()),
+            "admin",
+            &lab.secret("rabbitmq_admin_password"),
+        )
+    };
+    let mut answer = get();
+    wait_until(Duration::from_secs(30), || {
+        answer = get();
+        answer.0 != 503
+    });
+    let (status, body) = answer;
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap()
 }
