@@ -4,7 +4,8 @@
 //! refused with a pointer to quorum queues.
 //!
 //! Observes through the management API when `management_url` is given,
-//! through `rabbitmqctl` otherwise; changes go through `rabbitmqctl`.
+//! through `rabbitmqctl` otherwise; changes go through `rabbitmqctl`, except
+//! the default queue type on 4.x when observed through the API (one PUT).
 
 use runner_plugin_rabbitmq_common::{NodeAccess, ctl_patterns, path_segment};
 use runner_plugin_sdk::{

@@ -8,8 +8,10 @@
 //!
 //! It observes through the management API when `management_url` is given
 //! (milliseconds per question) and through `rabbitmqctl` otherwise (an
-//! Erlang VM start, about a second, per question). Changes always go
-//! through `rabbitmqctl`, in the node's container or natively.
+//! Erlang VM start, about a second, per question). The cluster name and the
+//! removal of a user go through the API when it answers; membership
+//! changes (join, forget) and the admin's password through `rabbitmqctl`,
+//! in the node's container or natively.
 
 use runner_plugin_rabbitmq_common::{Api, ApiState, NodeAccess, ctl_patterns, path_segment};
 use runner_plugin_sdk::{
@@ -98,6 +100,7 @@ fn join_sequence(access: &NodeAccess, node: &str, seed: &str, timeout_ms: u32) -
     ]
 }
 
+/// Wait until the seed node runs, asked from this node.
 fn wait_for_seed(access: &NodeAccess, seed: &str, timeout_ms: u32) -> Action {
     actions::described(
         actions::wait_command(&access.diag(&seed_running(seed)), None, timeout_ms),
