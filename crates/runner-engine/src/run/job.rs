@@ -147,9 +147,8 @@ async fn plan_stage(
     notes: &mut Vec<String>,
 ) -> Result<Staged, Outcome> {
     let (plan, observations) = call_plugin(shared, job, grant, stage, notes).await?;
-    check_plan(shared, grant, &plan)?;
-    // Before the plan is shown, journaled or logged: a credential header
-    // (`Authorization: Basic <base64 of user:password>`) is a secret.
+    // Before the plan is checked, shown, journaled or logged: a credential
+    // header (`Authorization: Basic <base64 of user:password>`) is a secret.
     for action in &plan.actions {
         if let ActionKind::Http { headers, .. } = &action.kind {
             for (name, value) in headers {
@@ -157,6 +156,7 @@ async fn plan_stage(
             }
         }
     }
+    check_plan(shared, grant, &plan)?;
     let digests: Vec<String> = plan.actions.iter().map(Action::digest).collect();
     let redacted: Vec<Action> = plan
         .actions
