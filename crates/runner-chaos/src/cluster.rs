@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use runner_amqp_workload::QueueKind;
 use runner_lab::Lab;
+pub use runner_types::http::percent_encode;
 use serde_yaml_ng::Value;
 
 use crate::deployment::Deployment;
@@ -238,19 +239,6 @@ fn parse_secrets(text: &str) -> Result<std::collections::BTreeMap<String, String
             Some((k.as_str()?.to_string(), v))
         })
         .collect())
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

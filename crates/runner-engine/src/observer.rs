@@ -159,9 +159,7 @@ impl Observer for LiveObserver {
         headers: &[(String, String)],
     ) -> Result<HttpResponse, String> {
         // A credential the plugin sends is a secret from here on.
-        for (name, value) in headers {
-            self.redactor.add_header(name, value);
-        }
+        self.redactor.add_headers(headers);
         let r = http_call("GET", url, headers, None).await;
         self.record(ObservationKind::Http, url, http_answer(&r));
         r

@@ -9,7 +9,7 @@
 //! secret was.
 
 use runner_types::http::is_credential_header;
-use runner_types::redact::MASK;
+use runner_types::redact::{MASK, replace_bytes};
 use runner_types::{ActionKind, Plan};
 use serde_json::Value;
 
@@ -29,19 +29,7 @@ pub fn from_plugin(text: &str) -> String {
 
 /// [`to_plugin`] on bytes that are not text (a recorded binary file).
 pub fn bytes_to_plugin(bytes: &[u8]) -> Vec<u8> {
-    let (mask, word) = (MASK.as_bytes(), STAND_IN.as_bytes());
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i..].starts_with(mask) {
-            out.extend_from_slice(word);
-            i += mask.len();
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
+    replace_bytes(bytes, MASK.as_bytes(), STAND_IN.as_bytes())
 }
 
 /// The plan as the journal would have it: each stand-in as the mask, and

@@ -54,6 +54,8 @@ pub fn ensure_file(path: &str, content: &[u8], mode: u32) -> Result<Option<Actio
 
 /// The `Authorization` header for HTTP basic authentication.
 pub use runner_types::http::basic_auth;
+/// One path segment of an API URL, percent-encoded (`/` is `%2F`).
+pub use runner_types::http::percent_encode;
 
 /// Why a GET gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

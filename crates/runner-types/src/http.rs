@@ -10,6 +10,20 @@ pub fn basic_auth(user: &str, password: &str) -> (String, String) {
     ("Authorization".to_string(), format!("Basic {token}"))
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters: one
+/// path segment (`/` is `%2F`) or userinfo part of a URL.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Whether a header carries a credential (`Authorization`, a cookie, an
 /// API key): its value is masked wherever the runner shows or keeps it.
 pub fn is_credential_header(name: &str) -> bool {

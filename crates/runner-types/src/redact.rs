@@ -41,17 +41,19 @@ impl Redactor {
         self.add_one(core);
     }
 
-    /// Register a header's value when it carries a credential
+    /// Register the value of each header that carries a credential
     /// ([`crate::http::is_credential_header`]): the whole value, and the
     /// token after its scheme (`Basic <token>`), which encodes a password
     /// the mask of the password itself would not catch.
-    pub fn add_header(&self, name: &str, value: &str) {
-        if !crate::http::is_credential_header(name) {
-            return;
-        }
-        self.add(value);
-        if let Some((_scheme, token)) = value.trim().split_once(' ') {
-            self.add(token);
+    pub fn add_headers(&self, headers: &[(String, String)]) {
+        for (name, value) in headers {
+            if !crate::http::is_credential_header(name) {
+                continue;
+            }
+            self.add(value);
+            if let Some((_scheme, token)) = value.trim().split_once(' ') {
+                self.add(token);
+            }
         }
     }
 
@@ -99,19 +101,8 @@ impl Redactor {
     pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
         let secrets = self.secrets.read().expect("redactor lock");
         let mut out = bytes.to_vec();
-        for s in secrets.iter().map(|s| s.as_bytes()) {
-            let mut i = 0;
-            let mut next = Vec::with_capacity(out.len());
-            while i < out.len() {
-                if out[i..].starts_with(s) {
-                    next.extend_from_slice(MASK.as_bytes());
-                    i += s.len();
-                } else {
-                    next.push(out[i]);
-                    i += 1;
-                }
-            }
-            out = next;
+        for s in secrets.iter() {
+            out = replace_bytes(&out, s.as_bytes(), MASK.as_bytes());
         }
         out
     }
@@ -130,6 +121,23 @@ impl Redactor {
             other => other.clone(),
         }
     }
+}
+
+/// `bytes` with every occurrence of `from` replaced by `to`, left to right
+/// (`str::replace` for bytes that may not be text).
+pub fn replace_bytes(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if !from.is_empty() && bytes[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -178,8 +186,10 @@ mod tests {
     fn credential_headers_are_masked_whole_and_by_token() {
         let r = Redactor::new();
         let (name, value) = crate::http::basic_auth("admin", "pw-1234");
-        r.add_header(&name, &value);
-        r.add_header("Content-Type", "application/json");
+        r.add_headers(&[
+            (name.clone(), value.clone()),
+            ("Content-Type".into(), "application/json".into()),
+        ]);
         let token = value.strip_prefix("Basic ").unwrap();
         assert_eq!(
             r.redact(&format!("{name}: {value}")),

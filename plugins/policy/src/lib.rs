@@ -7,10 +7,10 @@
 //! through `rabbitmqctl` otherwise; changes go through `rabbitmqctl`, except
 //! the default queue type on 4.x when observed through the API (one PUT).
 
-use runner_plugin_rabbitmq_common::{NodeAccess, ctl_patterns, path_segment};
+use runner_plugin_rabbitmq_common::{NodeAccess, ctl_patterns};
 use runner_plugin_sdk::{
     Capabilities, GetError, Guest, Plan, PlanRequest, PluginInfo, actions, export_plugin, params,
-    params_schema, probe, sh_quote,
+    params_schema, percent_encode, probe, sh_quote,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -108,7 +108,7 @@ fn observe(p: &Params) -> Result<Result<Observed, NotRunning>, String> {
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),
-                api.get(&format!("policies/{}", path_segment(&p.vhost)))?,
+                api.get(&format!("policies/{}", percent_encode(&p.vhost)))?,
                 api.get("vhosts")?,
             )
         }
@@ -293,7 +293,7 @@ impl Guest for PolicyPlugin {
                                 body[key] = v.clone();
                             }
                         }
-                        let path = format!("vhosts/{}", path_segment(&p.vhost));
+                        let path = format!("vhosts/{}", percent_encode(&p.vhost));
                         api.send("PUT", &path, Some(&body), summary)
                     }
                     _ => actions::described(

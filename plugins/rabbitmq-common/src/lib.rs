@@ -80,20 +80,6 @@ impl NodeAccess {
     }
 }
 
-/// One path segment of an API URL: `/` is `%2F`, anything but letters,
-/// digits and `-_.~` percent-encoded.
-pub fn path_segment(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 pub struct Api {
     pub base: String,
     auth: (String, String),

@@ -13,10 +13,10 @@
 //! changes (join, forget) and the admin's password through `rabbitmqctl`,
 //! in the node's container or natively.
 
-use runner_plugin_rabbitmq_common::{Api, ApiState, NodeAccess, ctl_patterns, path_segment};
+use runner_plugin_rabbitmq_common::{Api, ApiState, NodeAccess, ctl_patterns};
 use runner_plugin_sdk::{
     Action, Capabilities, Guest, LogLevel, Plan, PlanRequest, PluginInfo, actions, export_plugin,
-    log, params, params_schema, probe, sh_quote,
+    log, params, params_schema, percent_encode, probe, sh_quote,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -245,7 +245,7 @@ impl Source<'_> {
         let summary = format!("remove the user {user}");
         match self {
             Source::Api { api, answers: true } => {
-                let path = format!("users/{}", path_segment(user));
+                let path = format!("users/{}", percent_encode(user));
                 api.send("DELETE", &path, None, summary)
             }
             _ => run(node, &format!("delete_user {}", sh_quote(user)), summary),

@@ -151,9 +151,7 @@ async fn plan_stage(
     // header (`Authorization: Basic <base64 of user:password>`) is a secret.
     for action in &plan.actions {
         if let ActionKind::Http { headers, .. } = &action.kind {
-            for (name, value) in headers {
-                shared.redactor.add_header(name, value);
-            }
+            shared.redactor.add_headers(headers);
         }
     }
     check_plan(shared, grant, &plan)?;
