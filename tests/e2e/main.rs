@@ -6,6 +6,7 @@
 use runner_test_support as support;
 
 mod ansible;
+mod chains;
 mod chaos;
 mod crash;
 mod errors;

@@ -74,6 +74,10 @@ pub struct Observation {
     pub answer: Value,
     /// sha256 of the unredacted answer: compared when a saved plan is applied.
     pub answer_sha: String,
+    /// Answered by what earlier steps of the preview plan on the host, not
+    /// by the host: checked again only once those steps have applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub planned: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub mod journal;
 pub mod local_files;
 pub mod observer;
 pub mod pattern;
+pub mod planned_state;
 pub mod planner;
 pub mod playbook;
 pub mod plugin_test;

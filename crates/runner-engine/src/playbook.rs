@@ -35,6 +35,10 @@ struct RawPlaybook {
     #[serde(default)]
     become_method: Option<Method>,
     steps: Vec<RawStep>,
+    /// Steps run once per host at the end, only where a step that
+    /// notifies them changed that host.
+    #[serde(default)]
+    handlers: Vec<RawStep>,
 }
 
 fn yes() -> bool {
@@ -113,7 +117,11 @@ impl SecretsSpec {
 struct RawStep {
     name: String,
     plugin: String,
-    on: String,
+    /// Required of a step; a handler runs where it is notified (`all`).
+    #[serde(default)]
+    on: Option<String>,
+    #[serde(default)]
+    notify: Option<OneOrMany>,
     #[serde(default, rename = "with")]
     params: Map<String, Value>,
     #[serde(default)]
@@ -130,9 +138,34 @@ struct RawStep {
     become_method: Option<Method>,
 }
 
+/// `notify: reload` or `notify: [reload, restart]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn names(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(n) => vec![n],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// Whether a step runs in order, or as a handler once notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    Task,
+    Handler,
+}
+
 #[derive(Debug, Clone)]
 pub struct Step {
     pub index: usize,
+    pub kind: StepKind,
     pub name: String,
     pub plugin: String,
     pub on: String,
@@ -140,6 +173,9 @@ pub struct Step {
     pub serial: Option<usize>,
     pub when: Option<String>,
     pub tags: Vec<String>,
+    /// The handlers (their step indices) this step notifies when it
+    /// changes a host.
+    pub notify: Vec<usize>,
     /// Who the step's commands run as: its `become*` keywords over the
     /// playbook's (the inventory's `ansible_become*` win over both).
     pub become_keywords: BecomeKeywords,
@@ -155,6 +191,16 @@ pub struct Playbook {
     pub gather_facts: bool,
     pub steps: Vec<Step>,
     pub doc: Document,
+}
+
+impl Step {
+    /// How people and reasons name it: `step 2 'config'`, `handler 'reload'`.
+    pub fn label(&self) -> String {
+        match self.kind {
+            StepKind::Task => format!("step {} '{}'", self.index + 1, self.name),
+            StepKind::Handler => format!("handler '{}'", self.name),
+        }
+    }
 }
 
 impl Playbook {
@@ -192,32 +238,82 @@ impl Playbook {
         }
         // Playbook vars win over vars files.
         vars.extend(raw.vars);
-        let steps = raw
+        let handler_names: Vec<String> = raw.handlers.iter().map(|h| h.name.clone()).collect();
+        let first_handler = raw.steps.len();
+        for (i, name) in handler_names.iter().enumerate() {
+            if handler_names[..i].contains(name) {
+                return Err(doc.error(
+                    &format!("/handlers/{i}/name"),
+                    format!("a second handler named '{name}': notify could not tell them apart"),
+                ));
+            }
+        }
+        let kinds = std::iter::repeat_n(StepKind::Task, raw.steps.len())
+            .chain(std::iter::repeat(StepKind::Handler));
+        let mut steps = Vec::new();
+        for (index, (s, kind)) in raw
             .steps
             .into_iter()
+            .chain(raw.handlers)
+            .zip(kinds)
             .enumerate()
-            .map(|(index, s)| Step {
+        {
+            let pointer = match kind {
+                StepKind::Task => format!("/steps/{index}"),
+                StepKind::Handler => format!("/handlers/{}", index - first_handler),
+            };
+            let on = match (s.on, kind) {
+                (Some(on), _) => on,
+                (None, StepKind::Handler) => "all".to_string(),
+                (None, StepKind::Task) => {
+                    return Err(
+                        doc.error(&pointer, "missing field `on`: the hosts the step runs on")
+                    );
+                }
+            };
+            let mut notify = Vec::new();
+            for name in s.notify.map(OneOrMany::names).unwrap_or_default() {
+                let Some(h) = handler_names.iter().position(|n| *n == name) else {
+                    return Err(doc.error(
+                        &format!("{pointer}/notify"),
+                        format!(
+                            "no handler is named '{name}' (handlers: {})",
+                            handler_names.join(", ")
+                        ),
+                    ));
+                };
+                notify.push(first_handler + h);
+            }
+            steps.push(Step {
                 index,
+                kind,
                 name: s.name,
                 plugin: s.plugin,
-                on: s.on,
+                on,
                 params: s.params,
                 serial: s.serial,
                 when: s.when,
                 tags: s.tags,
+                notify,
                 become_keywords: BecomeKeywords {
                     enabled: s.become_enabled,
                     user: s.become_user,
                     method: s.become_method,
                 }
                 .or(&play_become),
-            })
-            .collect::<Vec<_>>();
+            });
+        }
         for s in &steps {
             if s.serial == Some(0) {
                 return Err(doc.error(
                     &format!("/steps/{}/serial", s.index),
                     "serial must be at least 1",
+                ));
+            }
+            if s.kind == StepKind::Handler && !s.notify.is_empty() {
+                return Err(doc.error(
+                    &format!("/handlers/{}/notify", s.index - first_handler),
+                    "a handler notifies nothing: handlers run once, at the end",
                 ));
             }
         }
@@ -247,12 +343,23 @@ impl Playbook {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 
-    /// An error about a field of step `index`.
+    /// An error about a field of step `index` (a handler's, past the
+    /// steps).
     pub fn step_error(&self, index: usize, field: &str, message: impl Into<String>) -> InputError {
-        let pointer = if field.is_empty() {
+        let tasks = self
+            .steps
+            .iter()
+            .filter(|s| s.kind == StepKind::Task)
+            .count();
+        let base = if index < tasks {
             format!("/steps/{index}")
         } else {
-            format!("/steps/{index}/{field}")
+            format!("/handlers/{}", index - tasks)
+        };
+        let pointer = if field.is_empty() {
+            base
+        } else {
+            format!("{base}/{field}")
         };
         self.doc.error(&pointer, message)
     }

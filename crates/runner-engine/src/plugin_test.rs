@@ -108,6 +108,7 @@ impl FixtureObservation {
             request,
             answer,
             answer_sha: String::new(),
+            planned: false,
         })
     }
 }

@@ -178,7 +178,9 @@ pub(crate) async fn stale_reason(
         let Some((_, t)) = job_of(entry.step, &entry.host) else {
             continue;
         };
-        for o in &entry.observations {
+        // An answer from planned state is checked when its step plans
+        // again, after the earlier steps it depends on have applied.
+        for o in entry.observations.iter().filter(|o| !o.planned) {
             let answer = match o.kind {
                 ObservationKind::Probe => command_answer(&run_probe(t.as_ref(), &o.request).await),
                 ObservationKind::Read => file_answer(

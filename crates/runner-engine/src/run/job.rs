@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runner_plugin_host::PlanRequest;
+use runner_plugin_host::{CallError, PlanRequest};
 use runner_transport::Transport;
 use runner_transport::escalate::Escalation;
 use runner_types::capability::Grant;
@@ -16,13 +16,15 @@ use serde_json::Value;
 use super::{Mode, Shared};
 use crate::execute::{ActionError, execute};
 use crate::journal::{Entry, Observation, ObservationKind};
-use crate::observer::LiveObserver;
+use crate::observer::{LiveObserver, PlannedView};
 use crate::report::{PlannedAction, Status};
 use crate::saved_plan::SavedEntry;
 
 /// One step on one host, fully prepared.
 pub(super) struct Job {
     pub(super) step: usize,
+    /// `step N 'name'`, for people.
+    pub(super) label: String,
     pub(super) host: String,
     pub(super) plugin: Arc<crate::planner::Plugin>,
     pub(super) params: Value,
@@ -195,10 +197,14 @@ async fn call_plugin(
     stage: u32,
     notes: &mut Vec<String>,
 ) -> Result<(Plan, Vec<Observation>), Outcome> {
-    let observer = Arc::new(
-        LiveObserver::new(job.transport(&shared.pool), shared.redactor.clone())
-            .with_local_files(shared.local_files.clone()),
-    );
+    let mut observer = LiveObserver::new(job.transport(&shared.pool), shared.redactor.clone())
+        .with_local_files(shared.local_files.clone());
+    if shared.mode.previews() {
+        let planned = shared.planned.lock().expect("planned");
+        let host = planned.get(&job.host).cloned().unwrap_or_default();
+        observer = observer.with_planned(PlannedView::new(host));
+    }
+    let observer = Arc::new(observer);
     let request = PlanRequest {
         params: &job.params,
         facts: &job.facts,
@@ -210,11 +216,29 @@ async fn call_plugin(
         .plan(&job.plugin, grant.clone(), observer.clone(), request)
         .await;
     note_output(shared, job, stage, observer.take_output(), notes);
-    let plan = match (outcome, observer.unreachable()) {
-        (Ok(o), Some(u)) if o.plan.pending.is_some() => return Err((Status::Unreachable, u)),
-        (Err(_), Some(u)) => return Err((Status::Unreachable, u)),
-        (Ok(o), _) => o.plan,
-        (Err(e), None) => return Err((Status::Failed, e.to_string())),
+    let depends = observer.depends_on_earlier();
+    let plan = match (outcome, observer.unreachable(), depends) {
+        (Ok(o), Some(u), _) if o.plan.pending.is_some() => return Err((Status::Unreachable, u)),
+        (Err(_), Some(u), _) => return Err((Status::Unreachable, u)),
+        // Asked what the earlier steps' changes may answer otherwise:
+        // known after apply, whatever the plugin made of today's answer.
+        // The actions it planned from today's answers are not known
+        // either: none are shown.
+        (Ok(o), None, Some(why)) => Plan {
+            actions: vec![],
+            replan: false,
+            pending: Some(match o.plan.pending {
+                Some(own) => format!("{own}; {why}"),
+                None => why,
+            }),
+        },
+        (Err(CallError::Refused { message, .. }), None, Some(why)) => Plan {
+            actions: vec![],
+            replan: false,
+            pending: Some(format!("{why} (today the plugin says: {message})")),
+        },
+        (Ok(o), _, _) => o.plan,
+        (Err(e), None, _) => return Err((Status::Failed, e.to_string())),
     };
     Ok((plan, observer.take_transcript()))
 }
@@ -375,6 +399,13 @@ async fn preview_outcome(
     if let Some(why) = &pending {
         notes.insert(0, why.clone());
     }
+    shared
+        .planned
+        .lock()
+        .expect("planned")
+        .entry(job.host.clone())
+        .or_default()
+        .record(&job.label, &plan.actions, status == Status::Pending);
     if shared.mode == Mode::Plan {
         shared.plan_entries.lock().expect("plan").push(SavedEntry {
             step: job.step,
@@ -419,6 +450,8 @@ async fn execute_stage(
                 "'{}' already done before the crash, not repeated",
                 shared.redactor.redact(&action.summary)
             ));
+            // The crashed run changed the host: what it notifies is due.
+            ran.changed = true;
             continue;
         }
         let at = ActionAt {

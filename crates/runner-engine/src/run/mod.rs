@@ -33,7 +33,7 @@ use crate::inventory::Inventory;
 use crate::journal::{self, Entry, Journal, RunOutcome};
 use crate::pattern;
 use crate::planner::{Planner, Plugin};
-use crate::playbook::{Playbook, Step};
+use crate::playbook::{Playbook, Step, StepKind};
 use crate::pool::{Connector, SystemConnector, TransportPool};
 use crate::report::{Phase, Recap, Reporter, Status};
 use crate::saved_plan::{self, SavedEntry, SavedPlan};
@@ -164,6 +164,11 @@ struct Shared {
     saved: Option<SavedPlan>,
     /// Hosts an action changed during this run.
     changed_hosts: Mutex<HashSet<String>>,
+    /// (handler, host) → the steps that notified it there, and how each
+    /// ended (`changed`, or `pending` in a preview).
+    notified: Mutex<HashMap<(usize, String), Vec<Notice>>>,
+    /// Previewing: what the steps so far plan on each host.
+    planned: Mutex<HashMap<String, crate::planned_state::PlannedHost>>,
     /// A finished step of this run changed, or (previewing) would change
     /// or is pending on, some host: later steps may depend on that.
     earlier_changes: AtomicBool,
@@ -173,6 +178,9 @@ struct Shared {
     /// Files beside the playbook that plugins may read (`local-reads`).
     local_files: Arc<crate::local_files::LocalFiles>,
 }
+
+/// A step that notified a handler on a host: its label, and how it ended.
+type Notice = (String, Status);
 
 /// Runs playbooks: plans with `planner`, reaches hosts through
 /// `connector`, tells `reporter`, and masks what `redactor` knows.
@@ -249,6 +257,8 @@ impl Runner {
             resume: start.resume,
             saved: opts.saved_plan.clone(),
             changed_hosts: Mutex::new(HashSet::new()),
+            planned: Mutex::new(HashMap::new()),
+            notified: Mutex::new(HashMap::new()),
             earlier_changes: AtomicBool::new(false),
             plan_entries: Mutex::new(Vec::new()),
             facts: Mutex::new(HashMap::new()),
@@ -629,6 +639,7 @@ impl Prepare<'_> {
         let inputs = digest(&json!([plugin.sha256, params, h, escalation]));
         Ok(Some(Job {
             step: step.index,
+            label: step.label(),
             host: h.to_string(),
             plugin: plugin.clone(),
             params,
@@ -728,6 +739,18 @@ async fn gather_facts(
 }
 
 impl Shared {
+    /// `step` ended `status` on `host`: the handlers it notifies are due
+    /// there.
+    fn notify(&self, step: &Step, host: &str, status: Status) {
+        let mut notified = self.notified.lock().expect("notified");
+        for handler in &step.notify {
+            notified
+                .entry((*handler, host.to_string()))
+                .or_default()
+                .push((step.label(), status));
+        }
+    }
+
     /// Whether a finished step of this run changed something (or, in a
     /// preview, would change something or is pending).
     fn earlier_changes(&self) -> bool {
@@ -764,19 +787,15 @@ async fn run_step(
         let mut tasks = Vec::new();
         for (h, job) in batch {
             let (shared, forks) = (shared.clone(), forks.clone());
-            let step_index = step.index;
+            let (step_index, kind) = (step.index, step.kind);
             let span = tracing::info_span!("host", host = %h);
             tasks.push(tokio::spawn(
                 async move {
                     let _permit = forks.acquire().await;
                     shared.reporter.host_started(step_index, &h);
-                    let (status, message, inputs) = match job {
-                        None => (Status::Skipped, String::new(), String::new()),
-                        Some(job) => {
-                            let inputs = job.inputs.clone();
-                            let (s, m) = run_job(&shared, job).await;
-                            (s, m, inputs)
-                        }
+                    let (status, message, inputs) = match kind {
+                        StepKind::Task => step_host(&shared, job).await,
+                        StepKind::Handler => handler_host(&shared, step_index, &h, job).await,
                     };
                     let message = shared.redactor.redact(&message);
                     shared.journal.write_logged(&[Entry::HostDone {
@@ -799,6 +818,7 @@ async fn run_step(
             recap.count(&h, status);
             if matches!(status, Status::Changed | Status::Pending) {
                 shared.earlier_changes.store(true, Ordering::Relaxed);
+                shared.notify(step, &h, status);
             }
             if status.is_failure() {
                 down.insert(h);
@@ -807,6 +827,69 @@ async fn run_step(
     }
     shared.reporter.step_done(step.index);
     Ok(())
+}
+
+/// A step on one host: its job's outcome and inputs, or skipped.
+async fn step_host(shared: &Shared, job: Option<Job>) -> (Status, String, String) {
+    match job {
+        None => (Status::Skipped, String::new(), String::new()),
+        Some(job) => {
+            let inputs = job.inputs.clone();
+            let (s, m) = run_job(shared, job).await;
+            (s, m, inputs)
+        }
+    }
+}
+
+/// A handler on one host: run where a step that notifies it changed the
+/// host; in a preview, `pending` where such a step is only pending there.
+async fn handler_host(
+    shared: &Shared,
+    step: usize,
+    host: &str,
+    job: Option<Job>,
+) -> (Status, String, String) {
+    let notifiers = shared
+        .notified
+        .lock()
+        .expect("notified")
+        .get(&(step, host.to_string()))
+        .cloned()
+        .unwrap_or_default();
+    let changed: Vec<&str> = notifiers
+        .iter()
+        .filter(|(_, s)| *s == Status::Changed)
+        .map(|(by, _)| by.as_str())
+        .collect();
+    let pending: Vec<&str> = notifiers.iter().map(|(by, _)| by.as_str()).collect();
+    if job.is_none() || notifiers.is_empty() {
+        let why = "not notified: no step that notifies it changed this host";
+        return (Status::Skipped, why.into(), String::new());
+    }
+    let (status, message, inputs) = step_host(shared, job).await;
+    let by = |names: &[&str]| names.join(", ");
+    if !changed.is_empty() || !shared.mode.previews() {
+        let message = join_notes(&format!("notified by {}", by(&changed)), &message);
+        return (status, message, inputs);
+    }
+    let why = format!(
+        "known after apply: runs only if {} changes this host",
+        by(&pending)
+    );
+    match status {
+        Status::Changed | Status::Ok | Status::Pending => {
+            (Status::Pending, join_notes(&why, &message), inputs)
+        }
+        other => (other, message, inputs),
+    }
+}
+
+fn join_notes(first: &str, rest: &str) -> String {
+    if rest.is_empty() {
+        first.to_string()
+    } else {
+        format!("{first}; {rest}")
+    }
 }
 
 fn inventory_name(inventory: &Inventory) -> String {

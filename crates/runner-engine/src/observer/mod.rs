@@ -2,6 +2,9 @@
 //! real host through its transport and records every answer, and a replay
 //! observer that answers from a recording.
 
+mod planned;
+pub use planned::PlannedView;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +32,8 @@ pub struct LiveObserver {
     unreachable: Mutex<Option<String>>,
     /// Files beside the playbook; none: local reads are refused.
     local: Option<Arc<LocalFiles>>,
+    /// In a preview: what earlier steps plan on this host.
+    planned: Option<PlannedView>,
 }
 
 impl LiveObserver {
@@ -40,7 +45,21 @@ impl LiveObserver {
             output: Mutex::new(Vec::new()),
             unreachable: Mutex::new(None),
             local: None,
+            planned: None,
         }
+    }
+
+    /// Answer file observations from what earlier steps of a preview plan
+    /// on the host; note what that state cannot answer.
+    pub fn with_planned(mut self, planned: PlannedView) -> Self {
+        self.planned = Some(planned);
+        self
+    }
+
+    /// Why this call's plan is known only after apply: it asked what the
+    /// earlier steps' changes may answer differently.
+    pub fn depends_on_earlier(&self) -> Option<String> {
+        self.planned.as_ref().and_then(PlannedView::depends)
     }
 
     /// Answer `read-local-file` from these files.
@@ -71,6 +90,10 @@ impl LiveObserver {
     }
 
     fn record(&self, kind: ObservationKind, request: &str, answer: Value) {
+        self.record_as(kind, request, answer, false)
+    }
+
+    fn record_as(&self, kind: ObservationKind, request: &str, answer: Value, planned: bool) {
         let sha = hex::encode(Sha256::digest(answer.to_string()));
         tracing::debug!(
             kind = kind.as_str(),
@@ -86,6 +109,7 @@ impl LiveObserver {
                 request: self.redactor.redact(request),
                 answer: self.redactor.redact_json(&answer),
                 answer_sha: sha,
+                planned,
             });
     }
 }
@@ -136,6 +160,12 @@ pub async fn http_call(
 #[async_trait::async_trait]
 impl Observer for LiveObserver {
     async fn probe(&self, command: &str) -> Result<CommandOutput, String> {
+        if let Some(planned) = &self.planned
+            && let Some(out) = planned.probe(self.transport.as_ref(), command).await
+        {
+            self.record_as(ObservationKind::Probe, command, command_answer(&out), true);
+            return out;
+        }
         let r = run_probe(self.transport.as_ref(), command).await;
         self.record(ObservationKind::Probe, command, command_answer(&r));
         if let Err(e) = &r {
@@ -145,6 +175,12 @@ impl Observer for LiveObserver {
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        if let Some(planned) = &self.planned
+            && let Some(r) = planned.read_file(path)
+        {
+            self.record_as(ObservationKind::Read, path, file_answer(&r), true);
+            return r;
+        }
         let r = files::read(self.transport.as_ref(), path).await;
         self.record(ObservationKind::Read, path, file_answer(&r));
         if let Err(files::FileError::Transport(e)) = &r {
@@ -160,6 +196,9 @@ impl Observer for LiveObserver {
     ) -> Result<HttpResponse, String> {
         // A credential the plugin sends is a secret from here on.
         self.redactor.add_headers(headers);
+        if let Some(planned) = &self.planned {
+            planned.http_get(url);
+        }
         let r = http_call("GET", url, headers, None).await;
         self.record(ObservationKind::Http, url, http_answer(&r));
         r
