@@ -344,3 +344,98 @@ handlers:
     let value: Value = recap(&resumed);
     assert_eq!(total(&value, "failed"), 0);
 }
+
+#[test]
+fn a_loop_plans_each_item_on_its_own_and_changes_only_what_differs() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    let inv = inv.to_str().unwrap();
+    let root = hosts.root(0);
+    std::fs::write(root.join("a"), "a\n").unwrap();
+    std::fs::write(root.join("c"), "c\n").unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        r#"
+gather_facts: false
+vars:
+  names: [a, b, c]
+steps:
+  - name: one file per name
+    plugin: file
+    on: web
+    loop: "{{ names }}"
+    loop_control: { loop_var: name }
+    with: { path: "{{ root }}/{{ name }}", content: "{{ name }}\n" }
+    notify: count
+handlers:
+  - name: count
+    plugin: command
+    with: { cmd: "echo once >> {{ root }}/count.log" }
+"#,
+    )
+    .unwrap();
+    let check = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "--check",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    let step = outcomes(&check).into_iter().find(|o| o.0 == 1).unwrap();
+    assert_eq!(step.2, "changed");
+    assert!(
+        step.3.contains("[a] ok") && step.3.contains("[b] changed") && step.3.contains("[c] ok"),
+        "{step:?}"
+    );
+    let items: Vec<Value> = events(&check)
+        .into_iter()
+        .filter(|e| e["event"] == "planned" && e["step"] == 1)
+        .flat_map(|e| e["actions"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(items.len(), 1, "only b's write: {items:?}");
+    assert_eq!(items[0]["item"], "b");
+    let human = run(w, &["play", "site.yaml", "-i", inv, "--check"]);
+    assert!(stdout(&human).contains("h1 [b]: "), "{}", stdout(&human));
+
+    let apply = run(w, &["play", "site.yaml", "-i", inv, "--output", "json"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stdout(&apply));
+    assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "b\n");
+    assert_eq!(lines(&root.join("count.log")), 1);
+    let journal = std::fs::read_dir(w.join(".runner/runs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|j| j.contains("\"mode\":\"apply\""))
+        .unwrap();
+    for item in 0..3 {
+        assert!(
+            journal.contains(&format!(
+                "\"event\":\"plan\",\"step\":0,\"host\":\"h1\",\"item\":{item}"
+            )),
+            "each item journaled as its own plan: {journal}"
+        );
+    }
+    let again = run(w, &["play", "site.yaml", "-i", inv, "--output", "json"]);
+    assert_eq!(total(&recap(&again), "changed"), 0, "{}", stdout(&again));
+
+    // with_items is refused with the hint, naming the file and the field.
+    std::fs::write(
+        w.join("old.yaml"),
+        "steps:\n  - name: x\n    plugin: file\n    on: web\n    with_items: [a]\n    with: { path: /tmp/x }\n",
+    )
+    .unwrap();
+    let old = run(w, &["play", "old.yaml", "-i", inv]);
+    assert_ne!(old.status.code(), Some(0));
+    let err = stderr(&old);
+    assert!(
+        err.contains("old.yaml:5") && err.contains("write `loop:`"),
+        "{err}"
+    );
+}

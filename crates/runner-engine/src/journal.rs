@@ -100,6 +100,9 @@ pub enum Entry {
     Plan {
         step: usize,
         host: String,
+        /// The item of the step's loop, when it has one (from 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<usize>,
         stage: u32,
         plugin: String,
         plugin_sha: String,
@@ -127,6 +130,9 @@ pub enum Entry {
     ActionStart {
         step: usize,
         host: String,
+        /// The item of the step's loop, when it has one (from 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<usize>,
         stage: u32,
         index: usize,
         digest: String,
@@ -135,6 +141,9 @@ pub enum Entry {
     ActionDone {
         step: usize,
         host: String,
+        /// The item of the step's loop, when it has one (from 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<usize>,
         stage: u32,
         index: usize,
         digest: String,

@@ -122,6 +122,15 @@ struct RawStep {
     on: Option<String>,
     #[serde(default)]
     notify: Option<OneOrMany>,
+    /// The step once for each item: a list, or a template that renders
+    /// to one.
+    #[serde(default, rename = "loop")]
+    loop_items: Option<Value>,
+    #[serde(default)]
+    loop_control: Option<LoopControl>,
+    /// Ansible's older spelling: refused with the hint.
+    #[serde(default)]
+    with_items: Option<Value>,
     #[serde(default, rename = "with")]
     params: Map<String, Value>,
     #[serde(default)]
@@ -136,6 +145,24 @@ struct RawStep {
     become_user: Option<String>,
     #[serde(default)]
     become_method: Option<Method>,
+}
+
+/// How a loop names its item.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoopControl {
+    /// The variable each item is bound to (`item`).
+    #[serde(default)]
+    loop_var: Option<String>,
+}
+
+/// A step run once per item of a list.
+#[derive(Debug, Clone)]
+pub struct Loop {
+    /// A list, or a template rendering to one, per host.
+    pub items: Value,
+    /// The variable each item is bound to.
+    pub var: String,
 }
 
 /// `notify: reload` or `notify: [reload, restart]`.
@@ -176,6 +203,8 @@ pub struct Step {
     /// The handlers (their step indices) this step notifies when it
     /// changes a host.
     pub notify: Vec<usize>,
+    /// Once per item, when set.
+    pub looped: Option<Loop>,
     /// Who the step's commands run as: its `become*` keywords over the
     /// playbook's (the inventory's `ansible_become*` win over both).
     pub become_keywords: BecomeKeywords,
@@ -271,6 +300,27 @@ impl Playbook {
                     );
                 }
             };
+            if s.with_items.is_some() {
+                return Err(doc.error(
+                    &format!("{pointer}/with_items"),
+                    "with_items is Ansible's older loop: write `loop:` with the same list",
+                ));
+            }
+            let looped = match (s.loop_items, s.loop_control) {
+                (Some(items), control) => Some(Loop {
+                    items,
+                    var: control
+                        .and_then(|c| c.loop_var)
+                        .unwrap_or_else(|| "item".into()),
+                }),
+                (None, Some(_)) => {
+                    return Err(doc.error(
+                        &format!("{pointer}/loop_control"),
+                        "loop_control without loop: there is nothing to loop over",
+                    ));
+                }
+                (None, None) => None,
+            };
             let mut notify = Vec::new();
             for name in s.notify.map(OneOrMany::names).unwrap_or_default() {
                 let Some(h) = handler_names.iter().position(|n| *n == name) else {
@@ -295,6 +345,7 @@ impl Playbook {
                 when: s.when,
                 tags: s.tags,
                 notify,
+                looped,
                 become_keywords: BecomeKeywords {
                     enabled: s.become_enabled,
                     user: s.become_user,
@@ -390,6 +441,62 @@ mod tests {
         assert!(err.starts_with("pb.yaml:"), "{err}");
         assert!(err.contains("steps.0"), "{err}");
         assert!(err.contains("unknown field `whith`"), "{err}");
+    }
+
+    fn load(text: &str) -> Result<Playbook, String> {
+        let doc = Document::parse(Path::new("pb.yaml"), text).unwrap();
+        Playbook::from_document(doc).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn handlers_follow_the_steps_and_notify_names_them() {
+        let pb = load(
+            "steps:\n  - {name: a, plugin: file, on: all, notify: reload}\n  - {name: b, plugin: file, on: all, notify: [reload, restart]}\nhandlers:\n  - {name: reload, plugin: command}\n  - {name: restart, plugin: command, on: web}\n",
+        )
+        .unwrap();
+        assert_eq!(pb.steps.len(), 4);
+        assert_eq!(pb.steps[0].notify, [2]);
+        assert_eq!(pb.steps[1].notify, [2, 3]);
+        assert_eq!(pb.steps[2].kind, StepKind::Handler);
+        assert_eq!(pb.steps[2].on, "all", "a handler runs where notified");
+        assert_eq!(pb.steps[3].on, "web");
+        assert_eq!(pb.steps[2].label(), "handler 'reload'");
+        assert_eq!(pb.steps[1].label(), "step 2 'b'");
+        let err = load("steps:\n  - {name: a, plugin: file, on: all, notify: relaod}\nhandlers:\n  - {name: reload, plugin: command}\n").unwrap_err();
+        assert!(
+            err.contains("steps.0.notify") && err.contains("no handler is named 'relaod'"),
+            "{err}"
+        );
+        let err = load("steps:\n  - {name: a, plugin: file}\n").unwrap_err();
+        assert!(err.contains("missing field `on`"), "{err}");
+        let err = load("steps: []\nhandlers:\n  - {name: r, plugin: command}\n  - {name: r, plugin: command}\n").unwrap_err();
+        assert!(
+            err.contains("handlers.1.name") && err.contains("a second handler"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn loops_bind_item_or_their_loop_var_and_with_items_gets_the_hint() {
+        let pb = load("steps:\n  - {name: a, plugin: file, on: all, loop: [x, y]}\n  - {name: b, plugin: file, on: all, loop: '{{ names }}', loop_control: {loop_var: n}}\n").unwrap();
+        let l = pb.steps[0].looped.as_ref().unwrap();
+        assert_eq!(
+            (l.var.as_str(), l.items.clone()),
+            ("item", serde_json::json!(["x", "y"]))
+        );
+        assert_eq!(pb.steps[1].looped.as_ref().unwrap().var, "n");
+        let err =
+            load("steps:\n  - {name: a, plugin: file, on: all, with_items: [x]}\n").unwrap_err();
+        assert!(err.contains("write `loop:`"), "{err}");
+        let err =
+            load("steps:\n  - {name: a, plugin: file, on: all, loop_control: {loop_var: n}}\n")
+                .unwrap_err();
+        assert!(err.contains("loop_control without loop"), "{err}");
+        let err = load(
+            "steps:\n  - {name: a, plugin: file, on: all, loop: [x], loop_control: {label: n}}\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("unknown field `label`"), "{err}");
     }
 
     #[test]

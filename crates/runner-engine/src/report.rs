@@ -59,6 +59,9 @@ pub struct PlannedAction {
     /// real size, not the mask's.
     pub literal: String,
     pub diff: Option<String>,
+    /// The item of the step's loop it is planned for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
 }
 
 /// Per-host counts for the recap.

@@ -38,6 +38,9 @@ pub struct SavedPlan {
 pub struct SavedEntry {
     pub step: usize,
     pub host: String,
+    /// The item of the step's loop, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
     pub observations: Vec<Observation>,
     /// Redacted actions, for people.
     pub actions: Vec<runner_types::Action>,
@@ -106,10 +109,10 @@ impl SavedPlan {
             .then(|| "the playbook or the inventory changed since the plan was made".into())
     }
 
-    pub fn entry(&self, step: usize, host: &str) -> Option<&SavedEntry> {
+    pub fn entry(&self, step: usize, host: &str, item: Option<usize>) -> Option<&SavedEntry> {
         self.entries
             .iter()
-            .find(|e| e.step == step && e.host == host)
+            .find(|e| e.step == step && e.host == host && e.item == item)
     }
 }
 
@@ -158,10 +161,10 @@ pub fn file_sha(path: &Path) -> String {
 /// step runs as.
 pub(crate) async fn stale_reason(
     saved: &SavedPlan,
-    job_of: impl Fn(usize, &str) -> Option<(Grant, Arc<dyn Transport>)>,
+    job_of: impl Fn(usize, &str, Option<usize>) -> Option<(Grant, Arc<dyn Transport>)>,
 ) -> Result<Option<String>, String> {
     for entry in saved.entries.iter() {
-        let Some((grant, _)) = job_of(entry.step, &entry.host) else {
+        let Some((grant, _)) = job_of(entry.step, &entry.host, entry.item) else {
             return Err(format!(
                 "the saved plan names step {} on host '{}', which this playbook and inventory do not run: it was edited, or made from other files",
                 entry.step + 1,
@@ -175,7 +178,7 @@ pub(crate) async fn stale_reason(
         }
     }
     for entry in saved.entries.iter().filter(|e| e.pending.is_none()) {
-        let Some((_, t)) = job_of(entry.step, &entry.host) else {
+        let Some((_, t)) = job_of(entry.step, &entry.host, entry.item) else {
             continue;
         };
         // An answer from planned state is checked when its step plans

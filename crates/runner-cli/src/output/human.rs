@@ -119,14 +119,18 @@ impl Reporter for Human {
 
     fn planned(&self, _step: usize, host: &str, actions: &[PlannedAction], more_after_apply: bool) {
         for p in actions {
+            let at = match &p.item {
+                Some(item) => format!("{host} [{}]", terminal_safe(item, false)),
+                None => host.to_string(),
+            };
             self.print(&format!(
-                "  {host}: {} {}",
+                "  {at}: {} {}",
                 style("→").yellow(),
                 terminal_safe(&p.action.summary, false)
             ));
             self.print(&format!(
                 "  {}   {}",
-                " ".repeat(host.chars().count()),
+                " ".repeat(at.chars().count()),
                 style(terminal_safe(&p.literal, false)).dim()
             ));
             if let Some(diff) = &p.diff {

@@ -32,6 +32,26 @@ pub(super) struct Job {
     pub(super) inputs: String,
     /// Who its commands run as; `None`: the login user.
     pub(super) escalation: Option<Escalation>,
+    /// The item of the step's loop this job is for.
+    pub(super) item: Option<Item>,
+}
+
+/// One item of a step's loop.
+#[derive(Debug, Clone)]
+pub(super) struct Item {
+    /// Its place in the list, from 0.
+    pub(super) index: usize,
+    /// How the output names it.
+    pub(super) label: String,
+    /// The variable it is bound to, and its value.
+    pub(super) var: String,
+    pub(super) value: Value,
+}
+
+impl Job {
+    fn item_index(&self) -> Option<usize> {
+        self.item.as_ref().map(|i| i.index)
+    }
 }
 
 impl Job {
@@ -102,6 +122,7 @@ pub(super) async fn run_job(shared: &Shared, job: Job) -> Outcome {
                 &staged.observations,
             )
             .await;
+            let planned = for_item(planned, &job);
             shared
                 .reporter
                 .planned(job.step, &job.host, &planned, staged.plan.replan);
@@ -167,6 +188,7 @@ async fn plan_stage(
     shared.journal.write_logged(&[Entry::Plan {
         step: job.step,
         host: job.host.clone(),
+        item: job.item_index(),
         stage,
         plugin: job.plugin.info.name.clone(),
         plugin_sha: job.plugin.sha256.clone(),
@@ -301,7 +323,7 @@ fn pending_in_saved_plan(shared: &Shared, job: &Job) -> bool {
     shared
         .saved
         .as_ref()
-        .and_then(|s| s.entry(job.step, &job.host))
+        .and_then(|s| s.entry(job.step, &job.host, job.item_index()))
         .is_some_and(|e| e.pending.is_some())
 }
 
@@ -317,7 +339,7 @@ fn check_saved(
     let Some(saved) = &shared.saved else {
         return Ok(());
     };
-    let entry = saved.entry(job.step, &job.host);
+    let entry = saved.entry(job.step, &job.host, job.item_index());
     if let Some(reason) = entry.and_then(|e| e.pending.as_ref()) {
         notes.push(format!("pending in the saved plan, planned now ({reason})"));
         return Ok(());
@@ -362,7 +384,7 @@ async fn preview_outcome(
         digests,
     } = staged;
     let more_after_apply = plan.replan && !plan.actions.is_empty();
-    let planned = preview(shared, t, &plan.actions, &observations).await;
+    let planned = for_item(preview(shared, t, &plan.actions, &observations).await, job);
     shared
         .reporter
         .planned(job.step, &job.host, &planned, more_after_apply);
@@ -410,6 +432,7 @@ async fn preview_outcome(
         shared.plan_entries.lock().expect("plan").push(SavedEntry {
             step: job.step,
             host: job.host.clone(),
+            item: job.item_index(),
             observations,
             actions: redacted,
             digests,
@@ -503,6 +526,7 @@ async fn execute_action(
     let journaled = shared.journal.write(&Entry::ActionStart {
         step: job.step,
         host: job.host.clone(),
+        item: job.item_index(),
         stage: at.stage,
         index: at.index,
         digest: at.digest.clone(),
@@ -544,6 +568,7 @@ async fn execute_action(
     shared.journal.write_logged(&[Entry::ActionDone {
         step: job.step,
         host: job.host.clone(),
+        item: job.item_index(),
         stage: at.stage,
         index: at.index,
         digest: at.digest.clone(),
@@ -609,6 +634,14 @@ fn unknown_peer(pool: &crate::pool::TransportPool, action: &Action) -> Option<St
 }
 
 /// The redacted actions with diffs of the files they would write.
+/// The planned actions, named with the loop item they are for.
+fn for_item(mut planned: Vec<PlannedAction>, job: &Job) -> Vec<PlannedAction> {
+    for p in &mut planned {
+        p.item = job.item.as_ref().map(|i| i.label.clone());
+    }
+    planned
+}
+
 async fn preview(
     shared: &Shared,
     t: &dyn runner_transport::Transport,
@@ -647,6 +680,7 @@ async fn preview(
             action: redact_action(&shared.redactor, a),
             literal: shared.redactor.redact(&a.literal()),
             diff,
+            item: None,
         });
     }
     out

@@ -5,14 +5,16 @@
 
 mod context;
 mod job;
+mod prepare;
 mod resume;
 mod sensitive;
 #[cfg(test)]
 mod tests;
 
-use context::{Sensitive, derived_secrets, host_context};
+use context::Sensitive;
 pub use context::{apply_schema_defaults, tags_match};
 use job::{Job, run_job};
+use prepare::Prepare;
 use resume::ResumeState;
 use sensitive::Loading;
 
@@ -483,172 +485,9 @@ impl Runner {
     }
 }
 
-/// A step's hosts, each with its job (`None`: skipped there).
-type StepJobs = Vec<(String, Option<Job>)>;
-
-/// A secret parameter's value: a string, or each string and number in
-/// it (a certificate's `cert` and `key` alike).
-fn register_secret(redactor: &Redactor, v: &Value) {
-    match v {
-        Value::String(s) => redactor.add(s),
-        Value::Array(a) => a.iter().for_each(|x| register_secret(redactor, x)),
-        Value::Object(o) => o.values().for_each(|x| register_secret(redactor, x)),
-        Value::Null | Value::Bool(_) => {}
-        other => redactor.add(&other.to_string()),
-    }
-}
-
-/// What rendering the steps' parameters needs.
-struct Prepare<'a> {
-    playbook: &'a Playbook,
-    inventory: &'a Inventory,
-    templates: &'a Templates,
-    vars: &'a Map<String, Value>,
-    sensitive: &'a Sensitive,
-    /// [`Sensitive::stand_ins`], made once for every step and host.
-    stand_ins: Sensitive,
-    base_ctx: &'a Value,
-    opts: &'a RunOptions,
-    redactor: &'a Redactor,
-}
-
-impl Prepare<'_> {
-    /// Every step's jobs: `None` for a host the step skips (tags, `when`).
-    fn jobs(
-        &self,
-        targets: &[Vec<String>],
-        plugins: &[Arc<Plugin>],
-        shared: &Shared,
-    ) -> Result<Vec<StepJobs>, RunError> {
-        let mut jobs = Vec::new();
-        for (step, hosts) in self.playbook.steps.iter().zip(targets) {
-            let plugin = &plugins[step.index];
-            let validator = jsonschema::validator_for(&plugin.info.params_schema).map_err(|e| {
-                self.playbook.step_error(
-                    step.index,
-                    "plugin",
-                    format!("plugin '{}' has a bad schema: {e}", step.plugin),
-                )
-            })?;
-            let selected = tags_match(&step.tags, &self.opts.tags, &self.opts.skip_tags);
-            let mut step_jobs = Vec::new();
-            for h in hosts {
-                let job = if selected {
-                    let facts = shared.facts.lock().expect("facts").get(h).cloned();
-                    self.job(step, h, plugin, &validator, facts.unwrap_or(json!({})))?
-                } else {
-                    None
-                };
-                step_jobs.push((h.clone(), job));
-            }
-            jobs.push(step_jobs);
-        }
-        Ok(jobs)
-    }
-
-    /// Render the step's parameters again with stand-ins for the secrets:
-    /// whatever differs was derived from a secret, and is masked too.
-    fn register_derived_secrets(&self, step: &Step, h: &str, facts: &Value, params: &Value) {
-        if self.sensitive.is_empty() {
-            return;
-        }
-        let Ok(ctx) = host_context(
-            self.templates,
-            self.inventory,
-            h,
-            self.vars,
-            &self.stand_ins,
-            facts,
-            self.base_ctx,
-        ) else {
-            return;
-        };
-        let mut derived = Vec::new();
-        match self
-            .templates
-            .render(&Value::Object(step.params.clone()), &ctx)
-        {
-            Ok(other) => derived_secrets(params, &other, &mut derived),
-            // The stand-ins changed what renders at all: all of it is secret.
-            Err(_) => derived_secrets(params, &Value::Null, &mut derived),
-        }
-        for d in derived {
-            self.redactor.add(&d);
-        }
-    }
-
-    /// One step on one host: its `when`, its rendered and checked
-    /// parameters.
-    fn job(
-        &self,
-        step: &Step,
-        h: &str,
-        plugin: &Arc<Plugin>,
-        validator: &jsonschema::Validator,
-        host_facts: Value,
-    ) -> Result<Option<Job>, RunError> {
-        let playbook = self.playbook;
-        let ctx = host_context(
-            self.templates,
-            self.inventory,
-            h,
-            self.vars,
-            self.sensitive,
-            &host_facts,
-            self.base_ctx,
-        )
-        .map_err(|e| playbook.doc.error("/vars", format!("{e} (host {h})")))?;
-        if let Some(cond) = &step.when {
-            let yes = self
-                .templates
-                .truthy(cond, &ctx)
-                .map_err(|e| playbook.step_error(step.index, "when", e))?;
-            if !yes {
-                return Ok(None);
-            }
-        }
-        let mut params = self
-            .templates
-            .render(&Value::Object(step.params.clone()), &ctx)
-            .map_err(|(at, e)| {
-                playbook.step_error(step.index, &format!("with{at}"), format!("{e} (host {h})"))
-            })?;
-        self.register_derived_secrets(step, h, &host_facts, &params);
-        apply_schema_defaults(&mut params, &plugin.info.params_schema);
-        if let Some(err) = validator.iter_errors(&params).next() {
-            let at = err.instance_path().to_string();
-            let msg = self.redactor.redact(&format!(
-                "{err} (plugin '{}' parameters; `runner plugins show {}` lists them)",
-                plugin.info.name, plugin.info.name
-            ));
-            return Err(playbook
-                .step_error(step.index, &format!("with{at}"), msg)
-                .into());
-        }
-        for name in &plugin.info.secret_params {
-            if let Some(v) = params.get(name) {
-                register_secret(self.redactor, v);
-            }
-        }
-        let escalation = self
-            .inventory
-            .host(h)
-            .expect("targets come from the inventory")
-            .escalation(&step.become_keywords)
-            .map_err(|e| playbook.step_error(step.index, "become", e))?;
-        let inputs = digest(&json!([plugin.sha256, params, h, escalation]));
-        Ok(Some(Job {
-            step: step.index,
-            label: step.label(),
-            host: h.to_string(),
-            plugin: plugin.clone(),
-            params,
-            facts: host_facts,
-            inputs,
-            escalation,
-        }))
-    }
-}
+/// A step's hosts, each with its jobs (one per item of a loop; none:
+/// skipped there).
+type StepJobs = Vec<(String, Vec<Job>)>;
 
 impl Runner {
     /// Each step's target hosts (after `--limit`) and loaded plugin.
@@ -703,12 +542,13 @@ async fn saved_plan_stale(shared: &Shared, jobs: &[StepJobs]) -> Result<Option<S
     let Some(saved) = &shared.saved else {
         return Ok(None);
     };
-    let job_of = |step: usize, host: &str| {
+    let job_of = |step: usize, host: &str, item: Option<usize>| {
         jobs.get(step)?
             .iter()
             .find(|(h, _)| h == host)?
             .1
-            .as_ref()
+            .iter()
+            .find(|job| job.item.as_ref().map(|i| i.index) == item)
             .map(|job| (job.grant(), job.transport(&shared.pool)))
     };
     saved_plan::stale_reason(saved, job_of)
@@ -777,7 +617,7 @@ async fn run_step(
         .reporter
         .step_started(step.index, &step.name, &step.plugin, &hosts);
     let batch_size = step.serial.unwrap_or(usize::MAX).max(1);
-    let mut pending: Vec<(String, Option<Job>)> = step_jobs
+    let mut pending: StepJobs = step_jobs
         .into_iter()
         .filter(|(h, _)| !down.contains(h))
         .collect();
@@ -829,16 +669,66 @@ async fn run_step(
     Ok(())
 }
 
-/// A step on one host: its job's outcome and inputs, or skipped.
-async fn step_host(shared: &Shared, job: Option<Job>) -> (Status, String, String) {
-    match job {
-        None => (Status::Skipped, String::new(), String::new()),
-        Some(job) => {
+/// A step on one host: its job's outcome and inputs; each item of a loop
+/// in turn, until one fails; skipped when it has none.
+async fn step_host(shared: &Shared, jobs: Vec<Job>) -> (Status, String, String) {
+    let looped = jobs.iter().any(|j| j.item.is_some());
+    match jobs.len() {
+        0 => return (Status::Skipped, String::new(), String::new()),
+        1 if !looped => {
+            let job = jobs.into_iter().next().expect("one job");
             let inputs = job.inputs.clone();
             let (s, m) = run_job(shared, job).await;
-            (s, m, inputs)
+            return (s, m, inputs);
+        }
+        _ => {}
+    }
+    let inputs = digest_of(jobs.iter().map(|j| j.inputs.as_str()));
+    let mut outcomes = Vec::new();
+    for job in jobs {
+        let label = job
+            .item
+            .as_ref()
+            .map(|i| i.label.clone())
+            .unwrap_or_default();
+        let (status, message) = run_job(shared, job).await;
+        outcomes.push((label, status, message));
+        if status.is_failure() {
+            break;
         }
     }
+    let status = loop_status(outcomes.iter().map(|(_, s, _)| *s));
+    let message = outcomes
+        .iter()
+        .map(|(label, s, m)| match m.is_empty() {
+            true => format!("[{label}] {}", s.as_str()),
+            false => format!("[{label}] {}: {m}", s.as_str()),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    (status, message, inputs)
+}
+
+/// A loop's status from its items': the first failure, else pending,
+/// changed, ok in that order.
+fn loop_status(items: impl Iterator<Item = Status>) -> Status {
+    let all: Vec<Status> = items.collect();
+    if let Some(failed) = all.iter().find(|s| s.is_failure()) {
+        return *failed;
+    }
+    [Status::Pending, Status::Changed, Status::Ok]
+        .into_iter()
+        .find(|s| all.contains(s))
+        .unwrap_or(Status::Skipped)
+}
+
+fn digest_of<'a>(parts: impl Iterator<Item = &'a str>) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
 }
 
 /// A handler on one host: run where a step that notifies it changed the
@@ -847,7 +737,7 @@ async fn handler_host(
     shared: &Shared,
     step: usize,
     host: &str,
-    job: Option<Job>,
+    jobs: Vec<Job>,
 ) -> (Status, String, String) {
     let notifiers = shared
         .notified
@@ -862,11 +752,11 @@ async fn handler_host(
         .map(|(by, _)| by.as_str())
         .collect();
     let pending: Vec<&str> = notifiers.iter().map(|(by, _)| by.as_str()).collect();
-    if job.is_none() || notifiers.is_empty() {
+    if jobs.is_empty() || notifiers.is_empty() {
         let why = "not notified: no step that notifies it changed this host";
         return (Status::Skipped, why.into(), String::new());
     }
-    let (status, message, inputs) = step_host(shared, job).await;
+    let (status, message, inputs) = step_host(shared, jobs).await;
     let by = |names: &[&str]| names.join(", ");
     if !changed.is_empty() || !shared.mode.previews() {
         let message = join_notes(&format!("notified by {}", by(&changed)), &message);
@@ -899,12 +789,23 @@ fn inventory_name(inventory: &Inventory) -> String {
         .map_or_else(|| "the inventory".into(), |f| f.display().to_string())
 }
 
-fn digest(v: &Value) -> String {
-    hex::encode(Sha256::digest(v.to_string()))
-}
-
 fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod loop_tests {
+    use super::*;
+
+    #[test]
+    fn a_loop_is_its_worst_item() {
+        use Status::*;
+        assert_eq!(loop_status([Ok, Changed, Ok].into_iter()), Changed);
+        assert_eq!(loop_status([Changed, Pending, Ok].into_iter()), Pending);
+        assert_eq!(loop_status([Ok, Ok].into_iter()), Ok);
+        assert_eq!(loop_status([Changed, Failed].into_iter()), Failed);
+        assert_eq!(loop_status([Unreachable, Failed].into_iter()), Unreachable);
+    }
 }
