@@ -439,3 +439,80 @@ handlers:
         "{err}"
     );
 }
+
+#[test]
+fn a_registered_probe_drives_a_later_when_exactly_or_pending() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 2);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    let inv = inv.to_str().unwrap();
+    std::fs::write(hosts.root(0).join("installed"), "").unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        r#"
+gather_facts: false
+steps:
+  - name: version file
+    plugin: file
+    on: web
+    with: { path: "{{ root }}/version", content: "1\n" }
+  - name: is it installed
+    plugin: probe
+    on: web
+    with: { cmd: "cat {{ root }}/installed" }
+    register: installed
+  - name: install
+    plugin: command
+    on: web
+    when: installed.rc != 0
+    with: { cmd: "touch {{ root }}/installed && echo install >> {{ root }}/installs.log" }
+"#,
+    )
+    .unwrap();
+    let play = |extra: &[&str]| {
+        let mut args = vec!["play", "site.yaml", "-i", inv, "--output", "json"];
+        args.extend_from_slice(extra);
+        run(w, &args)
+    };
+    // Fresh: the probe (a command the planned state cannot answer) comes
+    // after a change on each host, so it and the step reading it are
+    // pending.
+    let fresh = play(&["--check", "--detailed-exitcode"]);
+    assert_eq!(fresh.status.code(), Some(6), "{}", stdout(&fresh));
+    assert_eq!(status_of(&fresh, 2), ["pending"; 2], "{}", stdout(&fresh));
+    let install = outcomes(&fresh).into_iter().find(|o| o.0 == 3).unwrap();
+    assert_eq!(install.2, "pending", "{install:?}");
+    assert!(install.3.contains("it reads `installed`"), "{install:?}");
+
+    let apply = play(&[]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stdout(&apply));
+    assert_eq!(lines(&hosts.root(0).join("installs.log")), 0, "h1 had it");
+    assert_eq!(lines(&hosts.root(1).join("installs.log")), 1);
+
+    // Nothing changes before the probe now: it is asked of the host, and
+    // the `when` it drives is exact.
+    let quiet = play(&["--check", "--detailed-exitcode"]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", stdout(&quiet));
+    assert_eq!(status_of(&quiet, 3), ["skipped"; 2]);
+    std::fs::remove_file(hosts.root(0).join("installed")).unwrap();
+    let again = play(&["--check", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(6), "{}", stdout(&again));
+    let by_host: Vec<(String, String)> = outcomes(&again)
+        .into_iter()
+        .filter(|o| o.0 == 3)
+        .map(|o| (o.1, o.2))
+        .collect();
+    assert!(
+        by_host.contains(&("h1".into(), "changed".into())),
+        "{by_host:?}"
+    );
+    assert!(
+        by_host.contains(&("h2".into(), "skipped".into())),
+        "{by_host:?}"
+    );
+    let applied = play(&[]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stdout(&applied));
+    assert_eq!(lines(&hosts.root(0).join("installs.log")), 1);
+    assert_eq!(lines(&hosts.root(1).join("installs.log")), 1);
+}

@@ -131,6 +131,10 @@ struct RawStep {
     /// Ansible's older spelling: refused with the hint.
     #[serde(default)]
     with_items: Option<Value>,
+    /// A variable later steps read: how this step ended on the host, and
+    /// what its last probe answered.
+    #[serde(default)]
+    register: Option<String>,
     #[serde(default, rename = "with")]
     params: Map<String, Value>,
     #[serde(default)]
@@ -205,6 +209,8 @@ pub struct Step {
     pub notify: Vec<usize>,
     /// Once per item, when set.
     pub looped: Option<Loop>,
+    /// The variable this step's result is registered as, per host.
+    pub register: Option<String>,
     /// Who the step's commands run as: its `become*` keywords over the
     /// playbook's (the inventory's `ansible_become*` win over both).
     pub become_keywords: BecomeKeywords,
@@ -222,7 +228,38 @@ pub struct Playbook {
     pub doc: Document,
 }
 
+/// A name a template can use as a variable.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 impl Step {
+    /// Whether its `when`, parameters or loop mention `name` as a word:
+    /// then they are rendered once the step that registers it has run.
+    pub fn mentions(&self, name: &str) -> bool {
+        let texts = [
+            self.when.clone().unwrap_or_default(),
+            Value::Object(self.params.clone()).to_string(),
+            self.looped
+                .as_ref()
+                .map(|l| l.items.to_string())
+                .unwrap_or_default(),
+        ];
+        texts.iter().any(|t| {
+            t.match_indices(name).any(|(i, _)| {
+                let before = t[..i].chars().next_back();
+                let after = t[i + name.len()..].chars().next();
+                let word =
+                    |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+                !word(before) && !word(after)
+            })
+        })
+    }
+
     /// How people and reasons name it: `step 2 'config'`, `handler 'reload'`.
     pub fn label(&self) -> String {
         match self.kind {
@@ -321,6 +358,22 @@ impl Playbook {
                 }
                 (None, None) => None,
             };
+            let register = match (s.register, kind) {
+                (Some(name), StepKind::Task) if is_identifier(&name) => Some(name),
+                (Some(name), StepKind::Task) => {
+                    return Err(doc.error(
+                        &format!("{pointer}/register"),
+                        format!("register: '{name}' is not a variable name (letters, digits, _)"),
+                    ));
+                }
+                (Some(_), StepKind::Handler) => {
+                    return Err(doc.error(
+                        &format!("{pointer}/register"),
+                        "a handler registers nothing: it runs last",
+                    ));
+                }
+                (None, _) => None,
+            };
             let mut notify = Vec::new();
             for name in s.notify.map(OneOrMany::names).unwrap_or_default() {
                 let Some(h) = handler_names.iter().position(|n| *n == name) else {
@@ -346,6 +399,7 @@ impl Playbook {
                 tags: s.tags,
                 notify,
                 looped,
+                register,
                 become_keywords: BecomeKeywords {
                     enabled: s.become_enabled,
                     user: s.become_user,
@@ -359,6 +413,12 @@ impl Playbook {
                 return Err(doc.error(
                     &format!("/steps/{}/serial", s.index),
                     "serial must be at least 1",
+                ));
+            }
+            if s.register.is_some() && s.looped.is_some() {
+                return Err(doc.error(
+                    &format!("/steps/{}/register", s.index),
+                    "register with loop is not supported: register a step without a loop, or loop in the step that reads it",
                 ));
             }
             if s.kind == StepKind::Handler && !s.notify.is_empty() {

@@ -162,8 +162,9 @@ pub fn file_sha(path: &Path) -> String {
 pub(crate) async fn stale_reason(
     saved: &SavedPlan,
     job_of: impl Fn(usize, &str, Option<usize>) -> Option<(Grant, Arc<dyn Transport>)>,
+    later: impl Fn(usize) -> bool,
 ) -> Result<Option<String>, String> {
-    for entry in saved.entries.iter() {
+    for entry in saved.entries.iter().filter(|e| !later(e.step)) {
         let Some((grant, _)) = job_of(entry.step, &entry.host, entry.item) else {
             return Err(format!(
                 "the saved plan names step {} on host '{}', which this playbook and inventory do not run: it was edited, or made from other files",
@@ -177,7 +178,11 @@ pub(crate) async fn stale_reason(
                 .map_err(|e| format!("the saved plan asks what its plugin may not: {e}"))?;
         }
     }
-    for entry in saved.entries.iter().filter(|e| e.pending.is_none()) {
+    for entry in saved
+        .entries
+        .iter()
+        .filter(|e| e.pending.is_none() && !later(e.step))
+    {
         let Some((_, t)) = job_of(entry.step, &entry.host, entry.item) else {
             continue;
         };

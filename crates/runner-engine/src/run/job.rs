@@ -34,6 +34,8 @@ pub(super) struct Job {
     pub(super) escalation: Option<Escalation>,
     /// The item of the step's loop this job is for.
     pub(super) item: Option<Item>,
+    /// The step registers a variable: its last probe answer is kept.
+    pub(super) registers: bool,
 }
 
 /// One item of a step's loop.
@@ -185,6 +187,9 @@ async fn plan_stage(
         .map(|a| redact_action(&shared.redactor, a))
         .collect();
     let observations = mask_rotated_secrets(&shared.redactor, observations, &plan.actions);
+    if job.registers && stage == 0 {
+        keep_last_probe(shared, job, &observations);
+    }
     shared.journal.write_logged(&[Entry::Plan {
         step: job.step,
         host: job.host.clone(),
@@ -207,6 +212,21 @@ async fn plan_stage(
         redacted,
         digests,
     })
+}
+
+/// A registering step's last probe answer (masked), for `register`.
+fn keep_last_probe(shared: &Shared, job: &Job, observations: &[Observation]) {
+    let last = observations
+        .iter()
+        .rev()
+        .find(|o| o.kind == ObservationKind::Probe);
+    if let Some(o) = last {
+        shared
+            .last_probe
+            .lock()
+            .expect("last probe")
+            .insert((job.step, job.host.clone()), o.answer.clone());
+    }
 }
 
 /// One plan call with a live observer: the plan and what it observed. A

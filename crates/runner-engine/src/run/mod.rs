@@ -6,6 +6,7 @@
 mod context;
 mod job;
 mod prepare;
+mod register;
 mod resume;
 mod sensitive;
 #[cfg(test)]
@@ -169,6 +170,13 @@ struct Shared {
     /// (handler, host) → the steps that notified it there, and how each
     /// ended (`changed`, or `pending` in a preview).
     notified: Mutex<HashMap<(usize, String), Vec<Notice>>>,
+    /// host → the variables steps registered there (`register:`).
+    registered: Mutex<HashMap<String, Map<String, Value>>>,
+    /// (step, host) → the last probe answer of a registering step.
+    last_probe: Mutex<HashMap<(usize, String), Value>>,
+    /// (step, host) → why it is known only after apply: it reads a
+    /// variable an earlier step left pending there.
+    waits_on_register: Mutex<HashMap<(usize, String), String>>,
     /// Previewing: what the steps so far plan on each host.
     planned: Mutex<HashMap<String, crate::planned_state::PlannedHost>>,
     /// A finished step of this run changed, or (previewing) would change
@@ -261,6 +269,9 @@ impl Runner {
             changed_hosts: Mutex::new(HashSet::new()),
             planned: Mutex::new(HashMap::new()),
             notified: Mutex::new(HashMap::new()),
+            registered: Mutex::new(HashMap::new()),
+            last_probe: Mutex::new(HashMap::new()),
+            waits_on_register: Mutex::new(HashMap::new()),
             earlier_changes: AtomicBool::new(false),
             plan_entries: Mutex::new(Vec::new()),
             facts: Mutex::new(HashMap::new()),
@@ -306,6 +317,16 @@ impl Runner {
             if step.index < opts.start_at {
                 continue;
             }
+            let step_jobs = match step_jobs {
+                Some(jobs) => jobs,
+                None => shared.registered_jobs(
+                    &prepare,
+                    step,
+                    &start.targets[step.index],
+                    &start.plugins,
+                    &down,
+                )?,
+            };
             let span = tracing::info_span!("step", index = step.index + 1, name = %step.name);
             run_step(&shared, &forks, step, step_jobs, &mut down, &mut recap)
                 .instrument(span)
@@ -538,12 +559,16 @@ pub fn step_targets(
 
 /// Applying a saved plan: why it is stale, if any host answers its
 /// recorded observations differently now.
-async fn saved_plan_stale(shared: &Shared, jobs: &[StepJobs]) -> Result<Option<String>, RunError> {
+async fn saved_plan_stale(
+    shared: &Shared,
+    jobs: &[Option<StepJobs>],
+) -> Result<Option<String>, RunError> {
     let Some(saved) = &shared.saved else {
         return Ok(None);
     };
     let job_of = |step: usize, host: &str, item: Option<usize>| {
         jobs.get(step)?
+            .as_ref()?
             .iter()
             .find(|(h, _)| h == host)?
             .1
@@ -551,7 +576,10 @@ async fn saved_plan_stale(shared: &Shared, jobs: &[StepJobs]) -> Result<Option<S
             .find(|job| job.item.as_ref().map(|i| i.index) == item)
             .map(|job| (job.grant(), job.transport(&shared.pool)))
     };
-    saved_plan::stale_reason(saved, job_of)
+    // A step prepared when it runs (it reads a registered variable) is
+    // checked then, against the plan's digests.
+    let later = |step: usize| jobs.get(step).is_some_and(Option::is_none);
+    saved_plan::stale_reason(saved, job_of, later)
         .await
         .map_err(RunError::SavedPlan)
 }
@@ -634,7 +662,10 @@ async fn run_step(
                     let _permit = forks.acquire().await;
                     shared.reporter.host_started(step_index, &h);
                     let (status, message, inputs) = match kind {
-                        StepKind::Task => step_host(&shared, job).await,
+                        StepKind::Task => match shared.waits_on_register(step_index, &h) {
+                            Some(why) => (Status::Pending, why, String::new()),
+                            None => step_host(&shared, job).await,
+                        },
                         StepKind::Handler => handler_host(&shared, step_index, &h, job).await,
                     };
                     let message = shared.redactor.redact(&message);
@@ -660,6 +691,7 @@ async fn run_step(
                 shared.earlier_changes.store(true, Ordering::Relaxed);
                 shared.notify(step, &h, status);
             }
+            shared.register(step, &h, status);
             if status.is_failure() {
                 down.insert(h);
             }

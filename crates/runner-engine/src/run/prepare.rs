@@ -44,49 +44,84 @@ pub(super) struct Prepare<'a> {
 
 impl Prepare<'_> {
     /// Every step's jobs, per host: none where the step skips it (tags,
-    /// `when`), one per item of a loop.
+    /// `when`), one per item of a loop. `None` for a step that reads a
+    /// variable an earlier step registers: it is prepared when it runs
+    /// ([`Prepare::step_jobs`]).
     pub(super) fn jobs(
         &self,
         targets: &[Vec<String>],
         plugins: &[Arc<Plugin>],
         shared: &Shared,
-    ) -> Result<Vec<StepJobs>, RunError> {
+    ) -> Result<Vec<Option<StepJobs>>, RunError> {
         let mut jobs = Vec::new();
+        let mut registered: Vec<&str> = Vec::new();
         for (step, hosts) in self.playbook.steps.iter().zip(targets) {
-            let plugin = &plugins[step.index];
-            let validator = jsonschema::validator_for(&plugin.info.params_schema).map_err(|e| {
-                self.playbook.step_error(
-                    step.index,
-                    "plugin",
-                    format!("plugin '{}' has a bad schema: {e}", step.plugin),
-                )
-            })?;
-            let selected = tags_match(&step.tags, &self.opts.tags, &self.opts.skip_tags);
-            let mut step_jobs = Vec::new();
-            for h in hosts {
-                let host_jobs = if selected {
-                    let facts = shared.facts.lock().expect("facts").get(h).cloned();
-                    self.host_jobs(step, h, plugin, &validator, facts.unwrap_or(json!({})))?
-                } else {
-                    vec![]
-                };
-                step_jobs.push((h.clone(), host_jobs));
+            if registered.iter().any(|name| step.mentions(name)) {
+                jobs.push(None);
+            } else {
+                let none = Map::new();
+                jobs.push(Some(self.step_jobs(
+                    step,
+                    hosts,
+                    plugins,
+                    shared,
+                    |_| &none,
+                )?));
             }
-            jobs.push(step_jobs);
+            registered.extend(step.register.as_deref());
         }
         Ok(jobs)
+    }
+
+    /// One step's jobs on `hosts`, with the variables earlier steps
+    /// registered on each host.
+    pub(super) fn step_jobs<'v>(
+        &self,
+        step: &Step,
+        hosts: &[String],
+        plugins: &[Arc<Plugin>],
+        shared: &Shared,
+        registered: impl Fn(&str) -> &'v Map<String, Value>,
+    ) -> Result<StepJobs, RunError> {
+        let plugin = &plugins[step.index];
+        let validator = jsonschema::validator_for(&plugin.info.params_schema).map_err(|e| {
+            self.playbook.step_error(
+                step.index,
+                "plugin",
+                format!("plugin '{}' has a bad schema: {e}", step.plugin),
+            )
+        })?;
+        let selected = tags_match(&step.tags, &self.opts.tags, &self.opts.skip_tags);
+        let mut step_jobs = Vec::new();
+        for h in hosts {
+            let host_jobs = if selected {
+                let facts = shared.facts.lock().expect("facts").get(h).cloned();
+                let at = HostAt {
+                    step,
+                    h,
+                    plugin,
+                    validator: &validator,
+                    facts: &facts.unwrap_or(json!({})),
+                    registered: registered(h),
+                };
+                self.host_jobs(&at)?
+            } else {
+                vec![]
+            };
+            step_jobs.push((h.clone(), host_jobs));
+        }
+        Ok(step_jobs)
     }
 
     /// Render the step's parameters again with stand-ins for the secrets:
     /// whatever differs was derived from a secret, and is masked too.
     fn register_derived_secrets(
         &self,
-        step: &Step,
-        h: &str,
-        facts: &Value,
+        at: &HostAt<'_>,
         item: Option<(&str, &Value)>,
         params: &Value,
     ) {
+        let (step, h, facts) = (at.step, at.h, at.facts);
         if self.sensitive.is_empty() {
             return;
         }
@@ -101,6 +136,9 @@ impl Prepare<'_> {
         ) else {
             return;
         };
+        for (name, value) in at.registered {
+            ctx[name.as_str()] = value.clone();
+        }
         if let Some((var, value)) = item {
             ctx[var] = value.clone();
         }
@@ -120,34 +158,24 @@ impl Prepare<'_> {
 
     /// One step on one host: a job, or one per item of its loop (each
     /// with its own `when`).
-    fn host_jobs(
-        &self,
-        step: &Step,
-        h: &str,
-        plugin: &Arc<Plugin>,
-        validator: &jsonschema::Validator,
-        host_facts: Value,
-    ) -> Result<Vec<Job>, RunError> {
+    fn host_jobs(&self, at: &HostAt<'_>) -> Result<Vec<Job>, RunError> {
+        let (step, h) = (at.step, at.h);
         let playbook = self.playbook;
-        let ctx = host_context(
+        let mut ctx = host_context(
             self.templates,
             self.inventory,
             h,
             self.vars,
             self.sensitive,
-            &host_facts,
+            at.facts,
             self.base_ctx,
         )
         .map_err(|e| playbook.doc.error("/vars", format!("{e} (host {h})")))?;
-        let at = HostAt {
-            step,
-            h,
-            plugin,
-            validator,
-            facts: &host_facts,
-        };
+        for (name, value) in at.registered {
+            ctx[name.as_str()] = value.clone();
+        }
         let Some(looped) = &step.looped else {
-            return Ok(self.job(&at, &ctx, None)?.into_iter().collect());
+            return Ok(self.job(at, &ctx, None)?.into_iter().collect());
         };
         let items = self
             .templates
@@ -172,7 +200,7 @@ impl Prepare<'_> {
                 var: looped.var.clone(),
                 value,
             };
-            jobs.extend(self.job(&at, &item_ctx, Some(item))?);
+            jobs.extend(self.job(at, &item_ctx, Some(item))?);
         }
         Ok(jobs)
     }
@@ -191,6 +219,7 @@ impl Prepare<'_> {
             plugin,
             validator,
             facts,
+            ..
         } = *at;
         let playbook = self.playbook;
         if let Some(cond) = &step.when {
@@ -209,7 +238,7 @@ impl Prepare<'_> {
                 playbook.step_error(step.index, &format!("with{at}"), format!("{e} (host {h})"))
             })?;
         let binding = item.as_ref().map(|i| (i.var.as_str(), &i.value));
-        self.register_derived_secrets(step, h, facts, binding, &params);
+        self.register_derived_secrets(at, binding, &params);
         apply_schema_defaults(&mut params, &plugin.info.params_schema);
         if let Some(err) = validator.iter_errors(&params).next() {
             let at = err.instance_path().to_string();
@@ -243,6 +272,7 @@ impl Prepare<'_> {
             inputs,
             escalation,
             item,
+            registers: step.register.is_some(),
         }))
     }
 }
@@ -255,6 +285,8 @@ struct HostAt<'a> {
     plugin: &'a Arc<Plugin>,
     validator: &'a jsonschema::Validator,
     facts: &'a Value,
+    /// What earlier steps registered on the host.
+    registered: &'a Map<String, Value>,
 }
 
 /// How an item is named in the output: its text, or its JSON, cut short.
