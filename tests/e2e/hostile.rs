@@ -83,6 +83,10 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
             "a plan of 200000 actions, over the 10000 one plan may hold",
         ),
         ("big-read", "larger than 16 MiB, the most a read may return"),
+        (
+            "quoted-dotdot",
+            "tried a probe 'cat '/tmp/hostile-allowed/../../etc/shadow'', which it did not declare",
+        ),
     ];
     std::fs::create_dir_all("/tmp/hostile-allowed").unwrap();
     std::fs::write("/tmp/hostile-allowed/big", vec![b'x'; 17 << 20]).unwrap();
@@ -130,6 +134,89 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
         std::fs::read_to_string(&out_file).unwrap(),
         "still running\n"
     );
+}
+
+/// A probe that prints far more than one answer may hold, on this machine
+/// and over SSH: its output is read only up to the cap, the command is
+/// ended, the step fails naming the cap, and the runner never holds the
+/// whole answer (its peak memory stays far below the output's size).
+#[test]
+fn a_probe_answer_is_cut_at_its_cap_locally_and_over_ssh() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    let mut text = std::fs::read_to_string(&inv).unwrap();
+    text.push_str("        here:\n          ansible_connection: local\n");
+    std::fs::write(&inv, text).unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        "gather_facts: false\nsteps:\n  - name: s\n    plugin: hostile\n    on: all\n    with: { mode: big-probe }\n",
+    )
+    .unwrap();
+    // 128 MiB of zeros that take no disk (a sparse file).
+    std::fs::create_dir_all("/tmp/hostile-allowed").unwrap();
+    let huge = "/tmp/hostile-allowed/huge-probe";
+    std::fs::File::create(huge)
+        .unwrap()
+        .set_len(128 << 20)
+        .unwrap();
+    let events_file = w.join("events.jsonl");
+    let mut child = runner(w)
+        .args([
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--output",
+            "json",
+        ])
+        .stdout(std::fs::File::create(&events_file).unwrap())
+        .spawn()
+        .unwrap();
+    let (code, max_rss_kib) = wait_with_peak_memory(&mut child);
+    std::fs::remove_file(huge).unwrap();
+    let out = std::process::Output {
+        status: std::os::unix::process::ExitStatusExt::from_raw(code),
+        stdout: std::fs::read(&events_file).unwrap(),
+        stderr: vec![],
+    };
+    eprintln!("{}\npeak: {} MiB", stdout(&out), max_rss_kib >> 10);
+    assert!(
+        max_rss_kib < 128 << 10,
+        "the runner held {} MiB at its peak",
+        max_rss_kib >> 10
+    );
+    assert_eq!(out.status.code(), Some(2));
+    each_failed_with(
+        &out,
+        &[
+            ("h1", "the command printed more than 16 MiB"),
+            ("here", "the command printed more than 16 MiB"),
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            !std::process::Command::new("pgrep")
+                .args(["-f", huge])
+                .status()
+                .unwrap()
+                .success()
+        }),
+        "the probe's command was ended"
+    );
+}
+
+/// Wait for `child`; its wait status and its peak resident memory in KiB.
+fn wait_with_peak_memory(child: &mut std::process::Child) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our own child, not waited for yet; both pointers
+    // are to live locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4");
+    (status, usage.ru_maxrss)
 }
 
 /// The preview shows the command itself beside the plugin's summary, and

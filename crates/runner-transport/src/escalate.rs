@@ -116,14 +116,36 @@ impl Transport for Escalated {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Output, TransportError> {
-        let wrapped = self
-            .escalation
+        let wrapped = self.wrap(command)?;
+        let out = self.inner.run(&wrapped, stdin, timeout).await?;
+        self.ran(out)
+    }
+
+    async fn run_capped(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<Output, TransportError> {
+        let wrapped = self.wrap(command)?;
+        let out = self.inner.run_capped(&wrapped, stdin, timeout, cap).await?;
+        self.ran(out)
+    }
+}
+
+impl Escalated {
+    fn wrap(&self, command: &str) -> Result<String, TransportError> {
+        self.escalation
             .wrap(command)
             .map_err(|e| TransportError::Failed {
                 host: self.host().to_string(),
                 reason: format!("a command to run as {}: {e}", self.escalation),
-            })?;
-        let out = self.inner.run(&wrapped, stdin, timeout).await?;
+            })
+    }
+
+    /// The command's output, or why the escalation itself failed.
+    fn ran(&self, out: Output) -> Result<Output, TransportError> {
         match self.escalation.refused(&out) {
             Some(reason) => Err(TransportError::Failed {
                 host: self.host().to_string(),
