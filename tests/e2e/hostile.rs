@@ -1,6 +1,8 @@
 //! End-to-end: plugins that loop, grab memory, probe or write what they did
 //! not declare, wait on a host they did not declare, or panic — each fails its step with the right message
-//! within its deadline, and the rest of the run goes on.
+//! within its deadline, and the rest of the run goes on. Also what the
+//! runner keeps on this machine: private whatever the umask, never written
+//! through a planted symlink.
 
 use std::time::{Duration, Instant};
 
@@ -442,4 +444,83 @@ fn the_marker_directory_is_not_followed_through_a_symlink() {
         stdout(&out)
     );
     assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+}
+
+/// Journals, the log file, saved plans, recorded fixtures and the secrets
+/// file hold what plugins saw: each is made 0600, and the directories made
+/// for them 0700, even under umask 000.
+#[test]
+fn the_runners_own_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let work = scratch();
+    let w = work.path();
+    local_inventory(w);
+    let out_file = w.join("out.txt");
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            "gather_facts: false\nsecrets:\n  file: \"{{{{ inventory_dir }}}}/secret/s.yaml\"\n  generate:\n    token: 24\nsteps:\n  - name: f\n    plugin: file\n    on: all\n    with: {{ path: {}, content: \"x\\n\" }}\n",
+            out_file.display()
+        ),
+    )
+    .unwrap();
+    let open = |args: &[&str]| {
+        let mut c = runner(w);
+        // SAFETY: umask is async-signal-safe and touches only the child.
+        unsafe {
+            c.pre_exec(|| {
+                libc::umask(0);
+                Ok(())
+            });
+        }
+        run_command(c, args)
+    };
+    let played = open(&[
+        "--log-file",
+        "run.log",
+        "-vv",
+        "play",
+        "site.yaml",
+        "-i",
+        "inventory.yaml",
+    ]);
+    assert_eq!(played.status.code(), Some(0), "{}", stderr(&played));
+    let planned = open(&["plan", "site.yaml", "-i", "inventory.yaml", "-o", "p.json"]);
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
+    std::fs::create_dir(w.join("fixtures")).unwrap();
+    let recorded = open(&[
+        "plugin",
+        "record",
+        "last",
+        "--plugin",
+        "file",
+        "-o",
+        "fixtures/f.jsonl",
+    ]);
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let journals: Vec<_> = std::fs::read_dir(w.join(".runner/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    assert!(!journals.is_empty());
+    for file in journals.iter().chain(&[
+        w.join("run.log"),
+        w.join("p.json"),
+        w.join("fixtures/f.jsonl"),
+        w.join("secret/s.yaml"),
+    ]) {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    for dir in ["secret", ".runner/runs"] {
+        assert_eq!(mode(&w.join(dir)), 0o700, "{dir}");
+    }
 }
