@@ -1,6 +1,8 @@
 //! End-to-end: plugins that loop, grab memory, probe or write what they did
 //! not declare, wait on a host they did not declare, or panic — each fails its step with the right message
-//! within its deadline, and the rest of the run goes on.
+//! within its deadline, and the rest of the run goes on. Also what the
+//! runner keeps on this machine: private whatever the umask, never written
+//! through a planted symlink.
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +85,10 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
             "a plan of 200000 actions, over the 10000 one plan may hold",
         ),
         ("big-read", "larger than 16 MiB, the most a read may return"),
+        (
+            "quoted-dotdot",
+            "tried a probe 'cat '/tmp/hostile-allowed/../../etc/shadow'', which it did not declare",
+        ),
     ];
     std::fs::create_dir_all("/tmp/hostile-allowed").unwrap();
     std::fs::write("/tmp/hostile-allowed/big", vec![b'x'; 17 << 20]).unwrap();
@@ -130,6 +136,89 @@ fn hostile_plugins_fail_their_step_and_the_run_goes_on() {
         std::fs::read_to_string(&out_file).unwrap(),
         "still running\n"
     );
+}
+
+/// A probe that prints far more than one answer may hold, on this machine
+/// and over SSH: its output is read only up to the cap, the command is
+/// ended, the step fails naming the cap, and the runner never holds the
+/// whole answer (its peak memory stays far below the output's size).
+#[test]
+fn a_probe_answer_is_cut_at_its_cap_locally_and_over_ssh() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    let mut text = std::fs::read_to_string(&inv).unwrap();
+    text.push_str("        here:\n          ansible_connection: local\n");
+    std::fs::write(&inv, text).unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        "gather_facts: false\nsteps:\n  - name: s\n    plugin: hostile\n    on: all\n    with: { mode: big-probe }\n",
+    )
+    .unwrap();
+    // 128 MiB of zeros that take no disk (a sparse file).
+    std::fs::create_dir_all("/tmp/hostile-allowed").unwrap();
+    let huge = "/tmp/hostile-allowed/huge-probe";
+    std::fs::File::create(huge)
+        .unwrap()
+        .set_len(128 << 20)
+        .unwrap();
+    let events_file = w.join("events.jsonl");
+    let mut child = runner(w)
+        .args([
+            "play",
+            "site.yaml",
+            "-i",
+            "inventory.yaml",
+            "--output",
+            "json",
+        ])
+        .stdout(std::fs::File::create(&events_file).unwrap())
+        .spawn()
+        .unwrap();
+    let (code, max_rss_kib) = wait_with_peak_memory(&mut child);
+    std::fs::remove_file(huge).unwrap();
+    let out = std::process::Output {
+        status: std::os::unix::process::ExitStatusExt::from_raw(code),
+        stdout: std::fs::read(&events_file).unwrap(),
+        stderr: vec![],
+    };
+    eprintln!("{}\npeak: {} MiB", stdout(&out), max_rss_kib >> 10);
+    assert!(
+        max_rss_kib < 128 << 10,
+        "the runner held {} MiB at its peak",
+        max_rss_kib >> 10
+    );
+    assert_eq!(out.status.code(), Some(2));
+    each_failed_with(
+        &out,
+        &[
+            ("h1", "the command printed more than 16 MiB"),
+            ("here", "the command printed more than 16 MiB"),
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            !std::process::Command::new("pgrep")
+                .args(["-f", huge])
+                .status()
+                .unwrap()
+                .success()
+        }),
+        "the probe's command was ended"
+    );
+}
+
+/// Wait for `child`; its wait status and its peak resident memory in KiB.
+fn wait_with_peak_memory(child: &mut std::process::Child) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our own child, not waited for yet; both pointers
+    // are to live locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4");
+    (status, usage.ru_maxrss)
 }
 
 /// The preview shows the command itself beside the plugin's summary, and
@@ -355,4 +444,83 @@ fn the_marker_directory_is_not_followed_through_a_symlink() {
         stdout(&out)
     );
     assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+}
+
+/// Journals, the log file, saved plans, recorded fixtures and the secrets
+/// file hold what plugins saw: each is made 0600, and the directories made
+/// for them 0700, even under umask 000.
+#[test]
+fn the_runners_own_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let work = scratch();
+    let w = work.path();
+    local_inventory(w);
+    let out_file = w.join("out.txt");
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            "gather_facts: false\nsecrets:\n  file: \"{{{{ inventory_dir }}}}/secret/s.yaml\"\n  generate:\n    token: 24\nsteps:\n  - name: f\n    plugin: file\n    on: all\n    with: {{ path: {}, content: \"x\\n\" }}\n",
+            out_file.display()
+        ),
+    )
+    .unwrap();
+    let open = |args: &[&str]| {
+        let mut c = runner(w);
+        // SAFETY: umask is async-signal-safe and touches only the child.
+        unsafe {
+            c.pre_exec(|| {
+                libc::umask(0);
+                Ok(())
+            });
+        }
+        run_command(c, args)
+    };
+    let played = open(&[
+        "--log-file",
+        "run.log",
+        "-vv",
+        "play",
+        "site.yaml",
+        "-i",
+        "inventory.yaml",
+    ]);
+    assert_eq!(played.status.code(), Some(0), "{}", stderr(&played));
+    let planned = open(&["plan", "site.yaml", "-i", "inventory.yaml", "-o", "p.json"]);
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
+    std::fs::create_dir(w.join("fixtures")).unwrap();
+    let recorded = open(&[
+        "plugin",
+        "record",
+        "last",
+        "--plugin",
+        "file",
+        "-o",
+        "fixtures/f.jsonl",
+    ]);
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let journals: Vec<_> = std::fs::read_dir(w.join(".runner/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    assert!(!journals.is_empty());
+    for file in journals.iter().chain(&[
+        w.join("run.log"),
+        w.join("p.json"),
+        w.join("fixtures/f.jsonl"),
+        w.join("secret/s.yaml"),
+    ]) {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    for dir in ["secret", ".runner/runs"] {
+        assert_eq!(mode(&w.join(dir)), 0o700, "{dir}");
+    }
 }

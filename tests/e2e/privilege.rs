@@ -108,3 +108,50 @@ fn a_user_that_cannot_be_become_fails_the_host_and_says_why() {
     );
     assert!(!hosts.root(0).join("who-1").exists(), "{text}");
 }
+
+/// A become user is a user name or a numeric id, never something su or
+/// sudo would read as an option: `--command=id>FILE` through su is refused
+/// before anything runs. A numeric id goes to sudo as an id, and the
+/// preview names who it is (uid 0: root).
+#[test]
+fn a_become_user_is_never_read_as_an_option() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    let inv = inv.to_str().unwrap();
+    let pwned = hosts.root(0).join("pwned");
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            "gather_facts: false\nsteps:\n  - name: injected\n    plugin: command\n    on: web\n    become: true\n    become_method: su\n    become_user: \"--command=id>{}\"\n    with: {{ cmd: \"true\" }}\n",
+            pwned.display()
+        ),
+    )
+    .unwrap();
+    let out = run(w, &["play", "site.yaml", "-i", inv]);
+    let text = stdout(&out) + &stderr(&out);
+    assert!(!pwned.exists(), "the injected command ran: {text}");
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("is neither a user name"), "{text}");
+
+    std::fs::write(
+        w.join("site.yaml"),
+        format!(
+            "gather_facts: false\nsteps:\n  - name: by id\n    plugin: command\n    on: web\n    become: true\n    become_user: \"0\"\n    with:\n      cmd: \"id -un > {root}/who\"\n      creates: \"{root}/who\"\n",
+            root = hosts.root(0).display()
+        ),
+    )
+    .unwrap();
+    let preview = run(w, &["play", "site.yaml", "-i", inv, "--check"]);
+    let text = stdout(&preview);
+    assert_eq!(preview.status.code(), Some(0), "{text}{}", stderr(&preview));
+    assert!(
+        text.contains("runs as root (uid 0) (through sudo)"),
+        "{text}"
+    );
+    let out = run(w, &["play", "site.yaml", "-i", inv]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let who = std::fs::read_to_string(hosts.root(0).join("who")).unwrap();
+    assert_eq!(who.trim(), "root");
+}

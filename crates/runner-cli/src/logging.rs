@@ -62,11 +62,9 @@ pub fn init(verbose: u8, file: Option<&Path>) -> anyhow::Result<()> {
         .with_target(true);
     match file {
         Some(path) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| anyhow::anyhow!("--log-file {}: {e}", path.display()))?;
+            // Made 0600: at -vv the log holds what plugins saw, masked.
+            let f = runner_engine::state_files::append(path)
+                .map_err(|e| anyhow::anyhow!("--log-file {}: {e:#}", path.display()))?;
             builder
                 .with_ansi(false)
                 .with_writer(std::sync::Mutex::new(f))

@@ -2,7 +2,7 @@
 //! line appended and fsynced before the runner goes on, every string
 //! redacted. It is what `--resume` continues from and what `replay` reads.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -170,12 +170,9 @@ pub struct Journal {
 
 impl Journal {
     pub fn create(dir: &Path, run_id: &str, redactor: Redactor) -> anyhow::Result<Journal> {
-        std::fs::create_dir_all(dir)?;
+        // 0600 in a directory made 0700: the journal holds what plugins saw.
         let path = dir.join(format!("{run_id}.jsonl"));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)?;
+        let file = crate::state_files::create_new(&path)?;
         Ok(Journal {
             path,
             file: Mutex::new(file),

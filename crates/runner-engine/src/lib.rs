@@ -22,6 +22,7 @@ pub mod run;
 pub mod saved_plan;
 pub mod secrets;
 pub mod stand_in;
+pub mod state_files;
 pub mod template;
 pub mod yaml;
 

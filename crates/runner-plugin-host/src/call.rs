@@ -67,7 +67,7 @@ impl Default for Limits {
             host_call: Duration::from_secs(120),
             host_total: Duration::from_secs(600),
             observations: 1000,
-            answer_bytes: 16 << 20,
+            answer_bytes: runner_types::MAX_ANSWER,
             log_bytes: 1 << 20,
             actions: 10_000,
             describe_bytes: 1 << 20,

@@ -40,27 +40,100 @@ impl fmt::Display for Method {
     }
 }
 
-/// Run as `user`, through `method`.
+/// Run as `user`, through `method`. Made with [`Escalation::new`], which
+/// checks the user; [`Escalation::wrap`] checks it again, so no value, however
+/// it was made, reaches sudo or su as an option.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Escalation {
     pub method: Method,
+    /// A user name, or a numeric id (through sudo only).
     pub user: String,
+}
+
+/// Why a become user is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BecomeError {
+    #[error(
+        "become_user {0:?} is neither a user name (letters, digits, '_', '.' and '-', not first; 32 at most) nor a numeric id"
+    )]
+    NotAUser(String),
+    #[error(
+        "become_user {0:?} is a numeric id, which su does not take: give the user's name, or become through sudo"
+    )]
+    IdThroughSu(String),
+    #[error(transparent)]
+    Shell(#[from] ShellError),
 }
 
 impl fmt::Display for Escalation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (through {})", self.user, self.method)
+        write!(f, "{} (through {})", self.who(), self.method)
     }
 }
 
 impl Escalation {
+    /// Become `user` through `method`: a name as for an owner
+    /// ([`runner_types::owner::check`]: never empty, never starting with
+    /// `-`, nothing a shell or an option parser reads) or a numeric id,
+    /// which only sudo takes.
+    pub fn new(method: Method, user: &str) -> Result<Escalation, BecomeError> {
+        let e = Escalation {
+            method,
+            user: user.to_string(),
+        };
+        e.check()?;
+        Ok(e)
+    }
+
+    fn check(&self) -> Result<(), BecomeError> {
+        if runner_types::owner::check(&self.user).is_err() {
+            return Err(BecomeError::NotAUser(
+                self.user.escape_default().to_string(),
+            ));
+        }
+        if self.method == Method::Su && self.id().is_some() {
+            return Err(BecomeError::IdThroughSu(self.user.clone()));
+        }
+        Ok(())
+    }
+
+    /// The user as the host knows it, for messages: a numeric id says so,
+    /// and id 0 is root, however it was written.
+    pub fn who(&self) -> String {
+        match self.id() {
+            Some(0) => "root (uid 0)".to_string(),
+            Some(id) => format!("uid {id}"),
+            None => self.user.clone(),
+        }
+    }
+
+    /// The user as a numeric id, when it is one.
+    fn id(&self) -> Option<u32> {
+        self.user
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| self.user.parse().ok())
+            .flatten()
+    }
+
     /// `command` (a `sh -c` script) wrapped to run as the user. stdin
-    /// passes through to the script. A NUL byte is refused.
-    pub fn wrap(&self, command: &str) -> Result<String, ShellError> {
-        let (user, script) = (quote(&self.user)?, quote(command)?);
-        Ok(match self.method {
-            Method::Sudo => format!("sudo -n -H -u {user} -- /bin/sh -c {script}"),
-            Method::Su => format!("su -s /bin/sh -c {script} {user}"),
+    /// passes through to the script. The user comes after `--` (sudo's
+    /// `-u` takes a numeric id as `#N`); a NUL byte is refused.
+    pub fn wrap(&self, command: &str) -> Result<String, BecomeError> {
+        self.check()?;
+        let script = quote(command)?;
+        Ok(match (self.method, self.id()) {
+            (Method::Sudo, Some(id)) => {
+                format!("sudo -n -H -u '#{id}' -- /bin/sh -c {script}")
+            }
+            (Method::Sudo, None) => {
+                let user = quote(&self.user)?;
+                format!("sudo -n -H -u {user} -- /bin/sh -c {script}")
+            }
+            (Method::Su, _) => {
+                let user = quote(&self.user)?;
+                format!("su -s /bin/sh -c {script} -- {user}")
+            }
         })
     }
 
@@ -83,7 +156,7 @@ impl Escalation {
         failed_to_escalate.then(|| {
             format!(
                 "could not become {} through {}: {} (runner never sends a password: the login user needs {} without one, e.g. NOPASSWD in sudoers, or log in as root for su)",
-                self.user,
+                self.who(),
                 self.method,
                 first.trim(),
                 self.method
@@ -116,14 +189,36 @@ impl Transport for Escalated {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Output, TransportError> {
-        let wrapped = self
-            .escalation
+        let wrapped = self.wrap(command)?;
+        let out = self.inner.run(&wrapped, stdin, timeout).await?;
+        self.ran(out)
+    }
+
+    async fn run_capped(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<Output, TransportError> {
+        let wrapped = self.wrap(command)?;
+        let out = self.inner.run_capped(&wrapped, stdin, timeout, cap).await?;
+        self.ran(out)
+    }
+}
+
+impl Escalated {
+    fn wrap(&self, command: &str) -> Result<String, TransportError> {
+        self.escalation
             .wrap(command)
             .map_err(|e| TransportError::Failed {
                 host: self.host().to_string(),
                 reason: format!("a command to run as {}: {e}", self.escalation),
-            })?;
-        let out = self.inner.run(&wrapped, stdin, timeout).await?;
+            })
+    }
+
+    /// The command's output, or why the escalation itself failed.
+    fn ran(&self, out: Output) -> Result<Output, TransportError> {
         match self.escalation.refused(&out) {
             Some(reason) => Err(TransportError::Failed {
                 host: self.host().to_string(),
@@ -153,9 +248,59 @@ mod tests {
         );
         assert_eq!(
             esc(Method::Su).wrap("id -un\nls").unwrap(),
-            "su -s /bin/sh -c 'id -un\nls' nobody"
+            "su -s /bin/sh -c 'id -un\nls' -- nobody"
         );
         assert!(esc(Method::Su).wrap("a\0b").is_err());
+    }
+
+    #[test]
+    fn no_become_user_can_be_read_as_an_option() {
+        for method in [Method::Sudo, Method::Su] {
+            for bad in [
+                "--command=touch /tmp/x",
+                "-c id",
+                "-",
+                "-l",
+                "#0",
+                "root:root",
+                "a b",
+                "$(id)",
+                "",
+                &"x".repeat(33),
+            ] {
+                assert!(
+                    matches!(Escalation::new(method, bad), Err(BecomeError::NotAUser(_))),
+                    "{method} {bad:?}"
+                );
+                // However it was made, it is not wrapped.
+                let made = Escalation {
+                    method,
+                    user: bad.to_string(),
+                };
+                assert!(made.wrap("id").is_err(), "{method} {bad:?}");
+            }
+        }
+        let postgres = Escalation::new(Method::Su, "postgres").unwrap();
+        assert_eq!(
+            postgres.wrap("id").unwrap(),
+            "su -s /bin/sh -c id -- postgres"
+        );
+    }
+
+    #[test]
+    fn a_numeric_id_goes_to_sudo_as_one_and_is_shown_as_who_it_is() {
+        let root = Escalation::new(Method::Sudo, "0").unwrap();
+        assert_eq!(
+            root.wrap("id").unwrap(),
+            "sudo -n -H -u '#0' -- /bin/sh -c id"
+        );
+        assert_eq!(root.to_string(), "root (uid 0) (through sudo)");
+        let nobody = Escalation::new(Method::Sudo, "65534").unwrap();
+        assert_eq!(nobody.to_string(), "uid 65534 (through sudo)");
+        assert!(matches!(
+            Escalation::new(Method::Su, "0"),
+            Err(BecomeError::IdThroughSu(_))
+        ));
     }
 
     fn out(code: i32, stderr: &str) -> Output {

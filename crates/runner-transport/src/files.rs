@@ -105,20 +105,30 @@ pub async fn read(t: &dyn Transport, path: &str) -> Result<Option<Vec<u8>>, File
     let script = format!(
         "if [ -e {p} ]; then if [ \"$(wc -c < {p})\" -gt {MAX_READ} ]; then exit {TOO_LARGE}; fi; cat -- {p}; else exit {ABSENT}; fi"
     );
-    let out = t.run(&script, None, FILE_TIMEOUT).await?;
+    // Cut at the cap while reading too: a file that grows after its size
+    // was checked is refused all the same.
+    let out = match t
+        .run_capped(&script, None, FILE_TIMEOUT, MAX_READ as usize)
+        .await
+    {
+        Err(TransportError::OutputTooLarge { .. }) => {
+            return Err(failed(t, path, too_large()));
+        }
+        out => out?,
+    };
     match out.exit_code {
         0 => Ok(Some(out.stdout)),
         ABSENT => Ok(None),
-        TOO_LARGE => Err(failed(
-            t,
-            path,
-            format!(
-                "larger than {} MiB, the most a read may return",
-                MAX_READ >> 20
-            ),
-        )),
+        TOO_LARGE => Err(failed(t, path, too_large())),
         _ => Err(failed(t, path, out.stderr_text())),
     }
+}
+
+fn too_large() -> String {
+    format!(
+        "larger than {} MiB, the most a read may return",
+        MAX_READ >> 20
+    )
 }
 
 /// Replace `path` with `content` atomically. The parent directory is

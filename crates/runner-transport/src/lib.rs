@@ -3,8 +3,11 @@
 //! A [`Transport`] runs a shell command on a host, optionally feeding it
 //! stdin, under a timeout. Everything else — reading, atomically writing
 //! and removing files — is built once on top of that in [`files`], so the
-//! local and SSH transports behave the same byte for byte.
+//! local and SSH transports behave the same byte for byte. An answer the
+//! runner must keep small ([`Transport::run_capped`]) is read as it comes
+//! and cut at its cap ([`capture`]).
 
+mod capture;
 pub mod escalate;
 pub mod files;
 pub mod http;
@@ -50,6 +53,13 @@ pub enum TransportError {
     Timeout { host: String, after: Duration },
     #[error("{host}: {reason}")]
     Failed { host: String, reason: String },
+    /// stdout and stderr together passed the caller's cap: the command was
+    /// stopped and what it printed dropped.
+    #[error(
+        "{host}: the command printed more than {} MiB (stdout and stderr together), the most one answer may hold; it was stopped",
+        cap >> 20
+    )]
+    OutputTooLarge { host: String, cap: usize },
 }
 
 #[async_trait::async_trait]
@@ -64,6 +74,28 @@ pub trait Transport: Send + Sync {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Output, TransportError>;
+
+    /// [`Transport::run`] for an answer that must stay small (a probe):
+    /// once stdout and stderr together pass `cap` bytes, reading stops, the
+    /// command is ended and [`TransportError::OutputTooLarge`] returned.
+    /// The local and SSH transports read as the output comes; this default,
+    /// for stand-ins that hold no real host, checks after `run`.
+    async fn run_capped(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<Output, TransportError> {
+        let out = self.run(command, stdin, timeout).await?;
+        if capture::Cap::Bytes(cap).passed_by(out.stdout.len() + out.stderr.len()) {
+            return Err(TransportError::OutputTooLarge {
+                host: self.host().to_string(),
+                cap,
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// Quote one word for a POSIX shell; a word with a control character is

@@ -10,6 +10,7 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
+use crate::capture::{self, Cap, Stopped};
 use crate::{Output, Transport, TransportError, quote};
 
 /// Where and as whom to connect.
@@ -125,14 +126,38 @@ impl Transport for SshTransport {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Output, TransportError> {
+        self.exec(command, stdin, timeout, Cap::None).await
+    }
+
+    #[tracing::instrument(level = "debug", name = "ssh", skip_all, fields(host = %self.target.name))]
+    async fn run_capped(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<Output, TransportError> {
+        self.exec(command, stdin, timeout, Cap::Bytes(cap)).await
+    }
+}
+
+impl SshTransport {
+    /// The command on the open master; reopened once when it is gone.
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        cap: Cap,
+    ) -> Result<Output, TransportError> {
         let session = self.connect().await?;
-        match self.run_on(&session, command, stdin, timeout).await {
+        match self.run_on(&session, command, stdin, timeout, cap).await {
             Err(RunError::MasterGone(reason)) => {
                 // The master exited (idle, or the host restarted): reopen
                 // once. The command had not started, so this repeats nothing.
                 self.reset(&session).await;
                 let session = self.connect().await?;
-                match self.run_on(&session, command, stdin, timeout).await {
+                match self.run_on(&session, command, stdin, timeout, cap).await {
                     Err(RunError::MasterGone(_)) => Err(TransportError::Unreachable {
                         host: self.target.name.clone(),
                         reason,
@@ -160,6 +185,7 @@ impl SshTransport {
         command: &str,
         stdin: Option<&[u8]>,
         timeout: Duration,
+        cap: Cap,
     ) -> Result<Output, RunError> {
         let host = self.target.name.clone();
         // The remote `timeout` stops the command on the host too; the local
@@ -193,12 +219,30 @@ impl SshTransport {
                 let _ = pipe.write_all(data).await;
                 let _ = pipe.shutdown().await;
             }
-            child
-                .wait_with_output()
-                .await
-                .map_err(|e| RunError::Other(failed(e)))
+            let stdout = child.stdout().take().expect("stdout is piped");
+            let stderr = child.stderr().take().expect("stderr is piped");
+            // Past the cap, returning drops the child and its pipes: the
+            // channel closes, and the command's next write ends it (the
+            // remote `timeout` ends one that stops writing).
+            let (stdout, stderr) = match capture::read_both(stdout, stderr, cap).await {
+                Ok(both) => both,
+                Err(Stopped::TooLarge) => {
+                    return Err(RunError::Other(TransportError::OutputTooLarge {
+                        host: host.clone(),
+                        cap: cap.bytes(),
+                    }));
+                }
+                Err(Stopped::Io(e)) => {
+                    return Err(RunError::Other(TransportError::Failed {
+                        host: host.clone(),
+                        reason: e.to_string(),
+                    }));
+                }
+            };
+            let status = child.wait().await.map_err(|e| RunError::Other(failed(e)))?;
+            Ok((status, stdout, stderr))
         };
-        let out = tokio::time::timeout(timeout + Duration::from_secs(10), run)
+        let (status, stdout, stderr) = tokio::time::timeout(timeout + Duration::from_secs(10), run)
             .await
             .map_err(|_| {
                 RunError::Other(TransportError::Timeout {
@@ -206,7 +250,7 @@ impl SshTransport {
                     after: timeout,
                 })
             })??;
-        let exit_code = out.status.code().unwrap_or(255);
+        let exit_code = status.code().unwrap_or(255);
         if exit_code == 124 {
             return Err(RunError::Other(TransportError::Timeout {
                 host,
@@ -215,8 +259,8 @@ impl SshTransport {
         }
         Ok(Output {
             exit_code,
-            stdout: out.stdout,
-            stderr: out.stderr,
+            stdout,
+            stderr,
         })
     }
 }

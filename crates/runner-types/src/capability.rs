@@ -9,7 +9,8 @@
 //! not as text: a command the strict parser cannot prove harmless is
 //! refused; a pattern word that is a lone unquoted `*` matches any number
 //! of whole words (never an operator), a quoted `'*'` exactly one word, a
-//! `*` inside a word matches within that word only, and a `{param}` is exactly one word, whatever it holds — so the
+//! `*` inside a word matches within that word only (and a word a `*` took
+//! part in holds no `..` segment), and a `{param}` is exactly one word, whatever it holds — so the
 //! plugin must quote it, and the quoted form is the one that passes. A
 //! pattern the parser cannot read (`kill -HUP $(cat /run/x.pid)`) grants
 //! exactly its own text, and only when it has no `*` and no `{param}`; a
@@ -302,6 +303,22 @@ impl Glob {
     }
 }
 
+impl Glob {
+    /// Whether one command word matches. A word a `*` took part in holds
+    /// no `..` segment, so `cat '/app/*'` never reaches above `/app`.
+    fn matches_word(&self, word: &str) -> bool {
+        self.matches(word) && !(self.tokens.contains(&Token::Star) && has_dotdot_segment(word))
+    }
+}
+
+/// Whether `word` holds `..` as a whole path segment: between any two of
+/// the word's ends, `/`, and the separators options put before or between
+/// paths (`=`, `:`, `,`), as in `--file=../x` or `-v /app/..:/x`.
+fn has_dotdot_segment(word: &str) -> bool {
+    word.split(['/', '=', ':', ','])
+        .any(|segment| segment == "..")
+}
+
 impl CommandPattern {
     fn new(raw: &str, units: &[Unit]) -> CommandPattern {
         let text = Glob::from_units(units).text();
@@ -355,7 +372,7 @@ fn match_words(pattern: &[PatternWord], tokens: &[shell::Token]) -> bool {
             .take_while(|&k| k == 0 || matches!(tokens[k - 1], T::Word(_)))
             .any(|k| match_words(rest, &tokens[k..])),
         PatternWord::Word(glob) => match tokens.split_first() {
-            Some((T::Word(w), more)) => glob.matches(w) && match_words(rest, more),
+            Some((T::Word(w), more)) => glob.matches_word(w) && match_words(rest, more),
             _ => false,
         },
         PatternWord::Op(op) => match tokens.split_first() {
@@ -912,6 +929,45 @@ mod tests {
         assert!(g.check(Access::Probe, "tool x a b c").is_ok());
         assert!(g.check(Access::Probe, "tool x").is_ok());
         assert!(g.check(Access::Probe, "tool x a; b").is_err());
+    }
+
+    #[test]
+    fn a_star_in_a_word_never_matches_a_dotdot_segment() {
+        let caps = Capabilities {
+            probes: vec![
+                "cat '{app}/*'".into(),
+                "tool -p '*' ps".into(),
+                "tool --file=/srv/* x".into(),
+                "docker run -v /srv/*:/x:ro img".into(),
+                "ls /srv/.*".into(),
+            ],
+            ..Default::default()
+        };
+        let g = Grant::new("p", &caps, &json!({"app": "/app"}));
+        for ok in [
+            "cat /app/conf/x.yaml",
+            "cat '/app/a..b'",
+            "cat /app/...",
+            "tool -p name ps",
+            "tool --file=/srv/a.conf x",
+            "docker run -v /srv/data:/x:ro img",
+            "ls /srv/.hidden",
+        ] {
+            assert!(g.check(Access::Probe, ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "cat '/app/../../../etc/shadow'",
+            "cat /app/../etc/shadow",
+            "cat /app/x/../../etc/shadow",
+            "cat /app/..",
+            "cat '/app/'..'/etc/shadow'",
+            "tool -p .. ps",
+            "tool --file=/srv/../etc/shadow x",
+            "docker run -v /srv/..:/x:ro img",
+            "ls /srv/../etc",
+        ] {
+            assert!(g.check(Access::Probe, bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -21,3 +21,7 @@ pub use action::{
 pub use capability::{Capabilities, CapabilityError, Grant, PluginInfo};
 pub use plugin_name::PluginName;
 pub use redact::Redactor;
+
+/// The most one observation's answer may hold (a probe's stdout and
+/// stderr together, a file, an HTTP body): 16 MiB.
+pub const MAX_ANSWER: usize = 16 << 20;

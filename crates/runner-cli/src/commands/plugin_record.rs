@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use runner_engine::fixture_record::{Selection, cut};
 use runner_engine::journal;
+use runner_engine::state_files::{self, Readers};
 use runner_types::PluginName;
 
 use crate::exit;
@@ -38,7 +39,8 @@ pub fn run(state_dir: &Path, args: RecordArgs) -> anyhow::Result<i32> {
         step: args.step.map(|s| s as usize),
     };
     let lines = cut(&path, &selection)?;
-    std::fs::write(&args.out, &lines).with_context(|| format!("writing {}", args.out.display()))?;
+    state_files::write(&args.out, lines.as_bytes(), Readers::Owner)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "{}: {} plan line(s) of plugin '{}' from {}",
         args.out.display(),

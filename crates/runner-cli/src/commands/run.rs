@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use runner_engine::saved_plan::{self, SavedPlan};
+use runner_engine::state_files::{self, Readers};
 use runner_engine::{Inventory, Mode, Playbook, RecapOutcome, RunOptions, RunResult, Runner};
 use runner_plugin_host::PluginHost;
 use runner_types::Redactor;
@@ -90,7 +91,8 @@ pub async fn plan(
     let code = finish(&result, args.output, detailed_exitcode);
     if let Some(mut plan) = result.plan.clone() {
         plan.seal(&saved_plan::plan_key(&crate::paths::config_dir())?);
-        std::fs::write(out, serde_json::to_string_pretty(&plan)?)
+        let json = serde_json::to_string_pretty(&plan)?;
+        state_files::write(out, json.as_bytes(), Readers::Owner)
             .with_context(|| format!("writing {}", out.display()))?;
         if args.output == OutputFormat::Human {
             let pending = plan.entries.iter().filter(|e| e.pending.is_some()).count();

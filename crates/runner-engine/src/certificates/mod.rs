@@ -18,6 +18,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
+use crate::state_files::{self, Readers};
+
 pub use store::Stored;
 
 /// The playbook's `certificates:` section.
@@ -216,15 +218,15 @@ pub fn ca_file(file: &Path) -> PathBuf {
     file.with_extension("ca.pem")
 }
 
-/// The CA certificate for clients (public: mode 0644), when it changed.
+/// The CA certificate for clients (public: mode 0644), when it changed;
+/// never through a symlink (see [`state_files::write`]).
 fn write_ca_file(path: &Path, pem: &str) -> anyhow::Result<()> {
-    if std::fs::read_to_string(path).is_ok_and(|old| old == pem) {
+    let unchanged = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+        && std::fs::read_to_string(path).is_ok_and(|old| old == pem);
+    if unchanged {
         return Ok(());
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    state_files::write(path, pem.as_bytes(), Readers::Everyone)
 }
 
 /// The user's CA: a CA certificate, not expired, with its key.

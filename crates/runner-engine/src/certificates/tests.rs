@@ -70,6 +70,33 @@ fn issues_once_then_keeps_and_a_preview_saves_nothing() {
     assert_eq!(r.redact(&format!("x {line} y")), "x ******** y");
 }
 
+/// Links planted beside the certificates file, at the names the runner
+/// writes (its old temporary name, the CA certificate), are never followed.
+#[test]
+fn planted_symlinks_are_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tls.yaml");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("tls.tmp")).unwrap();
+    std::os::unix::fs::symlink(&victim, ca_file(&file)).unwrap();
+    let want = [wanted("rabbit1", "10.0.0.11")];
+    let now = OffsetDateTime::now_utc();
+    let Err(err) = load(
+        &generate(),
+        &want,
+        &issuing(&file, true, now),
+        &Redactor::new(),
+    ) else {
+        panic!("a symlink at the CA certificate is refused");
+    };
+    assert!(format!("{err:#}").contains("is a symlink"), "{err:#}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the certificates file itself was written");
+}
+
 #[test]
 fn new_addresses_expiry_and_a_new_ca_issue_again() {
     let dir = tempfile::tempdir().unwrap();

@@ -77,16 +77,9 @@ impl Host {
             return Ok(None);
         }
         let user = vars.user.unwrap_or_else(|| "root".into());
-        if user.is_empty() || user.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(format!(
-                "host {}: become_user {user:?} is not a user name",
-                self.name
-            ));
-        }
-        Ok(Some(Escalation {
-            method: vars.method.unwrap_or(Method::Sudo),
-            user,
-        }))
+        Escalation::new(vars.method.unwrap_or(Method::Sudo), &user)
+            .map(Some)
+            .map_err(|e| format!("host {}: {e}", self.name))
     }
 
     /// A legacy `ansible_sudo`/`ansible_su` that asks for become: an
@@ -164,6 +157,24 @@ mod tests {
         );
         let h = host(json!({"ansible_become": true, "ansible_become_user": "a b"}));
         assert!(h.escalation(&BecomeKeywords::default()).is_err());
+        // Nothing su or sudo could read as an option, or as root.
+        for (method, user) in [
+            (Method::Su, "--command=touch /tmp/x"),
+            (Method::Su, "-"),
+            (Method::Sudo, "#0"),
+            (Method::Sudo, "-u"),
+            (Method::Su, "0"),
+        ] {
+            let err = host(json!({}))
+                .escalation(&step(Some(true), Some(user), Some(method)))
+                .unwrap_err();
+            assert!(err.starts_with("host h: become_user"), "{err}");
+        }
+        let e = host(json!({}))
+            .escalation(&step(Some(true), Some("0"), None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.to_string(), "root (uid 0) (through sudo)");
         let h = host(json!({"ansible_sudo": "yes"}));
         assert!(h.legacy_become("ansible_sudo", &json!("yes")).is_some());
         assert!(h.legacy_become("ansible_sudo", &json!(false)).is_none());

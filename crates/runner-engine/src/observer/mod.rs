@@ -140,9 +140,9 @@ pub fn http_answer(r: &Result<HttpResponse, String>) -> Value {
 }
 
 /// Run a probe command on a host: the same call plan-time probes, waits and
-/// saved-plan checks use.
+/// saved-plan checks use. Its output is cut at the answer cap.
 pub async fn run_probe(t: &dyn Transport, command: &str) -> Result<CommandOutput, TransportError> {
-    t.run(command, None, PROBE_TIMEOUT)
+    t.run_capped(command, None, PROBE_TIMEOUT, runner_types::MAX_ANSWER)
         .await
         .map(|o| o.to_command_output())
 }

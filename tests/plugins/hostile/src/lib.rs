@@ -12,7 +12,7 @@ use serde::Deserialize;
 #[derive(Deserialize, JsonSchema)]
 struct Params {
     /// The misbehaviour.
-    #[schemars(extend("enum" = ["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","http-redirect","http-dots","http-userinfo","http-crlf-method","chatty","ok"]))]
+    #[schemars(extend("enum" = ["loop","memory","undeclared-probe","swallowed-probe","write-outside","wait-on-undeclared-host","panic","refuse","pending","pending-after-refusal","nul-read","nul-write","comment-cut","backslash-cut","quote-split","misleading","show-secret-param","log-flood","probe-flood","action-flood","big-read","big-probe","quoted-dotdot","http-redirect","http-dots","http-userinfo","http-crlf-method","chatty","ok"]))]
     mode: String,
     #[serde(default)]
     token: String,
@@ -146,6 +146,16 @@ impl Guest for Hostile {
                 .collect(),
             "big-read" => {
                 runner_plugin_sdk::read_file("/tmp/hostile-allowed/big")?;
+                vec![]
+            }
+            // A probe that prints far more than one answer may hold.
+            "big-probe" => {
+                probe("cat '/tmp/hostile-allowed/huge-probe'")?;
+                vec![]
+            }
+            // `..` inside the quoted `*` of `cat '/tmp/hostile-allowed/*'`.
+            "quoted-dotdot" => {
+                probe("cat '/tmp/hostile-allowed/../../etc/shadow'")?;
                 vec![]
             }
             // HTTP: a redirect to an undeclared path, dot segments,
