@@ -228,6 +228,28 @@ pub struct Playbook {
     pub doc: Document,
 }
 
+/// Ansible's `meta:` tasks (`flush_handlers`, `end_play`, ...) have no
+/// equivalent: refused by name, not as a step missing its fields.
+fn refuse_meta(doc: &Document) -> Result<(), InputError> {
+    for list in ["steps", "handlers"] {
+        let Some(Value::Array(items)) = doc.value.get(list) else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            if let Some(meta) = item.get("meta") {
+                return Err(doc.error(
+                    &format!("/{list}/{i}/meta"),
+                    format!(
+                        "meta: {} is not supported: handlers run once, after every step, where notified",
+                        meta.as_str().unwrap_or("?")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A name a template can use as a variable.
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
@@ -279,6 +301,7 @@ impl Playbook {
         if !doc.value.is_object() {
             return Err(doc.error("", "a playbook is a mapping with a 'steps' list"));
         }
+        refuse_meta(&doc)?;
         let raw: RawPlaybook = doc.decode("")?;
         let dir = doc.file.parent().map(Path::to_path_buf).unwrap_or_default();
         let play_become = BecomeKeywords {
@@ -529,6 +552,8 @@ mod tests {
         );
         let err = load("steps:\n  - {name: a, plugin: file}\n").unwrap_err();
         assert!(err.contains("missing field `on`"), "{err}");
+        let err = load("steps:\n  - meta: flush_handlers\n").unwrap_err();
+        assert!(err.contains("steps.0.meta") && err.contains("not supported"), "{err}");
         let err = load("steps: []\nhandlers:\n  - {name: r, plugin: command}\n  - {name: r, plugin: command}\n").unwrap_err();
         assert!(
             err.contains("handlers.1.name") && err.contains("a second handler"),
