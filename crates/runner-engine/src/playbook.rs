@@ -553,7 +553,10 @@ mod tests {
         let err = load("steps:\n  - {name: a, plugin: file}\n").unwrap_err();
         assert!(err.contains("missing field `on`"), "{err}");
         let err = load("steps:\n  - meta: flush_handlers\n").unwrap_err();
-        assert!(err.contains("steps.0.meta") && err.contains("not supported"), "{err}");
+        assert!(
+            err.contains("steps.0.meta") && err.contains("not supported"),
+            "{err}"
+        );
         let err = load("steps: []\nhandlers:\n  - {name: r, plugin: command}\n  - {name: r, plugin: command}\n").unwrap_err();
         assert!(
             err.contains("handlers.1.name") && err.contains("a second handler"),
