@@ -516,3 +516,69 @@ steps:
     assert_eq!(lines(&hosts.root(0).join("installs.log")), 1);
     assert_eq!(lines(&hosts.root(1).join("installs.log")), 1);
 }
+
+#[test]
+fn a_flush_runs_the_handlers_due_so_far_where_it_stands() {
+    let work = scratch();
+    let w = work.path();
+    let hosts = SshHosts::start(w, 1);
+    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
+    let inv = inv.to_str().unwrap();
+    std::fs::write(
+        w.join("site.yaml"),
+        r#"
+gather_facts: false
+steps:
+  - name: config
+    plugin: file
+    on: web
+    with: { path: "{{ root }}/app.conf", content: "x\n" }
+    notify: reload
+  - name: reload before the smoke test
+    meta: flush_handlers
+  - name: smoke test
+    plugin: command
+    on: web
+    with: { cmd: "cat {{ root }}/reloads.log > {{ root }}/seen" }
+handlers:
+  - name: reload
+    plugin: command
+    with: { cmd: "echo reload >> {{ root }}/reloads.log" }
+"#,
+    )
+    .unwrap();
+    let check = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "--check",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    let o = outcomes(&check);
+    let status: Vec<&str> = o.iter().map(|(_, _, s, _)| s.as_str()).collect();
+    assert_eq!(
+        status,
+        ["changed", "changed", "changed", "skipped"],
+        "{o:?}"
+    );
+    assert!(o[1].3.contains("notified by step 1 'config'"), "{o:?}");
+    let apply = run(w, &["play", "site.yaml", "-i", inv, "--output", "json"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stdout(&apply));
+    let root = hosts.root(0);
+    assert_eq!(
+        std::fs::read_to_string(root.join("seen")).unwrap(),
+        "reload\n",
+        "the handler ran at the flush, before the smoke test"
+    );
+    assert_eq!(
+        lines(&root.join("reloads.log")),
+        1,
+        "and not again at the end"
+    );
+}

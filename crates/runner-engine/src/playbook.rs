@@ -112,11 +112,16 @@ impl SecretsSpec {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
-    name: String,
-    plugin: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    plugin: Option<String>,
+    /// `meta: flush_handlers`: the handlers due so far run here.
+    #[serde(default)]
+    meta: Option<String>,
     /// Required of a step; a handler runs where it is notified (`all`).
     #[serde(default)]
     on: Option<String>,
@@ -152,7 +157,7 @@ struct RawStep {
 }
 
 /// How a loop names its item.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoopControl {
     /// The variable each item is bound to (`item`).
@@ -170,7 +175,7 @@ pub struct Loop {
 }
 
 /// `notify: reload` or `notify: [reload, restart]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum OneOrMany {
     One(String),
@@ -197,6 +202,8 @@ pub enum StepKind {
 pub struct Step {
     pub index: usize,
     pub kind: StepKind,
+    /// Where it is in the playbook file (`/steps/2`, `/handlers/0`).
+    pub pointer: String,
     pub name: String,
     pub plugin: String,
     pub on: String,
@@ -228,26 +235,202 @@ pub struct Playbook {
     pub doc: Document,
 }
 
-/// Ansible's `meta:` tasks (`flush_handlers`, `end_play`, ...) have no
-/// equivalent: refused by name, not as a step missing its fields.
-fn refuse_meta(doc: &Document) -> Result<(), InputError> {
-    for list in ["steps", "handlers"] {
-        let Some(Value::Array(items)) = doc.value.get(list) else {
-            continue;
-        };
-        for (i, item) in items.iter().enumerate() {
-            if let Some(meta) = item.get("meta") {
+/// The run's order: each step, and a copy of every handler at each
+/// `meta: flush_handlers` and at the end; a step notifies the first copy
+/// of a handler after it.
+fn build_steps(
+    doc: &Document,
+    raw_steps: Vec<RawStep>,
+    handlers: Vec<RawStep>,
+    play_become: &BecomeKeywords,
+) -> Result<Vec<Step>, InputError> {
+    let names = handler_names(doc, &handlers)?;
+    let copies = |order: &mut Vec<(StepKind, String, RawStep)>| {
+        for (j, h) in handlers.iter().enumerate() {
+            order.push((StepKind::Handler, format!("/handlers/{j}"), h.clone()));
+        }
+    };
+    let mut order = Vec::new();
+    for (i, s) in raw_steps.into_iter().enumerate() {
+        match s.meta.as_deref() {
+            None => order.push((StepKind::Task, format!("/steps/{i}"), s)),
+            Some("flush_handlers") if s.plugin.is_none() => copies(&mut order),
+            Some(other) => {
                 return Err(doc.error(
-                    &format!("/{list}/{i}/meta"),
+                    &format!("/steps/{i}/meta"),
                     format!(
-                        "meta: {} is not supported: handlers run once, after every step, where notified",
-                        meta.as_str().unwrap_or("?")
+                        "meta: {other} is not supported here: only `meta: flush_handlers`, alone (with a name at most)"
                     ),
                 ));
             }
         }
     }
-    Ok(())
+    copies(&mut order);
+    let handler_at = |after: usize, handler: usize| {
+        let pointer = format!("/handlers/{handler}");
+        (after + 1..order.len())
+            .find(|&q| order[q].1 == pointer)
+            .expect("every handler has a copy at the end")
+    };
+    let mut steps = Vec::new();
+    for (index, (kind, pointer, s)) in order.iter().enumerate() {
+        let notify = s
+            .notify
+            .clone()
+            .map(OneOrMany::names)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|name| match names.iter().position(|n| *n == name) {
+                Some(h) => Ok(handler_at(index, h)),
+                None => Err(doc.error(
+                    &format!("{pointer}/notify"),
+                    format!(
+                        "no handler is named '{name}' (handlers: {})",
+                        names.join(", ")
+                    ),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let at = At {
+            doc,
+            index,
+            kind: *kind,
+            pointer,
+        };
+        steps.push(build_step(&at, s.clone(), notify, play_become)?);
+    }
+    Ok(steps)
+}
+
+/// Handlers' names, each once.
+fn handler_names(doc: &Document, handlers: &[RawStep]) -> Result<Vec<String>, InputError> {
+    let mut names: Vec<String> = Vec::new();
+    for (i, h) in handlers.iter().enumerate() {
+        let name = h.name.clone().unwrap_or_default();
+        if h.meta.is_some() {
+            return Err(doc.error(
+                &format!("/handlers/{i}/meta"),
+                "meta: belongs in steps, not handlers",
+            ));
+        }
+        if names.contains(&name) {
+            return Err(doc.error(
+                &format!("/handlers/{i}/name"),
+                format!("a second handler named '{name}': notify could not tell them apart"),
+            ));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Where a step being built is: its file, place in the run, kind and
+/// place in the file.
+struct At<'a> {
+    doc: &'a Document,
+    index: usize,
+    kind: StepKind,
+    pointer: &'a str,
+}
+
+impl At<'_> {
+    fn error(&self, field: &str, message: impl Into<String>) -> InputError {
+        let pointer = match field {
+            "" => self.pointer.to_string(),
+            f => format!("{}/{f}", self.pointer),
+        };
+        self.doc.error(&pointer, message)
+    }
+}
+
+/// One step (or a copy of a handler) checked and built.
+fn build_step(
+    at: &At<'_>,
+    s: RawStep,
+    notify: Vec<usize>,
+    play_become: &BecomeKeywords,
+) -> Result<Step, InputError> {
+    let kind = at.kind;
+    let Some(name) = s.name else {
+        return Err(at.error("", "missing field `name`"));
+    };
+    let Some(plugin) = s.plugin else {
+        return Err(at.error("", "missing field `plugin`: the plugin the step calls"));
+    };
+    let on = match (s.on, kind) {
+        (Some(on), _) => on,
+        (None, StepKind::Handler) => "all".to_string(),
+        (None, StepKind::Task) => {
+            return Err(at.error("", "missing field `on`: the hosts the step runs on"));
+        }
+    };
+    if s.with_items.is_some() {
+        return Err(at.error(
+            "with_items",
+            "with_items is Ansible's older loop: write `loop:` with the same list",
+        ));
+    }
+    let looped = match (s.loop_items, s.loop_control) {
+        (Some(items), control) => Some(Loop {
+            items,
+            var: control
+                .and_then(|c| c.loop_var)
+                .unwrap_or_else(|| "item".into()),
+        }),
+        (None, Some(_)) => {
+            return Err(at.error(
+                "loop_control",
+                "loop_control without loop: there is nothing to loop over",
+            ));
+        }
+        (None, None) => None,
+    };
+    let register = match (s.register, kind) {
+        (Some(_), _) if looped.is_some() => {
+            return Err(at.error(
+                "register",
+                "register with loop is not supported: register a step without a loop, or loop in the step that reads it",
+            ));
+        }
+        (Some(name), StepKind::Task) if is_identifier(&name) => Some(name),
+        (Some(name), StepKind::Task) => {
+            return Err(at.error(
+                "register",
+                format!("register: '{name}' is not a variable name (letters, digits, _)"),
+            ));
+        }
+        (Some(_), StepKind::Handler) => {
+            return Err(at.error("register", "a handler registers nothing"));
+        }
+        (None, _) => None,
+    };
+    if kind == StepKind::Handler && !notify.is_empty() {
+        return Err(at.error("notify", "a handler notifies nothing"));
+    }
+    if s.serial == Some(0) {
+        return Err(at.error("serial", "serial must be at least 1"));
+    }
+    Ok(Step {
+        index: at.index,
+        kind,
+        pointer: at.pointer.to_string(),
+        name,
+        plugin,
+        on,
+        params: s.params,
+        serial: s.serial,
+        when: s.when,
+        tags: s.tags,
+        notify,
+        looped,
+        register,
+        become_keywords: BecomeKeywords {
+            enabled: s.become_enabled,
+            user: s.become_user,
+            method: s.become_method,
+        }
+        .or(play_become),
+    })
 }
 
 /// A name a template can use as a variable.
@@ -301,7 +484,6 @@ impl Playbook {
         if !doc.value.is_object() {
             return Err(doc.error("", "a playbook is a mapping with a 'steps' list"));
         }
-        refuse_meta(&doc)?;
         let raw: RawPlaybook = doc.decode("")?;
         let dir = doc.file.parent().map(Path::to_path_buf).unwrap_or_default();
         let play_become = BecomeKeywords {
@@ -327,130 +509,7 @@ impl Playbook {
         }
         // Playbook vars win over vars files.
         vars.extend(raw.vars);
-        let handler_names: Vec<String> = raw.handlers.iter().map(|h| h.name.clone()).collect();
-        let first_handler = raw.steps.len();
-        for (i, name) in handler_names.iter().enumerate() {
-            if handler_names[..i].contains(name) {
-                return Err(doc.error(
-                    &format!("/handlers/{i}/name"),
-                    format!("a second handler named '{name}': notify could not tell them apart"),
-                ));
-            }
-        }
-        let kinds = std::iter::repeat_n(StepKind::Task, raw.steps.len())
-            .chain(std::iter::repeat(StepKind::Handler));
-        let mut steps = Vec::new();
-        for (index, (s, kind)) in raw
-            .steps
-            .into_iter()
-            .chain(raw.handlers)
-            .zip(kinds)
-            .enumerate()
-        {
-            let pointer = match kind {
-                StepKind::Task => format!("/steps/{index}"),
-                StepKind::Handler => format!("/handlers/{}", index - first_handler),
-            };
-            let on = match (s.on, kind) {
-                (Some(on), _) => on,
-                (None, StepKind::Handler) => "all".to_string(),
-                (None, StepKind::Task) => {
-                    return Err(
-                        doc.error(&pointer, "missing field `on`: the hosts the step runs on")
-                    );
-                }
-            };
-            if s.with_items.is_some() {
-                return Err(doc.error(
-                    &format!("{pointer}/with_items"),
-                    "with_items is Ansible's older loop: write `loop:` with the same list",
-                ));
-            }
-            let looped = match (s.loop_items, s.loop_control) {
-                (Some(items), control) => Some(Loop {
-                    items,
-                    var: control
-                        .and_then(|c| c.loop_var)
-                        .unwrap_or_else(|| "item".into()),
-                }),
-                (None, Some(_)) => {
-                    return Err(doc.error(
-                        &format!("{pointer}/loop_control"),
-                        "loop_control without loop: there is nothing to loop over",
-                    ));
-                }
-                (None, None) => None,
-            };
-            let register = match (s.register, kind) {
-                (Some(name), StepKind::Task) if is_identifier(&name) => Some(name),
-                (Some(name), StepKind::Task) => {
-                    return Err(doc.error(
-                        &format!("{pointer}/register"),
-                        format!("register: '{name}' is not a variable name (letters, digits, _)"),
-                    ));
-                }
-                (Some(_), StepKind::Handler) => {
-                    return Err(doc.error(
-                        &format!("{pointer}/register"),
-                        "a handler registers nothing: it runs last",
-                    ));
-                }
-                (None, _) => None,
-            };
-            let mut notify = Vec::new();
-            for name in s.notify.map(OneOrMany::names).unwrap_or_default() {
-                let Some(h) = handler_names.iter().position(|n| *n == name) else {
-                    return Err(doc.error(
-                        &format!("{pointer}/notify"),
-                        format!(
-                            "no handler is named '{name}' (handlers: {})",
-                            handler_names.join(", ")
-                        ),
-                    ));
-                };
-                notify.push(first_handler + h);
-            }
-            steps.push(Step {
-                index,
-                kind,
-                name: s.name,
-                plugin: s.plugin,
-                on,
-                params: s.params,
-                serial: s.serial,
-                when: s.when,
-                tags: s.tags,
-                notify,
-                looped,
-                register,
-                become_keywords: BecomeKeywords {
-                    enabled: s.become_enabled,
-                    user: s.become_user,
-                    method: s.become_method,
-                }
-                .or(&play_become),
-            });
-        }
-        for s in &steps {
-            if s.serial == Some(0) {
-                return Err(doc.error(
-                    &format!("/steps/{}/serial", s.index),
-                    "serial must be at least 1",
-                ));
-            }
-            if s.register.is_some() && s.looped.is_some() {
-                return Err(doc.error(
-                    &format!("/steps/{}/register", s.index),
-                    "register with loop is not supported: register a step without a loop, or loop in the step that reads it",
-                ));
-            }
-            if s.kind == StepKind::Handler && !s.notify.is_empty() {
-                return Err(doc.error(
-                    &format!("/handlers/{}/notify", s.index - first_handler),
-                    "a handler notifies nothing: handlers run once, at the end",
-                ));
-            }
-        }
+        let steps = build_steps(&doc, raw.steps, raw.handlers, &play_become)?;
         Ok(Playbook {
             name: raw.name.unwrap_or_else(|| {
                 doc.file
@@ -477,19 +536,12 @@ impl Playbook {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 
-    /// An error about a field of step `index` (a handler's, past the
-    /// steps).
+    /// An error about a field of step `index`.
     pub fn step_error(&self, index: usize, field: &str, message: impl Into<String>) -> InputError {
-        let tasks = self
+        let base = self
             .steps
-            .iter()
-            .filter(|s| s.kind == StepKind::Task)
-            .count();
-        let base = if index < tasks {
-            format!("/steps/{index}")
-        } else {
-            format!("/handlers/{}", index - tasks)
-        };
+            .get(index)
+            .map_or_else(|| format!("/steps/{index}"), |s| s.pointer.clone());
         let pointer = if field.is_empty() {
             base
         } else {
@@ -552,7 +604,7 @@ mod tests {
         );
         let err = load("steps:\n  - {name: a, plugin: file}\n").unwrap_err();
         assert!(err.contains("missing field `on`"), "{err}");
-        let err = load("steps:\n  - meta: flush_handlers\n").unwrap_err();
+        let err = load("steps:\n  - meta: end_play\n").unwrap_err();
         assert!(
             err.contains("steps.0.meta") && err.contains("not supported"),
             "{err}"
@@ -562,6 +614,32 @@ mod tests {
             err.contains("handlers.1.name") && err.contains("a second handler"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_flush_runs_a_copy_of_every_handler_there_and_notify_finds_the_next() {
+        let pb = load(
+            "steps:\n  - {name: a, plugin: file, on: all, notify: r}\n  - name: now\n    meta: flush_handlers\n  - {name: b, plugin: file, on: all, notify: r}\nhandlers:\n  - {name: r, plugin: command}\n",
+        )
+        .unwrap();
+        let kinds: Vec<(StepKind, &str)> = pb
+            .steps
+            .iter()
+            .map(|s| (s.kind, s.pointer.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (StepKind::Task, "/steps/0"),
+                (StepKind::Handler, "/handlers/0"),
+                (StepKind::Task, "/steps/2"),
+                (StepKind::Handler, "/handlers/0"),
+            ]
+        );
+        assert_eq!(pb.steps[0].notify, [1], "the flush's copy");
+        assert_eq!(pb.steps[2].notify, [3], "the end's copy");
+        let err = pb.step_error(2, "with", "x").to_string();
+        assert!(err.contains("steps.2.with"), "{err}");
     }
 
     #[test]
