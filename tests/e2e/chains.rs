@@ -146,9 +146,18 @@ fn a_newcomers_playbook_previews_exactly_on_fresh_hosts_and_after_a_change() {
         "a preview changes nothing"
     );
 
-    // Apply does what the preview said: the handler once on each host.
-    let apply = play(&[]);
+    // A saved plan of the same, applied: what the preview said, the
+    // handler once on each host.
+    let plan = run(w, &["plan", "site.yaml", "-i", inv, "-o", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let apply = run(w, &["apply", "plan.json", "--output", "json"]);
     assert_eq!(apply.status.code(), Some(0), "{}", stdout(&apply));
+    let applied_recap = recap(&apply);
+    assert!(
+        applied_recap["stale"].is_null() && !stdout(&apply).contains("refused"),
+        "the chained steps plan at apply what was saved: {}",
+        stdout(&apply)
+    );
     assert_eq!(total(&recap(&apply), "failed"), 0);
     for i in 0..3 {
         let root = hosts.root(i);

@@ -47,7 +47,7 @@ pub enum Lookup<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct PlannedHost {
     paths: BTreeMap<String, Planned>,
-    /// The first earlier step that changes this host.
+    /// The latest earlier step that changes this host.
     changed_by: Option<String>,
     /// The first earlier step whose effect is not only files: a command,
     /// an HTTP request, or a plan pending. After it, no answer of the host
@@ -87,7 +87,7 @@ impl PlannedHost {
     pub fn record(&mut self, step: &str, actions: &[Action], pending: bool) {
         let changes = actions.iter().any(Action::has_side_effect);
         if changes || pending {
-            self.changed_by.get_or_insert_with(|| step.to_string());
+            self.changed_by = Some(step.to_string());
         }
         if pending {
             self.opaque_after.get_or_insert_with(|| step.to_string());
@@ -402,7 +402,7 @@ mod tests {
             false,
         );
         assert_eq!(h.opaque_after(), Some("step 5 'reload'"));
-        assert_eq!(h.changed_by(), Some("step 1 'dir'"));
+        assert_eq!(h.changed_by(), Some("step 5 'reload'"), "the latest");
     }
 
     #[test]
