@@ -469,7 +469,7 @@ steps:
   - name: is it installed
     plugin: probe
     on: web
-    with: { cmd: "cat {{ root }}/installed" }
+    with: { cmd: "ls {{ root }}/installed" }
     register: installed
   - name: install
     plugin: command
@@ -484,9 +484,9 @@ steps:
         args.extend_from_slice(extra);
         run(w, &args)
     };
-    // Fresh: the probe (a command the planned state cannot answer) comes
-    // after a change on each host, so it and the step reading it are
-    // pending.
+    // Fresh: the probe (`ls`, which the planned state cannot answer)
+    // comes after a change on each host, so it and the step reading it
+    // are pending.
     let fresh = play(&["--check", "--detailed-exitcode"]);
     assert_eq!(fresh.status.code(), Some(6), "{}", stdout(&fresh));
     assert_eq!(status_of(&fresh, 2), ["pending"; 2], "{}", stdout(&fresh));

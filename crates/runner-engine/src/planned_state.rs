@@ -168,6 +168,19 @@ impl PlannedHost {
         Lookup::Live
     }
 
+    /// Whether nothing is planned at `path` or below it, nor on the way to
+    /// it through a link or a removal: a read-only command that looks only
+    /// at it gets the same answer from the host now as after apply.
+    pub fn untouched(&self, path: &str) -> bool {
+        let below = format!("{}/", normal(path).trim_end_matches('/'));
+        self.lookup(path) == Lookup::Live
+            && self
+                .paths
+                .range(below.clone()..)
+                .next()
+                .is_none_or(|(p, _)| !p.starts_with(&below))
+    }
+
     /// The planned entries directly inside `dir`: (name, present).
     pub fn children(&self, dir: &str) -> Vec<(String, bool)> {
         let below = format!("{}/", normal(dir).trim_end_matches('/'));
@@ -232,6 +245,45 @@ impl FileQuery {
         }
     }
 }
+
+/// The paths a read-only command looks at, when it is one that looks at
+/// nothing else: `stat` (with `-c FMT`), `test -X PATH`, `cat`,
+/// `readlink`, `cmp`, `sha256sum`, `md5sum` with flags and absolute paths
+/// only. `None` for anything else (then only apply can tell).
+pub fn paths_read(command: &str) -> Option<Vec<String>> {
+    let mut w = Vec::new();
+    for t in words(command).ok()? {
+        match t {
+            Token::Word(s) => w.push(s),
+            Token::Op(_) => return None,
+        }
+    }
+    let (tool, args) = w.split_first()?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let operands: Vec<&str> = match (tool.as_str(), args.as_slice()) {
+        ("test", [flag, path]) if TEST_FLAGS.contains(flag) => vec![*path],
+        ("stat", _) => {
+            let mut rest = args.as_slice();
+            if let ["-c", _fmt, tail @ ..] = rest {
+                rest = tail;
+            }
+            rest.iter()
+                .copied()
+                .filter(|a| !matches!(*a, "--" | "-L"))
+                .collect()
+        }
+        ("cat" | "readlink" | "cmp" | "sha256sum" | "md5sum", _) => args
+            .iter()
+            .copied()
+            .filter(|a| !(a.starts_with('-') && a.len() > 1))
+            .collect(),
+        _ => return None,
+    };
+    let absolute = !operands.is_empty() && operands.iter().all(|p| p.starts_with('/'));
+    absolute.then(|| operands.iter().map(|p| p.to_string()).collect())
+}
+
+const TEST_FLAGS: [&str; 9] = ["-e", "-f", "-d", "-L", "-h", "-s", "-r", "-w", "-x"];
 
 /// Who owns what a step creates without naming an owner, and how a named
 /// owner or group reads as ids: `(name, id)`.
@@ -443,6 +495,46 @@ mod tests {
         ] {
             assert_eq!(FileQuery::parse(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn commands_that_only_read_named_paths_are_recognised() {
+        assert_eq!(
+            paths_read("stat -c %a '/srv/x'"),
+            Some(vec!["/srv/x".to_string()])
+        );
+        assert_eq!(
+            paths_read("cmp -s /a /b"),
+            Some(vec!["/a".to_string(), "/b".to_string()])
+        );
+        assert_eq!(paths_read("test -f /a"), Some(vec!["/a".to_string()]));
+        for other in [
+            "cat a.conf",
+            "cat /a | sh",
+            "head -n 5 /a",
+            "systemctl is-active app",
+            "test -e /a -o -e /b",
+            "ls /d",
+            "cat",
+        ] {
+            assert_eq!(paths_read(other), None, "{other}");
+        }
+        let mut h = PlannedHost::default();
+        h.record(
+            "s",
+            &[act(ActionKind::WriteFile {
+                path: "/d/x".into(),
+                content: vec![],
+                mode: 0o644,
+                validate: None,
+                owner: None,
+                group: None,
+            })],
+            false,
+        );
+        assert!(h.untouched("/e/y") && h.untouched("/dx"));
+        assert!(!h.untouched("/d/x"), "planned");
+        assert!(!h.untouched("/d"), "something planned below it");
     }
 
     #[test]

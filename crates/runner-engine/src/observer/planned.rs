@@ -9,7 +9,9 @@ use runner_types::CommandOutput;
 use runner_types::shell::quote;
 
 use super::run_probe;
-use crate::planned_state::{FileQuery, Lookup, Owner, Planned, PlannedHost, answer, named_owner};
+use crate::planned_state::{
+    FileQuery, Lookup, Owner, Planned, PlannedHost, answer, named_owner, paths_read,
+};
 
 /// What earlier steps of this preview plan on the host a plan call
 /// observes, and why the call's plan depends on them, once it does.
@@ -52,9 +54,15 @@ impl PlannedView {
             return None;
         }
         let Some(query) = FileQuery::parse(command) else {
-            self.note(format!(
-                "it asks `{command}` after {changed_by} changed this host"
-            ));
+            // A read-only look at paths nothing planned touches: the
+            // host's answer now is its answer after apply.
+            let untouched = paths_read(command)
+                .is_some_and(|paths| paths.iter().all(|p| self.host.untouched(p)));
+            if !untouched {
+                self.note(format!(
+                    "it asks `{command}` after {changed_by} changed this host"
+                ));
+            }
             return None;
         };
         let children = self.host.children(query.path());
