@@ -4,8 +4,6 @@
 //! handlers run once per host where a step that notifies them changed it,
 //! and still run after a crash, on `--resume`.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::support::*;
@@ -67,6 +65,26 @@ fn outcomes(o: &std::process::Output) -> Vec<(u64, String, String, String)> {
             )
         })
         .collect()
+}
+
+/// A `--check` of site.yaml with JSON output: it must succeed; the
+/// status of each step-host in order.
+fn checked(w: &std::path::Path, inv: &str) -> (std::process::Output, Vec<String>) {
+    let check = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "--check",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    let statuses = outcomes(&check).into_iter().map(|o| o.2).collect();
+    (check, statuses)
 }
 
 fn status_of(o: &std::process::Output, step: u64) -> Vec<String> {
@@ -235,21 +253,8 @@ handlers:
 "#,
     )
     .unwrap();
-    let check = run(
-        w,
-        &[
-            "play",
-            "site.yaml",
-            "-i",
-            inv,
-            "--check",
-            "--output",
-            "json",
-        ],
-    );
-    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    let (check, status) = checked(w, inv);
     let o = outcomes(&check);
-    let status: Vec<&str> = o.iter().map(|(_, _, s, _)| s.as_str()).collect();
     // Step 3 reads the file step 1 writes: nothing to do; step 4 removes
     // the file step 2 writes.
     assert_eq!(
@@ -301,25 +306,7 @@ handlers:
 "#,
     )
     .unwrap();
-    let mut child = runner(w)
-        .args(["play", "site.yaml", "-i", inv])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let journal_has_slow = || {
-        std::fs::read_dir(w.join(".runner/runs"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-            .is_some_and(|j| j.contains("\"action_start\"") && j.contains("sleep 4"))
-    };
-    assert!(
-        wait_until(Duration::from_secs(60), journal_has_slow),
-        "the slow step never started"
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    play_killed_during(w, inv, "sleep 4");
     for i in 0..2 {
         assert!(hosts.root(i).join("app.conf").exists());
         assert_eq!(lines(&hosts.root(i).join("reloads.log")), 0, "not yet");
@@ -556,21 +543,8 @@ handlers:
 "#,
     )
     .unwrap();
-    let check = run(
-        w,
-        &[
-            "play",
-            "site.yaml",
-            "-i",
-            inv,
-            "--check",
-            "--output",
-            "json",
-        ],
-    );
-    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    let (check, status) = checked(w, inv);
     let o = outcomes(&check);
-    let status: Vec<&str> = o.iter().map(|(_, _, s, _)| s.as_str()).collect();
     assert_eq!(
         status,
         ["changed", "changed", "changed", "skipped"],

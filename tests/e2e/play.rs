@@ -181,26 +181,8 @@ steps:
     )
     .unwrap();
     let inv = inv.to_str().unwrap();
-    let mut child = runner(w)
-        .args(["play", "site.yaml", "-i", inv])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // Kill it while step two's command runs on the hosts.
-    let journal_has_step_two = || {
-        std::fs::read_dir(w.join(".runner/runs"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-            .is_some_and(|j| j.contains("\"action_start\"") && j.contains("sleep 4"))
-    };
-    assert!(
-        wait_until(Duration::from_secs(60), journal_has_step_two),
-        "step two never started"
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    play_killed_during(w, inv, "sleep 4");
     for i in 0..2 {
         let c = std::fs::read_to_string(hosts.root(i).join("count")).unwrap();
         assert_eq!(c, "one\n", "killed before step two finished");

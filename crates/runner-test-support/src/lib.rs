@@ -291,6 +291,31 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// `runner play site.yaml -i inv` in `w`, SIGKILLed half a second after
+/// its journal shows an action whose line holds `marker` started: a crash
+/// in the middle of that action.
+pub fn play_killed_during(w: &Path, inv: &str, marker: &str) {
+    let mut child = runner(w)
+        .args(["play", "site.yaml", "-i", inv])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("runner starts");
+    let started = || {
+        std::fs::read_dir(w.join(".runner/runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .is_some_and(|j| j.contains("\"action_start\"") && j.contains(marker))
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), started),
+        "the action with '{marker}' never started"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
+
 /// `runner play site.yaml` in `w` with the plugins of `plugins` first:
 /// it must exit 2, naming `plugin`'s write to `target`, which the plugin
 /// did not declare.
