@@ -277,6 +277,37 @@ handlers:
     let root = hosts.root(0);
     assert_eq!(lines(&root.join("restarts.log")), 1, "once, not twice");
     assert!(!root.join("d/b").exists());
+
+    // Only the tagged step runs; the handler it notifies still does.
+    let text = std::fs::read_to_string(w.join("site.yaml"))
+        .unwrap()
+        .replace(
+            "    notify: [restart]",
+            "    notify: [restart]\n    tags: [a]",
+        );
+    std::fs::write(w.join("site.yaml"), text).unwrap();
+    std::fs::write(root.join("d/a"), "changed by hand\n").unwrap();
+    let tagged = run(
+        w,
+        &[
+            "play",
+            "site.yaml",
+            "-i",
+            inv,
+            "--tags",
+            "a",
+            "--output",
+            "json",
+        ],
+    );
+    let o = outcomes(&tagged);
+    let status: Vec<&str> = o.iter().map(|(_, _, s, _)| s.as_str()).collect();
+    assert_eq!(
+        status,
+        ["changed", "skipped", "skipped", "skipped", "changed"],
+        "{o:?}"
+    );
+    assert_eq!(lines(&root.join("restarts.log")), 2);
 }
 
 #[test]

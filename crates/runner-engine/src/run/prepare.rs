@@ -13,7 +13,7 @@ use super::job::{Item, Job};
 use super::{RunError, RunOptions, Shared, StepJobs};
 use crate::inventory::Inventory;
 use crate::planner::Plugin;
-use crate::playbook::{Playbook, Step};
+use crate::playbook::{Playbook, Step, StepKind};
 use crate::template::Templates;
 
 /// A secret parameter's value: a string, or each string and number in
@@ -91,7 +91,9 @@ impl Prepare<'_> {
                 format!("plugin '{}' has a bad schema: {e}", step.plugin),
             )
         })?;
-        let selected = tags_match(&step.tags, &self.opts.tags, &self.opts.skip_tags);
+        // A handler runs where notified, whatever the tags (as in Ansible).
+        let selected = step.kind == StepKind::Handler
+            || tags_match(&step.tags, &self.opts.tags, &self.opts.skip_tags);
         let mut step_jobs = Vec::new();
         for h in hosts {
             let host_jobs = if selected {
