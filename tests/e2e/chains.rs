@@ -51,6 +51,16 @@ handlers:
       cmd: "echo reload >> {{ root }}/reloads.log"
 "#;
 
+/// A scratch directory with `n` sshd hosts (group `web`) and their
+/// inventory's path.
+fn hosts_of(n: usize) -> (tempfile::TempDir, SshHosts, String) {
+    let work = scratch();
+    let hosts = SshHosts::start(work.path(), n);
+    let inv = hosts.inventory(&work.path().join("inventory.yaml"), None);
+    let inv = inv.to_str().unwrap().to_string();
+    (work, hosts, inv)
+}
+
 /// The `host` events of a run: (step, host) → (status, message).
 fn outcomes(o: &std::process::Output) -> Vec<(u64, String, String, String)> {
     events(o)
@@ -103,11 +113,8 @@ fn lines(p: &std::path::Path) -> usize {
 
 #[test]
 fn a_newcomers_playbook_previews_exactly_on_fresh_hosts_and_after_a_change() {
-    let work = scratch();
-    let w = work.path();
-    let hosts = SshHosts::start(w, 3);
-    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
-    let inv = inv.to_str().unwrap();
+    let (work, hosts, inv) = hosts_of(3);
+    let (w, inv) = (work.path(), inv.as_str());
     std::fs::write(w.join("site.yaml"), NEWCOMER).unwrap();
     let play = |extra: &[&str]| {
         let mut args = vec!["play", "site.yaml", "-i", inv, "--output", "json"];
@@ -218,11 +225,8 @@ fn a_newcomers_playbook_previews_exactly_on_fresh_hosts_and_after_a_change() {
 
 #[test]
 fn a_handler_notified_by_two_steps_runs_once_and_sees_planned_files() {
-    let work = scratch();
-    let w = work.path();
-    let hosts = SshHosts::start(w, 1);
-    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
-    let inv = inv.to_str().unwrap();
+    let (work, hosts, inv) = hosts_of(1);
+    let (w, inv) = (work.path(), inv.as_str());
     std::fs::write(
         w.join("site.yaml"),
         r#"
@@ -312,11 +316,8 @@ handlers:
 
 #[test]
 fn a_handler_due_when_the_run_crashed_runs_on_resume() {
-    let work = scratch();
-    let w = work.path();
-    let hosts = SshHosts::start(w, 2);
-    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
-    let inv = inv.to_str().unwrap();
+    let (work, hosts, inv) = hosts_of(2);
+    let (w, inv) = (work.path(), inv.as_str());
     std::fs::write(
         w.join("site.yaml"),
         r#"
@@ -374,11 +375,8 @@ handlers:
 
 #[test]
 fn a_loop_plans_each_item_on_its_own_and_changes_only_what_differs() {
-    let work = scratch();
-    let w = work.path();
-    let hosts = SshHosts::start(w, 1);
-    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
-    let inv = inv.to_str().unwrap();
+    let (work, hosts, inv) = hosts_of(1);
+    let (w, inv) = (work.path(), inv.as_str());
     let root = hosts.root(0);
     std::fs::write(root.join("a"), "a\n").unwrap();
     std::fs::write(root.join("c"), "c\n").unwrap();
@@ -469,11 +467,8 @@ handlers:
 
 #[test]
 fn a_registered_probe_drives_a_later_when_exactly_or_pending() {
-    let work = scratch();
-    let w = work.path();
-    let hosts = SshHosts::start(w, 2);
-    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
-    let inv = inv.to_str().unwrap();
+    let (work, hosts, inv) = hosts_of(2);
+    let (w, inv) = (work.path(), inv.as_str());
     std::fs::write(hosts.root(0).join("installed"), "").unwrap();
     std::fs::write(
         w.join("site.yaml"),
@@ -546,11 +541,8 @@ steps:
 
 #[test]
 fn a_flush_runs_the_handlers_due_so_far_where_it_stands() {
-    let work = scratch();
-    let w = work.path();
-    let hosts = SshHosts::start(w, 1);
-    let inv = hosts.inventory(&w.join("inventory.yaml"), None);
-    let inv = inv.to_str().unwrap();
+    let (work, hosts, inv) = hosts_of(1);
+    let (w, inv) = (work.path(), inv.as_str());
     std::fs::write(
         w.join("site.yaml"),
         r#"

@@ -211,22 +211,8 @@ pub enum FileQuery {
 impl FileQuery {
     /// The query a probe command is, if it is one of these shapes exactly.
     pub fn parse(command: &str) -> Option<FileQuery> {
-        let tokens = words(command).ok()?;
-        let mut w = Vec::new();
-        for t in tokens {
-            match t {
-                Token::Word(s) => w.push(s),
-                Token::Op(_) => return None,
-            }
-        }
-        let stat: Vec<String> = words(STAT_PROBE)
-            .ok()?
-            .into_iter()
-            .filter_map(|t| match t {
-                Token::Word(s) => Some(s),
-                Token::Op(_) => None,
-            })
-            .collect();
+        let w = plain_words(command)?;
+        let stat = plain_words(STAT_PROBE)?;
         let w: Vec<&str> = w.iter().map(String::as_str).collect();
         let path = |p: &str| (p.starts_with('/')).then(|| p.to_string());
         match w.as_slice() {
@@ -246,18 +232,25 @@ impl FileQuery {
     }
 }
 
+/// A command's words, when it is one simple command (no `|`, `;`,
+/// redirection or other operator).
+fn plain_words(command: &str) -> Option<Vec<String>> {
+    words(command)
+        .ok()?
+        .into_iter()
+        .map(|t| match t {
+            Token::Word(s) => Some(s),
+            Token::Op(_) => None,
+        })
+        .collect()
+}
+
 /// The paths a read-only command looks at, when it is one that looks at
 /// nothing else: `stat` (with `-c FMT`), `test -X PATH`, `cat`,
 /// `readlink`, `cmp`, `sha256sum`, `md5sum` with flags and absolute paths
 /// only. `None` for anything else (then only apply can tell).
 pub fn paths_read(command: &str) -> Option<Vec<String>> {
-    let mut w = Vec::new();
-    for t in words(command).ok()? {
-        match t {
-            Token::Word(s) => w.push(s),
-            Token::Op(_) => return None,
-        }
-    }
+    let w = plain_words(command)?;
     let (tool, args) = w.split_first()?;
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let operands: Vec<&str> = match (tool.as_str(), args.as_slice()) {

@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use runner_types::Redactor;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -715,7 +714,9 @@ async fn step_host(shared: &Shared, jobs: Vec<Job>) -> (Status, String, String) 
         }
         _ => {}
     }
-    let inputs = digest_of(jobs.iter().map(|j| j.inputs.as_str()));
+    let inputs = prepare::digest(&json!(
+        jobs.iter().map(|j| j.inputs.as_str()).collect::<Vec<_>>()
+    ));
     let mut outcomes = Vec::new();
     for job in jobs {
         let label = job
@@ -754,15 +755,6 @@ fn loop_status(items: impl Iterator<Item = Status>) -> Status {
         .unwrap_or(Status::Skipped)
 }
 
-fn digest_of<'a>(parts: impl Iterator<Item = &'a str>) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update(b"\n");
-    }
-    hex::encode(h.finalize())
-}
-
 /// A handler on one host: run where a step that notifies it changed the
 /// host; in a preview, `pending` where such a step is only pending there.
 async fn handler_host(
@@ -783,7 +775,7 @@ async fn handler_host(
         .filter(|(_, s)| *s == Status::Changed)
         .map(|(by, _)| by.as_str())
         .collect();
-    let pending: Vec<&str> = notifiers.iter().map(|(by, _)| by.as_str()).collect();
+    let all: Vec<&str> = notifiers.iter().map(|(by, _)| by.as_str()).collect();
     if jobs.is_empty() || notifiers.is_empty() {
         let why = "not notified: no step that notifies it changed this host";
         return (Status::Skipped, why.into(), String::new());
@@ -796,7 +788,7 @@ async fn handler_host(
     }
     let why = format!(
         "known after apply: runs only if {} changes this host",
-        by(&pending)
+        by(&all)
     );
     match status {
         Status::Changed | Status::Ok | Status::Pending => {

@@ -304,6 +304,6 @@ fn item_label(value: &Value) -> String {
     label
 }
 
-fn digest(v: &Value) -> String {
+pub(super) fn digest(v: &Value) -> String {
     hex::encode(Sha256::digest(v.to_string()))
 }
